@@ -1,0 +1,72 @@
+"""Annotated FastAPI dependencies that raise: the signed-in user, the venue and membership."""
+
+from dataclasses import dataclass
+from typing import Annotated
+
+from fastapi import Depends, Request
+
+from app.db import SessionDep
+from app.errors import NotFound, NotSignedIn
+from app.models import Member, User, Venue
+from app.security import permissions
+from app.security.sessions import UNSAFE_METHODS, session_user_id, verify_csrf
+from app.services import accounts, venues
+from app.settings import Settings, get_settings
+
+SettingsDep = Annotated[Settings, Depends(get_settings)]
+
+
+async def optional_user(request: Request, session: SessionDep) -> User | None:
+    """Bearer token first (scripts, rigs), else the session cookie; cookie writes need a CSRF token."""
+    auth = request.headers.get("authorization", "")
+    if auth.lower().startswith("bearer "):
+        user = accounts.user_from_api_token(session, auth[7:].strip())
+        if user is None:
+            raise NotSignedIn("The API token is invalid or revoked.")
+        return user
+    ids = session_user_id(request)
+    if ids is None:
+        return None
+    user = session.get(User, ids[0])
+    if user is None or user.session_epoch != ids[1]:
+        request.session.clear()
+        return None
+    if request.method in UNSAFE_METHODS:
+        await verify_csrf(request)
+    return user
+
+
+OptionalUser = Annotated[User | None, Depends(optional_user)]
+
+
+def current_user(user: OptionalUser) -> User:
+    if user is None:
+        raise NotSignedIn("Sign in first.")
+    return user
+
+
+CurrentUser = Annotated[User, Depends(current_user)]
+
+
+@dataclass
+class VenueContext:
+    """The venue a request is about, who asks, and their membership (None for an admin outside it)."""
+
+    venue: Venue
+    user: User
+    member: Member | None
+
+
+def venue_context(slug: str, user: CurrentUser, session: SessionDep) -> VenueContext:
+    try:
+        venue = venues.get_venue(session, slug)
+    except NotFound:
+        raise
+    member = venues.get_member(session, venue, user)
+    if not permissions.can_view_venue(user, member, venue):
+        # Same answer as a venue that does not exist: do not reveal which venues there are.
+        raise NotFound(f"There is no venue '{slug[:64]}'.")
+    return VenueContext(venue=venue, user=user, member=member)
+
+
+VenueCtx = Annotated[VenueContext, Depends(venue_context)]

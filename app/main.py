@@ -1,0 +1,73 @@
+"""create_app(): routers, middleware, templates, static files, error mapping, start-up checks."""
+
+from contextlib import asynccontextmanager
+from urllib.parse import quote
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, RedirectResponse
+from fastapi.staticfiles import StaticFiles
+from starlette.middleware.sessions import SessionMiddleware
+
+from app.db import get_engine
+from app.errors import DomainError, NotSignedIn
+from app.migrate import ensure_migrated
+from app.routers import audit, auth, extensions, groups, members, venues
+from app.settings import ROOT, Settings, get_settings
+
+ROUTERS = (auth, venues, members, groups, extensions, audit)
+
+
+def _is_api(request: Request) -> bool:
+    return request.url.path.startswith("/api/")
+
+
+def create_app(settings: Settings | None = None, *, check_schema: bool = True) -> FastAPI:
+    settings = settings or get_settings()
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI):  # noqa: ANN202
+        if check_schema:
+            ensure_migrated(get_engine())
+        yield
+
+    app = FastAPI(title="ReproReview", version="0.1.0", lifespan=lifespan,
+                  description="Double-blind peer review of course project papers and code. "
+                              "Authenticate scripts with `Authorization: Bearer <token>` (create one on /account).")
+    app.add_middleware(SessionMiddleware, secret_key=settings.resolved_secret_key, session_cookie="rr_session",
+                       max_age=settings.session_max_age_s, same_site="lax", https_only=settings.secure_cookies)
+    app.mount("/static", StaticFiles(directory=str(ROOT / "static")), name="static")
+    for module in ROUTERS:
+        app.include_router(module.api)
+        app.include_router(module.pages)
+
+    @app.exception_handler(DomainError)
+    async def domain_error(request: Request, exc: DomainError):  # noqa: ANN202
+        if _is_api(request):
+            body = {"detail": exc.message, "code": exc.code}
+            if exc.details is not None:
+                body["details"] = exc.details
+            return JSONResponse(body, status_code=exc.status_code)
+        if isinstance(exc, NotSignedIn):
+            return RedirectResponse(f"/login?next={quote(request.url.path)}", status_code=303)
+        from app.web import render
+
+        return render(request, "pages/error.html", {"message": exc.message, "status": exc.status_code},
+                      status_code=exc.status_code)
+
+    @app.exception_handler(RequestValidationError)
+    async def validation_error(request: Request, exc: RequestValidationError):  # noqa: ANN202
+        problems = [{"field": ".".join(str(p) for p in e.get("loc", ())[1:]), "message": e.get("msg", "")}
+                    for e in exc.errors()]
+        message = "; ".join(f"{p['field']}: {p['message']}" for p in problems) or "The request is not valid."
+        if _is_api(request):
+            return JSONResponse({"detail": message, "code": "validation", "details": problems}, status_code=422)
+        from app.web import render
+
+        return render(request, "pages/error.html", {"message": message, "status": 422}, status_code=422)
+
+    @app.get("/healthz", include_in_schema=False)
+    def healthz() -> dict:
+        return {"ok": True}
+
+    return app

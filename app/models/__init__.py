@@ -1,0 +1,21 @@
+"""All tables, imported here so Alembic and the app see the same metadata."""
+
+from app.models.account import ApiToken, LoginAttempt, User
+from app.models.audit import AuditEvent
+from app.models.venue import (
+    PHASES,
+    Deadline,
+    DeadlineKind,
+    Extension,
+    ExtensionStatus,
+    Group,
+    Member,
+    Phase,
+    Role,
+    Venue,
+)
+
+__all__ = [
+    "PHASES", "ApiToken", "AuditEvent", "Deadline", "DeadlineKind", "Extension", "ExtensionStatus",
+    "Group", "LoginAttempt", "Member", "Phase", "Role", "User", "Venue",
+]

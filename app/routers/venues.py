@@ -1,0 +1,178 @@
+"""Venues: the list, each role's dashboard, settings, phases and deadlines."""
+
+from typing import Annotated
+
+from fastapi import APIRouter, Form, Request
+
+from app import schemas
+from app.db import SessionDep
+from app.deps import CurrentUser, OptionalUser, VenueCtx, VenueContext
+from app.models import DeadlineKind, Venue
+from app.security import permissions
+from app.security.permissions import require
+from app.services import extensions as extension_service
+from app.services import groups as group_service
+from app.services import venues as venue_service
+from app.services.deadlines import effective_deadline, format_in, parse_local
+from app.web import form_action, redirect, render
+
+pages = APIRouter(tags=["pages"], include_in_schema=False)
+api = APIRouter(prefix="/api/v1", tags=["venues"])
+
+
+def deadline_rows(session, ctx: VenueContext) -> list[schemas.DeadlineOut]:  # noqa: ANN001
+    """Every deadline kind as it applies to the viewer (their group's extension included)."""
+    group_id = ctx.member.group_id if ctx.member else None
+    rows = []
+    for kind in DeadlineKind:
+        eff = effective_deadline(session, ctx.venue, kind, group_id)
+        rows.append(schemas.DeadlineOut(kind=kind.value, due_at=eff.due_at, venue_due_at=eff.venue_due_at,
+                                        extended=eff.extended,
+                                        due_local=format_in(eff.due_at, ctx.venue.timezone) if eff.due_at else None))
+    return rows
+
+
+def venue_out(session, ctx: VenueContext) -> schemas.VenueOut:  # noqa: ANN001
+    v = ctx.venue
+    can_move = permissions.can_change_phase(ctx.user, ctx.member, v)
+    return schemas.VenueOut(slug=v.slug, title=v.title, course_code=v.course_code, timezone=v.timezone,
+                            phase=v.phase, group_min=v.group_min, group_max=v.group_max, page_limit=v.page_limit,
+                            format_mandatory=v.format_mandatory, my_role=ctx.member.role if ctx.member else None,
+                            allowed_phase_moves=venue_service.allowed_phase_moves(v) if can_move else [],
+                            deadlines=deadline_rows(session, ctx))
+
+
+# ---- pages ------------------------------------------------------------------------------------------
+
+
+@pages.get("/")
+def home(request: Request, session: SessionDep, user: OptionalUser):  # noqa: ANN201
+    if user is None:
+        return redirect("/login")
+    rows = venue_service.list_venues_for(session, user)
+    if len(rows) == 1 and not user.is_admin:
+        return redirect(f"/venues/{rows[0][0].slug}")
+    return render(request, "pages/home.html", {"rows": rows, "can_create": permissions.can_create_venue(user)},
+                  user=user)
+
+
+@pages.post("/venues")
+def venue_create(request: Request, session: SessionDep, user: CurrentUser, slug: Annotated[str, Form()],
+                 title: Annotated[str, Form()], course_code: Annotated[str, Form()] = "",
+                 timezone: Annotated[str, Form()] = "UTC"):  # noqa: ANN201
+    require(permissions.can_create_venue(user), "Only site admins create venues.")
+    return form_action(request, session, lambda: venue_service.create_venue(
+        session, user, slug=slug, title=title, course_code=course_code, timezone=timezone),
+        success=lambda v: f"Venue {v.title} created.", next_url=lambda v: f"/venues/{v.slug}", back_url="/")
+
+
+@pages.get("/venues/{slug}")
+def dashboard(request: Request, session: SessionDep, ctx: VenueCtx):  # noqa: ANN201
+    user, member, venue = ctx.user, ctx.member, ctx.venue
+    staff = permissions.is_staff(user, member)
+    group = members = None
+    if member is not None and member.group_id is not None:
+        group = group_service.get_group(session, venue, member.group_id)
+        members = group_service.group_members(session, group)
+    context = {
+        "venue": venue, "member": member, "staff": staff, "chair": permissions.is_chair(user, member),
+        "deadlines": deadline_rows(session, ctx), "viewer_tz": user.timezone,
+        "group": group, "group_members": members,
+        "can_create_group": permissions.can_create_group(user, member, venue),
+        "can_request_extension": permissions.can_request_extension(user, member, venue),
+        "phase_moves": venue_service.allowed_phase_moves(venue) if permissions.can_change_phase(user, member, venue) else [],
+        "phases": [p.value for p in venue_service.PHASES],
+    }
+    if staff:
+        context["counts"] = {
+            "members": len(venue_service.list_members(session, venue)),
+            "groups": len(group_service.list_groups(session, venue)),
+            "pending_extensions": sum(1 for e, _ in extension_service.list_extensions(session, venue)
+                                      if e.status == "pending"),
+        }
+    return render(request, "pages/dashboard.html", context, user=user)
+
+
+@pages.get("/venues/{slug}/settings")
+def settings_page(request: Request, session: SessionDep, ctx: VenueCtx):  # noqa: ANN201
+    require(permissions.can_manage_venue(ctx.user, ctx.member, ctx.venue), "Only the venue's chairs change its settings.")
+    return render(request, "pages/settings.html", {"venue": ctx.venue, "deadlines": deadline_rows(session, ctx),
+                                                   "kinds": [k.value for k in DeadlineKind]}, user=ctx.user)
+
+
+@pages.post("/venues/{slug}/settings")
+def settings_submit(request: Request, session: SessionDep, ctx: VenueCtx, title: Annotated[str, Form()],
+                    course_code: Annotated[str, Form()] = "", timezone: Annotated[str, Form()] = "UTC",
+                    group_min: Annotated[int, Form()] = 2, group_max: Annotated[int, Form()] = 4,
+                    page_limit: Annotated[int, Form()] = 9, format_mandatory: Annotated[bool, Form()] = False):  # noqa: ANN201
+    require(permissions.can_manage_venue(ctx.user, ctx.member, ctx.venue), "Only the venue's chairs change its settings.")
+    url = f"/venues/{ctx.venue.slug}/settings"
+    return form_action(request, session, lambda: venue_service.update_settings(
+        session, ctx.user, ctx.venue, title=title, course_code=course_code, timezone=timezone, group_min=group_min,
+        group_max=group_max, page_limit=page_limit, format_mandatory=format_mandatory),
+        success="Settings saved.", next_url=url, back_url=url)
+
+
+@pages.post("/venues/{slug}/phase")
+def phase_submit(request: Request, session: SessionDep, ctx: VenueCtx, phase: Annotated[str, Form()]):  # noqa: ANN201
+    require(permissions.can_change_phase(ctx.user, ctx.member, ctx.venue), "Only the venue's chairs move its phase.")
+    url = f"/venues/{ctx.venue.slug}"
+    return form_action(request, session, lambda: venue_service.move_phase(session, ctx.user, ctx.venue, phase),
+                       success=lambda v: f"The venue is now in the {v.phase} phase.", next_url=url, back_url=url)
+
+
+@pages.post("/venues/{slug}/deadlines")
+def deadline_submit(request: Request, session: SessionDep, ctx: VenueCtx, kind: Annotated[str, Form()],
+                    due_at: Annotated[str, Form()]):  # noqa: ANN201
+    require(permissions.can_set_deadline(ctx.user, ctx.member, ctx.venue), "Only the venue's chairs set deadlines.")
+    url = f"/venues/{ctx.venue.slug}/settings"
+    return form_action(request, session, lambda: venue_service.set_deadline(
+        session, ctx.user, ctx.venue, kind, parse_local(due_at, ctx.venue.timezone)),
+        success=lambda d: f"The {d.kind} deadline is set.", next_url=url, back_url=url)
+
+
+# ---- JSON API ---------------------------------------------------------------------------------------
+
+
+@api.get("/venues", response_model=list[schemas.VenueOut])
+def api_venues(session: SessionDep, user: CurrentUser):  # noqa: ANN201
+    return [venue_out(session, VenueContext(venue=v, user=user, member=m))
+            for v, m in venue_service.list_venues_for(session, user)]
+
+
+@api.post("/venues", response_model=schemas.VenueOut, status_code=201)
+def api_venue_create(body: schemas.VenueIn, session: SessionDep, user: CurrentUser):  # noqa: ANN201
+    require(permissions.can_create_venue(user), "Only site admins create venues.")
+    venue: Venue = venue_service.create_venue(session, user, **body.model_dump())
+    return venue_out(session, VenueContext(venue=venue, user=user, member=venue_service.get_member(session, venue, user)))
+
+
+@api.get("/venues/{slug}", response_model=schemas.VenueOut)
+def api_venue(session: SessionDep, ctx: VenueCtx):  # noqa: ANN201
+    return venue_out(session, ctx)
+
+
+@api.patch("/venues/{slug}", response_model=schemas.VenueOut)
+def api_venue_patch(body: schemas.VenuePatch, session: SessionDep, ctx: VenueCtx):  # noqa: ANN201
+    require(permissions.can_manage_venue(ctx.user, ctx.member, ctx.venue), "Only the venue's chairs change its settings.")
+    venue_service.update_settings(session, ctx.user, ctx.venue, **body.model_dump(exclude_unset=True))
+    return venue_out(session, ctx)
+
+
+@api.post("/venues/{slug}/phase", response_model=schemas.VenueOut)
+def api_phase(body: schemas.PhaseIn, session: SessionDep, ctx: VenueCtx):  # noqa: ANN201
+    require(permissions.can_change_phase(ctx.user, ctx.member, ctx.venue), "Only the venue's chairs move its phase.")
+    venue_service.move_phase(session, ctx.user, ctx.venue, body.phase)
+    return venue_out(session, ctx)
+
+
+@api.get("/venues/{slug}/deadlines", response_model=list[schemas.DeadlineOut])
+def api_deadlines(session: SessionDep, ctx: VenueCtx):  # noqa: ANN201
+    return deadline_rows(session, ctx)
+
+
+@api.put("/venues/{slug}/deadlines/{kind}", response_model=list[schemas.DeadlineOut])
+def api_deadline_set(kind: str, body: schemas.DeadlineIn, session: SessionDep, ctx: VenueCtx):  # noqa: ANN201
+    require(permissions.can_set_deadline(ctx.user, ctx.member, ctx.venue), "Only the venue's chairs set deadlines.")
+    venue_service.set_deadline(session, ctx.user, ctx.venue, kind, parse_local(body.due_at, ctx.venue.timezone))
+    return deadline_rows(session, ctx)

@@ -1,0 +1,188 @@
+"""JSON shapes of the API (/api/v1)."""
+
+from datetime import datetime
+
+from pydantic import BaseModel, Field
+
+
+class ErrorOut(BaseModel):
+    detail: str
+    code: str
+    details: list | dict | None = None
+
+
+class UserOut(BaseModel):
+    id: int
+    email: str
+    full_name: str
+    is_admin: bool
+    timezone: str | None
+
+
+class TokenIn(BaseModel):
+    name: str = Field(max_length=100)
+
+
+class TokenOut(BaseModel):
+    id: int
+    name: str
+    created_at: datetime
+    last_used_at: datetime | None
+    token: str | None = Field(default=None, description="The secret, shown once at creation.")
+
+
+class LoginIn(BaseModel):
+    email: str
+    password: str
+
+
+class PasswordForgotIn(BaseModel):
+    email: str
+
+
+class PasswordResetIn(BaseModel):
+    token: str
+    password: str
+
+
+class DeadlineOut(BaseModel):
+    kind: str
+    due_at: datetime | None
+    venue_due_at: datetime | None
+    extended: bool
+    due_local: str | None = Field(description="In the venue's time zone.")
+
+
+class VenueOut(BaseModel):
+    slug: str
+    title: str
+    course_code: str
+    timezone: str
+    phase: str
+    group_min: int
+    group_max: int
+    page_limit: int
+    format_mandatory: bool
+    my_role: str | None
+    allowed_phase_moves: list[str]
+    deadlines: list[DeadlineOut]
+
+
+class VenueIn(BaseModel):
+    slug: str
+    title: str
+    course_code: str = ""
+    timezone: str = "UTC"
+    group_min: int = 2
+    group_max: int = 4
+    page_limit: int = 9
+
+
+class VenuePatch(BaseModel):
+    title: str | None = None
+    course_code: str | None = None
+    timezone: str | None = None
+    group_min: int | None = None
+    group_max: int | None = None
+    page_limit: int | None = None
+    format_mandatory: bool | None = None
+
+
+class PhaseIn(BaseModel):
+    phase: str
+
+
+class DeadlineIn(BaseModel):
+    due_at: str = Field(description="ISO 8601; without an offset it is read in the venue's time zone.")
+
+
+class MemberOut(BaseModel):
+    id: int
+    user_id: int
+    full_name: str
+    email: str | None
+    student_id: str | None
+    role: str
+    group_id: int | None
+
+
+class MemberIn(BaseModel):
+    email: str
+    full_name: str
+    role: str = "student"
+
+
+class RoleIn(BaseModel):
+    role: str
+
+
+class RosterReportOut(BaseModel):
+    applied: bool
+    created: int
+    updated: int
+    unchanged: int
+    rejected: list[dict]
+    created_emails: list[str]
+    updated_emails: list[str]
+    summary: str
+
+
+class GroupMemberOut(BaseModel):
+    member_id: int
+    full_name: str
+
+
+class GroupOut(BaseModel):
+    id: int
+    name: str
+    join_code: str | None
+    size: int
+    members: list[GroupMemberOut]
+
+
+class GroupIn(BaseModel):
+    name: str
+    member_ids: list[int] = Field(default_factory=list, description="Staff only: students to put in it.")
+
+
+class JoinIn(BaseModel):
+    code: str
+
+
+class MoveIn(BaseModel):
+    member_id: int
+    group_id: int | None
+
+
+class ExtensionIn(BaseModel):
+    reason: str
+    requested_until: str | None = None
+    kind: str = "submission"
+
+
+class ExtensionDecisionIn(BaseModel):
+    grant: bool
+    new_due_at: str | None = None
+    note: str = ""
+
+
+class ExtensionOut(BaseModel):
+    id: int
+    group_id: int
+    group_name: str
+    kind: str
+    reason: str
+    requested_until: datetime | None
+    status: str
+    new_due_at: datetime | None
+    decision_note: str
+    created_at: datetime
+
+
+class AuditOut(BaseModel):
+    id: int
+    at: datetime
+    actor: str | None
+    action: str
+    summary: str
+    detail: dict

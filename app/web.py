@@ -1,0 +1,59 @@
+"""Rendering pages and fragments, and the post/redirect/get helper that page forms share."""
+
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any
+
+from fastapi import Request
+from fastapi.responses import RedirectResponse, Response
+from fastapi.templating import Jinja2Templates
+from sqlmodel import Session
+
+from app.errors import DomainError
+from app.security.sessions import csrf_token, flash, pop_flashes
+from app.services.deadlines import format_in
+from app.settings import ROOT
+
+templates = Jinja2Templates(directory=str(ROOT / "templates"))
+
+
+def _local(moment: datetime | None, tz_name: str | None) -> str:
+    return format_in(moment, tz_name) if moment else "not set"
+
+
+templates.env.filters["local"] = _local
+templates.env.globals["STATIC_VERSION"] = "1"
+
+
+def is_htmx(request: Request) -> bool:
+    return request.headers.get("hx-request") == "true"
+
+
+def render(request: Request, page: str, context: dict[str, Any] | None = None, *, status_code: int = 200,
+           partial: str | None = None, user=None) -> Response:  # noqa: ANN001
+    """The full page, or only `partial` when htmx asks for a fragment (same URL, Vary: HX-Request)."""
+    ctx = {"request": request, "csrf_token": csrf_token(request), "flashes": pop_flashes(request),
+           "user": user, **(context or {})}
+    name = partial if partial and is_htmx(request) and not request.headers.get("hx-boosted") else page
+    response = templates.TemplateResponse(request, name, ctx, status_code=status_code)
+    response.headers["Vary"] = "HX-Request"
+    return response
+
+
+def redirect(url: str) -> RedirectResponse:
+    return RedirectResponse(url, status_code=303)
+
+
+def form_action(request: Request, session: Session, action: Callable[[], Any], *, success: str | Callable[[Any], str],
+                next_url: str | Callable[[Any], str], back_url: str) -> RedirectResponse:
+    """Run a page form's action: commit and redirect on success; on a domain error roll back and
+    redirect back with the message, so nothing half-done is kept and the form works without JS."""
+    try:
+        result = action()
+        session.commit()
+    except DomainError as exc:
+        session.rollback()
+        flash(request, exc.message, "error")
+        return redirect(back_url)
+    flash(request, success(result) if callable(success) else success, "ok")
+    return redirect(next_url(result) if callable(next_url) else next_url)
