@@ -11,9 +11,14 @@ from app.models import Member, User, Venue
 from app.security import permissions
 from app.security.sessions import UNSAFE_METHODS, session_user_id, verify_csrf
 from app.services import accounts, venues
-from app.settings import Settings, get_settings
+from app.settings import Settings
 
-SettingsDep = Annotated[Settings, Depends(get_settings)]
+
+def app_settings(request: Request) -> Settings:
+    return request.app.state.settings
+
+
+SettingsDep = Annotated[Settings, Depends(app_settings)]
 
 
 async def optional_user(request: Request, session: SessionDep) -> User | None:

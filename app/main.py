@@ -9,7 +9,9 @@ from fastapi.responses import JSONResponse, RedirectResponse
 from fastapi.staticfiles import StaticFiles
 from starlette.middleware.sessions import SessionMiddleware
 
-from app.db import get_engine
+from sqlalchemy.engine import Engine
+
+from app.db import get_engine, make_engine
 from app.errors import DomainError, NotSignedIn
 from app.migrate import ensure_migrated
 from app.routers import audit, auth, extensions, groups, members, venues
@@ -22,18 +24,24 @@ def _is_api(request: Request) -> bool:
     return request.url.path.startswith("/api/")
 
 
-def create_app(settings: Settings | None = None, *, check_schema: bool = True) -> FastAPI:
+def create_app(settings: Settings | None = None, *, engine: Engine | None = None,
+               check_schema: bool = True) -> FastAPI:
+    """The application; tests pass their own settings and engine."""
     settings = settings or get_settings()
+    if engine is None:
+        engine = get_engine() if settings is get_settings() else make_engine(settings.resolved_database_url)
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI):  # noqa: ANN202
         if check_schema:
-            ensure_migrated(get_engine())
+            ensure_migrated(engine)
         yield
 
     app = FastAPI(title="ReproReview", version="0.1.0", lifespan=lifespan,
                   description="Double-blind peer review of course project papers and code. "
                               "Authenticate scripts with `Authorization: Bearer <token>` (create one on /account).")
+    app.state.settings = settings
+    app.state.engine = engine
     app.add_middleware(SessionMiddleware, secret_key=settings.resolved_secret_key, session_cookie="rr_session",
                        max_age=settings.session_max_age_s, same_site="lax", https_only=settings.secure_cookies)
     app.mount("/static", StaticFiles(directory=str(ROOT / "static")), name="static")
