@@ -90,7 +90,7 @@ def cmd_create_admin(args: argparse.Namespace) -> int:
         except DomainError as exc:
             print(f"error: {exc.message}", file=sys.stderr)
             return 2
-    print(f"{user.email} is a site admin.")
+        print(f"{user.email} is a site admin.")
     return 0
 
 

@@ -1,0 +1,92 @@
+"""The reproreview command: db upgrade, demo data, roster import, create-admin, start-up refusal."""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlmodel import Session, func, select
+
+from app.db import make_engine
+from app.main import create_app
+from app.migrate import DatabaseNotMigrated
+from app.models import Group, Member, User, Venue
+from app.settings import Settings
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _run(args: list[str], data_dir: Path, **env) -> subprocess.CompletedProcess:  # noqa: ANN003
+    e = {**os.environ, "REPROREVIEW_DATA_DIR": str(data_dir), **env}
+    e.pop("REPROREVIEW_DATABASE_URL", None)
+    return subprocess.run([sys.executable, "-m", "app.cli", *args], cwd=ROOT, env=e, capture_output=True,
+                          text=True, timeout=120)
+
+
+def test_app_refuses_to_start_on_an_unmigrated_database(tmp_path):  # noqa: ANN001
+    settings = Settings(data_dir=tmp_path, secret_key="k", _env_file=None)
+    app = create_app(settings)
+    with pytest.raises(DatabaseNotMigrated, match="reproreview db upgrade"):
+        with TestClient(app):
+            pass
+    r = _run(["serve", "--port", "8999"], tmp_path)
+    assert r.returncode == 2 and "has no schema" in r.stderr and "reproreview db upgrade" in r.stderr
+
+
+def test_demo_creates_a_realistic_course_once(tmp_path):  # noqa: ANN001
+    r = _run(["demo", "--no-serve"], tmp_path)
+    assert r.returncode == 0, r.stderr
+    assert "reproreview-demo" in r.stdout and "ada.lovelace@uni.example" in r.stdout
+    r2 = _run(["demo", "--no-serve"], tmp_path)
+    assert r2.returncode == 0
+    engine = make_engine(f"sqlite:///{tmp_path / 'reproreview.db'}")
+    with Session(engine) as s:
+        venue = s.exec(select(Venue)).one()
+        assert venue.title == "MLSys 2026"
+        roles = dict(s.exec(select(Member.role, func.count()).where(Member.venue_id == venue.id)
+                            .group_by(Member.role)).all())
+        assert roles == {"student": 60, "chair": 2, "ta": 2}
+        sizes = s.exec(select(func.count()).select_from(Member).where(Member.group_id != None)  # noqa: E711
+                       .group_by(Member.group_id)).all()
+        assert len(sizes) == 20 and all(2 <= n <= 4 for n in sizes)
+        assert s.exec(select(func.count()).select_from(Group)).one() == 20
+    # Each demo login sees its own dashboard.
+    app = create_app(Settings(data_dir=tmp_path, _env_file=None), engine=engine)
+    with TestClient(app) as c:
+        for email, marker in [("ada.lovelace@uni.example", "Audit log"), ("grace.hopper@uni.example", "Roster")]:
+            c.cookies.clear()
+            c.post("/api/v1/session", json={"email": email, "password": "reproreview-demo"})
+            assert marker in c.get("/venues/mlsys-2026").text
+        student = next(w for line in r.stdout.splitlines() if "student in a group" in line
+                       for w in line.split() if "@" in w)
+        c.cookies.clear()
+        assert c.post("/api/v1/session", json={"email": student, "password": "reproreview-demo"}).status_code == 200
+        assert "Your group" in c.get("/venues/mlsys-2026").text
+
+
+def test_import_roster_and_create_admin_commands(tmp_path):  # noqa: ANN001
+    assert _run(["db", "upgrade"], tmp_path).returncode == 0
+    r = _run(["create-admin", "boss@uni.example", "--name", "The Boss"], tmp_path,
+             REPROREVIEW_ADMIN_PASSWORD="a very good password")
+    assert r.returncode == 0, r.stderr
+    engine = make_engine(f"sqlite:///{tmp_path / 'reproreview.db'}")
+    with Session(engine) as s:
+        s.add(Venue(slug="ml-101", title="ML 101"))
+        s.commit()
+    csv = tmp_path / "roster.csv"
+    csv.write_text("First name;Last name;Email address\nAna;Li;ana.li@uni.example\n")
+    r = _run(["import-roster", str(csv), "--venue", "ml-101"], tmp_path)
+    assert r.returncode == 0 and "1 created" in r.stdout
+    r = _run(["import-roster", str(csv), "--venue", "ml-101"], tmp_path)
+    assert "1 unchanged" in r.stdout
+    bad = tmp_path / "bad.csv"
+    bad.write_text("First name,Last name\nA,B\n")
+    r = _run(["import-roster", str(bad), "--venue", "ml-101"], tmp_path)
+    assert r.returncode == 2 and "no email column" in r.stderr
+    r = _run(["import-roster", str(csv), "--venue", "nope"], tmp_path)
+    assert r.returncode == 2 and "no venue 'nope'" in r.stderr
+    with Session(engine) as s:
+        assert s.exec(select(User).where(User.email == "boss@uni.example")).one().is_admin
+        assert s.exec(select(func.count()).select_from(Member)).one() == 1
