@@ -1,0 +1,90 @@
+"""A live server (uvicorn in a thread, its own fresh database) and Debian's Chromium driven by Playwright."""
+
+import email
+import email.policy
+import os
+import shutil
+import socket
+import threading
+import time
+from pathlib import Path
+
+import pytest
+import uvicorn
+
+from app.db import make_engine
+from app.main import create_app
+from app.migrate import upgrade
+from app.settings import Settings
+from tests.conftest import _fresh_database
+
+CHROMIUM = os.environ.get("REPROREVIEW_CHROMIUM", "/usr/bin/chromium")
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-sync",
+                 "--disable-background-networking", "--disable-component-update"]
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class LiveServer:
+    def __init__(self, url: str, settings: Settings, engine) -> None:  # noqa: ANN001
+        self.url, self.settings, self.engine = url, settings, engine
+
+    def outbox(self) -> list[str]:
+        box = Path(self.settings.data_dir) / "outbox"
+        if not box.exists():
+            return []
+        mails = []
+        for path in sorted(box.glob("*.eml")):
+            msg = email.message_from_bytes(path.read_bytes(), policy=email.policy.default)
+            mails.append(f"To: {msg['To']}\nSubject: {msg['Subject']}\n\n{msg.get_content()}")
+        return mails
+
+
+@pytest.fixture(scope="session")
+def live_server(tmp_path_factory: pytest.TempPathFactory):  # noqa: ANN201
+    tmp = tmp_path_factory.mktemp("live")
+    base = os.environ.get("REPROREVIEW_TEST_DATABASE_URL") or f"sqlite:///{tmp / 'live.db'}"
+    url, drop = _fresh_database(base)
+    upgrade(url)
+    port = _free_port()
+    settings = Settings(data_dir=tmp / "data", database_url=url, secret_key="e2e-secret",
+                        base_url=f"http://127.0.0.1:{port}", _env_file=None)
+    engine = make_engine(url)
+    app = create_app(settings, engine=engine)
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.time() + 20
+    while not server.started and time.time() < deadline:
+        time.sleep(0.05)
+    assert server.started, "the live server did not start"
+    yield LiveServer(f"http://127.0.0.1:{port}", settings, engine)
+    server.should_exit = True
+    thread.join(10)
+    engine.dispose()
+    drop()
+
+
+@pytest.fixture(scope="session")
+def browser():  # noqa: ANN201
+    if not shutil.which(CHROMIUM) and not Path(CHROMIUM).exists():
+        pytest.fail(f"{CHROMIUM} is missing: apt-get install chromium (the browser tests need Debian's Chromium)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield b
+        b.close()
+
+
+@pytest.fixture
+def page(browser):  # noqa: ANN001, ANN201
+    context = browser.new_context()
+    pg = context.new_page()
+    pg.set_default_timeout(10_000)
+    yield pg
+    context.close()
