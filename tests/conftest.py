@@ -26,6 +26,13 @@ ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared"
 
 
+def pytest_collection_modifyitems(config, items):  # noqa: ANN001, ARG001
+    """Mark every test that touches the database, so CI can run exactly those again on PostgreSQL."""
+    for item in items:
+        if "engine" in item.fixturenames or "live_server" in item.fixturenames or "database_url" in item.fixturenames:
+            item.add_marker(pytest.mark.db)
+
+
 def _fresh_database(base_url: str) -> tuple[str, callable]:
     """For PostgreSQL: a new database for this test run, dropped afterwards."""
     url = make_url(base_url)
