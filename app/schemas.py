@@ -186,3 +186,50 @@ class AuditOut(BaseModel):
     action: str
     summary: str
     detail: dict
+
+
+class SubmissionIn(BaseModel):
+    title: str
+    abstract: str = ""
+    keywords: list[str] = Field(default_factory=list)
+
+
+class RevisionOut(BaseModel):
+    id: int
+    uploaded_at: datetime
+    size: int
+    filename: str
+    format_ok: bool
+    pages_main: int
+    pages_total: int
+    format_report: dict
+    current: bool
+
+
+class ArtifactOut(BaseModel):
+    id: int
+    source: str
+    repo_url: str | None
+    commit: str | None
+    archive_name: str | None
+    file_count: int
+    total_bytes: int
+    manifest_ok: bool
+    manifest_errors: list
+    created_at: datetime
+
+
+class SubmissionOut(BaseModel):
+    number: int
+    title: str
+    abstract: str
+    keywords: list[str]
+    group_name: str | None = Field(description="Only for the authors and the chairs.")
+    updated_at: datetime
+    current_revision: RevisionOut | None
+    artifact: ArtifactOut | None
+
+
+class GitArtifactIn(BaseModel):
+    repo_url: str
+    commit: str

@@ -35,6 +35,11 @@ class Settings(BaseSettings):
 
     roster_max_bytes: int = 2 * 1024 * 1024
     pdf_max_bytes: int = 50 * 1024 * 1024
+    artifact_max_bytes: int = 200 * 1024 * 1024
+    artifact_max_files: int = 20_000
+    # Local paths / file:// repository URLs: only for tests and single-user setups (students could
+    # otherwise snapshot any repository on the server's disk).
+    allow_local_repos: bool = False
     embedding_model: str = "all-MiniLM-L6-v2"
 
     @property

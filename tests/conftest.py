@@ -74,7 +74,7 @@ def engine(database_url: str) -> Iterator[Engine]:
 @pytest.fixture
 def settings(tmp_path: Path, database_url: str) -> Settings:
     return Settings(data_dir=tmp_path / "data", database_url=database_url, secret_key="test-secret-key",
-                    base_url="http://testserver", _env_file=None)
+                    base_url="http://testserver", allow_local_repos=True, _env_file=None)
 
 
 @pytest.fixture

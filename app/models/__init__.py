@@ -2,6 +2,7 @@
 
 from app.models.account import ApiToken, LoginAttempt, User
 from app.models.audit import AuditEvent
+from app.models.submission import Artifact, Revision, Submission
 from app.models.venue import (
     PHASES,
     Deadline,
@@ -16,6 +17,6 @@ from app.models.venue import (
 )
 
 __all__ = [
-    "PHASES", "ApiToken", "AuditEvent", "Deadline", "DeadlineKind", "Extension", "ExtensionStatus",
+    "PHASES", "ApiToken", "Artifact", "Revision", "Submission", "AuditEvent", "Deadline", "DeadlineKind", "Extension", "ExtensionStatus",
     "Group", "LoginAttempt", "Member", "Phase", "Role", "User", "Venue",
 ]

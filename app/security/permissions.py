@@ -111,3 +111,58 @@ def why_not_create_group(user: User, member: Member | None, venue: Venue) -> str
     if member.group_id is not None:
         return "You are already in a group in this venue: leave it first."
     return f"Groups can be formed only in the setup and submission phases (the venue is in {venue.phase})."
+
+
+def can_submit(user: User, member: Member | None, venue: Venue) -> bool:
+    """Authors submit and revise in the submission phase (deadlines are checked by the service)."""
+    return is_author(member) and member.group_id is not None and venue.phase == Phase.submission.value
+
+
+def can_view_submission(user: User, member: Member | None, venue: Venue, submission) -> bool:  # noqa: ANN001
+    """Staff and the submitting group; reviewers gain access through assignments (a later phase)."""
+    return is_staff(user, member) or (member is not None and member.group_id == submission.group_id)
+
+
+def can_view_original_pdf(user: User, member: Member | None, venue: Venue, submission) -> bool:  # noqa: ANN001
+    """The unscrubbed original (with its metadata) is for chairs and the authors only."""
+    return can_view_submission(user, member, venue, submission)
+
+
+def can_list_submissions(user: User, member: Member | None, venue: Venue) -> bool:
+    return is_staff(user, member)
+
+
+def can_manage_assignments(user: User, member: Member | None, venue: Venue) -> bool:
+    """Chairs run and adjust the assignment (TAs may look, not change)."""
+    return is_chair(user, member) and venue.phase in {Phase.assignment.value, Phase.review.value,
+                                                      Phase.submission.value}
+
+
+def can_view_assignments(user: User, member: Member | None, venue: Venue) -> bool:
+    return is_staff(user, member)
+
+
+def can_bid(user: User, member: Member | None, venue: Venue) -> bool:
+    """Reviewers bid on titles and abstracts during the assignment phase (the bidding window)."""
+    return member is not None and member.role in {Role.student.value, Role.reviewer.value} \
+        and venue.phase == Phase.assignment.value
+
+
+def can_declare_conflict(user: User, member: Member | None, venue: Venue) -> bool:
+    return is_staff(user, member) or (member is not None and venue.phase in {
+        Phase.setup.value, Phase.submission.value, Phase.assignment.value})
+
+
+def can_request_run(user: User, member: Member | None, venue: Venue, submission) -> bool:  # noqa: ANN001
+    """The submission's authors and staff queue runs of its artifact (reviewers read them)."""
+    return is_staff(user, member) or (member is not None and member.group_id == submission.group_id)
+
+
+def can_view_runs(user: User, member: Member | None, venue: Venue, submission) -> bool:  # noqa: ANN001
+    """Whoever may see the submission sees its runs (reviewers gain it through assignments)."""
+    return can_view_submission(user, member, venue, submission)
+
+
+def can_manage_rigs(user: User, chairs_a_venue: bool) -> bool:
+    """Rigs are site-wide: admins and the chair of any venue register them and see their tokens once."""
+    return user.is_admin or chairs_a_venue

@@ -31,22 +31,52 @@ CASES = [
     ("POST", "/api/v1/venues/{slug}/extensions", {"reason": "Our GPU quota ran out this week."}, {"student"}),
     ("POST", "/api/v1/venues/{slug}/extensions/{ext}/decision", {"grant": False}, {"ta", "chair", "admin"}),
     ("GET", "/api/v1/venues/{slug}/audit", None, {"ta", "chair", "admin"}),
+    ("GET", "/api/v1/venues/{slug}/submissions", None, {"loner", "student", "reviewer", "ta", "chair", "admin"}),
+    ("POST", "/api/v1/venues/{slug}/submissions", {"title": "A Better Title"}, {"student"}),
+    ("GET", "/api/v1/venues/{slug}/submissions/1", None, {"student", "ta", "chair", "admin"}),
+    ("POST", "/api/v1/venues/{slug}/submissions/1/revisions", "pdf", {"student"}),
+    ("GET", "/api/v1/venues/{slug}/submissions/1/revisions", None, {"student", "ta", "chair", "admin"}),
+    ("GET", "/api/v1/venues/{slug}/submissions/1/revisions/{rev}/pdf", None, {"student", "ta", "chair", "admin"}),
+    ("POST", "/api/v1/venues/{slug}/submissions/1/artifact/git", {"repo_url": "{repo}", "commit": "{commit}"},
+     {"student"}),
+    ("POST", "/api/v1/venues/{slug}/submissions/1/artifact/archive", "zip", {"student"}),
+    ("GET", "/api/v1/venues/{slug}/submissions/1/artifact/files", None, {"student", "ta", "chair", "admin"}),
+    ("GET", "/api/v1/venues/{slug}/submissions/1/artifact/files/README.md", None,
+     {"student", "ta", "chair", "admin"}),
 ]
 
 
 def _fill(value, ids):  # noqa: ANN001, ANN202
     if isinstance(value, str):
         filled = value.format(**ids)
-        return int(filled) if filled.isdigit() and value.startswith("{") and value != "{code}" else filled
+        return int(filled) if value == "{member}" else filled
     if isinstance(value, dict):
         return {k: _fill(v, ids) for k, v in value.items()}
     return value
 
 
+@pytest.fixture(scope="module")
+def shared_repo(tmp_path_factory):  # noqa: ANN001, ANN201
+    from tests.api.test_submissions import _repo
+
+    return _repo(tmp_path_factory.mktemp("repo"))
+
+
+def _code_zip() -> bytes:
+    import io
+    import zipfile
+
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as z:
+        z.writestr("README.md", "code")
+    return buf.getvalue()
+
+
 @pytest.mark.parametrize("role", ROLES)
 @pytest.mark.parametrize(("method", "path", "body", "allowed"), CASES, ids=[f"{c[0]} {c[1]}" for c in CASES])
-def test_endpoint_as_role(make, as_user, app, db, role, method, path, body, allowed):  # noqa: ANN001
+def test_endpoint_as_role(make, as_user, app, db, settings, shared_repo, role, method, path, body, allowed):  # noqa: ANN001
     from app.services.extensions import request_extension
+    from tests.api.test_submissions import make_pdf
 
     venue = make.venue(phase="submission")
     cast = make.cast(venue)
@@ -54,12 +84,25 @@ def test_endpoint_as_role(make, as_user, app, db, role, method, path, body, allo
         if "{ext}" in path else None
     # The target of member operations: the ungrouped student (or a grouped one for "move").
     target = cast["members"]["student"] if "move" in path else cast["members"]["loner"]
+    rev_id, repo, commit = 0, "", ""
+    if "/submissions/1" in path:
+        from app.services import submissions as subs
+
+        sub = subs.save_submission(db, cast["student"], venue, cast["members"]["student"], title="Paper One",
+                                   abstract="", keywords=[])
+        rev_id = subs.upload_revision(db, settings, cast["student"], venue, sub, make_pdf(2), "p.pdf").id
+        repo, commit = shared_repo
+        subs.artifact_from_archive(db, settings, cast["student"], venue, sub, _code_zip(), "code.zip")
     db.commit()
     ids = {"slug": venue.slug, "member": target.id, "group": cast["group"].id, "ext": ext.id if ext else 0,
-           "code": cast["group"].join_code}
+           "code": cast["group"].join_code, "rev": rev_id, "repo": repo, "commit": commit}
     client = TestClient(app) if role == "anonymous" else as_user(cast[role])
     url = path.format(**ids)
-    if body == "roster":
+    if body == "pdf":
+        r = client.request(method, url, files={"file": ("p.pdf", make_pdf(3), "application/pdf")})
+    elif body == "zip":
+        r = client.request(method, url, files={"file": ("code.zip", _code_zip(), "application/zip")})
+    elif body == "roster":
         r = client.request(method, url, files={"file": ("r.csv", b"Email address,First name,Last name\n"
                                                                    b"x.y@uni.example,X,Y\n", "text/csv")})
     else:

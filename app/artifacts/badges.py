@@ -1,0 +1,30 @@
+"""ACM artifact badges (v1.1) earned by one run: available, functional, reproduced."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from app.artifacts.checks import Check
+
+__all__ = ["AVAILABLE", "FUNCTIONAL", "REPRODUCED", "BADGES", "award_badges"]
+
+AVAILABLE = "available"
+FUNCTIONAL = "functional"
+REPRODUCED = "reproduced"
+BADGES = (AVAILABLE, FUNCTIONAL, REPRODUCED)
+
+
+def award_badges(*, snapshot_stored: bool, experiments_functional: bool, checks: Sequence[Check]) -> list[str]:
+    """Badges in canonical order.
+
+    available: the code snapshot is stored; functional: every experiment exited 0 and wrote
+    its metrics; reproduced: functional and every claim (at least one) within tolerance.
+    """
+    badges = []
+    if snapshot_stored:
+        badges.append(AVAILABLE)
+    if experiments_functional:
+        badges.append(FUNCTIONAL)
+        if checks and all(c.passed for c in checks):
+            badges.append(REPRODUCED)
+    return badges

@@ -1,0 +1,273 @@
+"""Submissions: the authors' page, PDF revisions with the format report, code artifacts; staff listing."""
+
+from typing import Annotated
+
+from fastapi import APIRouter, File, Form, Request, UploadFile
+from fastapi.responses import FileResponse, Response
+
+from app import schemas
+from app.db import SessionDep
+from app.deps import SettingsDep, VenueCtx
+from app.errors import NotFound, TooLarge
+from app.models import Submission
+from app.security import permissions
+from app.security.permissions import require
+from app.services import groups as group_service
+from app.services import submissions as service
+from app.web import form_action, redirect, render
+
+pages = APIRouter(tags=["pages"], include_in_schema=False)
+api = APIRouter(prefix="/api/v1", tags=["submissions"])
+
+SUBMIT_ONLY = "Only a student in a group can submit, during the submission phase."
+
+
+def _check_length(request: Request, limit: int) -> None:
+    """Refuse an oversized upload from its Content-Length before reading it."""
+    length = request.headers.get("content-length")
+    if length and length.isdigit() and int(length) > limit + 64 * 1024:
+        raise TooLarge(f"The upload is larger than the {limit // (1024 * 1024)} MB limit: nothing was stored.")
+
+
+def _visible_submission(session, ctx, number: int) -> Submission:  # noqa: ANN001
+    sub = service.get_submission(session, ctx.venue, number)
+    if not permissions.can_view_submission(ctx.user, ctx.member, ctx.venue, sub):
+        raise NotFound(f"There is no submission #{number} in this venue.")
+    return sub
+
+
+def _own_submission(session, ctx, number: int | None = None) -> Submission:  # noqa: ANN001
+    """The signed-in author's group's submission (checked against `number` when the URL names one)."""
+    require(permissions.can_submit(ctx.user, ctx.member, ctx.venue), SUBMIT_ONLY)
+    sub = service.submission_of_group(session, ctx.venue, ctx.member.group_id)
+    if sub is None:
+        raise NotFound("Your group has no submission yet: give it a title first.")
+    if number is not None and sub.number != number:
+        raise NotFound(f"There is no submission #{number} of your group.")
+    return sub
+
+
+def revision_out(rev, current_id: int | None) -> schemas.RevisionOut:  # noqa: ANN001
+    return schemas.RevisionOut(id=rev.id, uploaded_at=rev.uploaded_at, size=rev.size, filename=rev.filename,
+                               format_ok=rev.format_ok, pages_main=rev.pages_main, pages_total=rev.pages_total,
+                               format_report=rev.format_report, current=rev.id == current_id)
+
+
+def artifact_out(art) -> schemas.ArtifactOut | None:  # noqa: ANN001
+    if art is None:
+        return None
+    return schemas.ArtifactOut(id=art.id, source=art.source, repo_url=art.repo_url, commit=art.commit,
+                               archive_name=art.archive_name, file_count=art.file_count, total_bytes=art.total_bytes,
+                               manifest_ok=art.manifest_ok, manifest_errors=art.manifest_errors,
+                               created_at=art.created_at)
+
+
+def submission_out(session, ctx, sub: Submission) -> schemas.SubmissionOut:  # noqa: ANN001
+    current = service.current_revision(session, sub)
+    group = group_service.get_group(session, ctx.venue, sub.group_id)
+    shows_group = permissions.can_view_group(ctx.user, ctx.member, ctx.venue, group)
+    return schemas.SubmissionOut(number=sub.number, title=sub.title, abstract=sub.abstract, keywords=sub.keywords,
+                                 group_name=group.name if shows_group else None, updated_at=sub.updated_at,
+                                 current_revision=revision_out(current, current.id) if current else None,
+                                 artifact=artifact_out(service.current_artifact(session, sub)))
+
+
+# ---- pages ------------------------------------------------------------------------------------------
+
+
+@pages.get("/venues/{slug}/submission")
+def my_submission_page(request: Request, session: SessionDep, ctx: VenueCtx):  # noqa: ANN201
+    """The authors' page: metadata, PDF upload with the format report, revisions, the code artifact."""
+    if ctx.member is None or ctx.member.group_id is None:
+        require(False, "Join a group first: submissions belong to groups.")
+    sub = service.submission_of_group(session, ctx.venue, ctx.member.group_id)
+    revs = service.revisions(session, sub) if sub else []
+    art = service.current_artifact(session, sub) if sub else None
+    files = []
+    if art is not None:
+        from app.artifacts.snapshot import list_files
+
+        files = list_files(service.store(request.app.state.settings), art.snapshot_sha)[:500]
+    return render(request, "pages/submission.html", {
+        "venue": ctx.venue, "sub": sub, "revisions": revs, "current": revs[0] if revs else None,
+        "artifact": art, "files": files, "can_submit": permissions.can_submit(ctx.user, ctx.member, ctx.venue),
+    }, user=ctx.user, partial="partials/format_report.html" if request.headers.get("hx-target") == "format-report"
+        else None)
+
+
+def _my_url(ctx) -> str:  # noqa: ANN001
+    return f"/venues/{ctx.venue.slug}/submission"
+
+
+@pages.post("/venues/{slug}/submission")
+def my_submission_save(request: Request, session: SessionDep, ctx: VenueCtx, title: Annotated[str, Form()],
+                       abstract: Annotated[str, Form()] = "", keywords: Annotated[str, Form()] = ""):  # noqa: ANN201
+    def save():  # noqa: ANN202
+        require(permissions.can_submit(ctx.user, ctx.member, ctx.venue), SUBMIT_ONLY)
+        return service.save_submission(session, ctx.user, ctx.venue, ctx.member, title=title, abstract=abstract,
+                                       keywords=keywords)
+    return form_action(request, session, save, success=lambda s: f"Submission #{s.number} saved.",
+                       next_url=_my_url(ctx), back_url=_my_url(ctx))
+
+
+@pages.post("/venues/{slug}/submission/revisions")
+async def my_revision_upload(request: Request, session: SessionDep, settings: SettingsDep, ctx: VenueCtx,
+                             file: Annotated[UploadFile, File()]):  # noqa: ANN201
+    _check_length(request, settings.pdf_max_bytes)
+    data = service.read_limited(file.file, settings.pdf_max_bytes)
+
+    def upload():  # noqa: ANN202
+        sub = _own_submission(session, ctx)
+        return service.upload_revision(session, settings, ctx.user, ctx.venue, sub, data, file.filename or "")
+    return form_action(request, session, upload,
+                       success=lambda r: "PDF uploaded: " + ("it meets the format." if r.format_ok else
+                                                             "see the format report below."),
+                       next_url=_my_url(ctx), back_url=_my_url(ctx))
+
+
+@pages.post("/venues/{slug}/submission/artifact")
+async def my_artifact(request: Request, session: SessionDep, settings: SettingsDep, ctx: VenueCtx,
+                      repo_url: Annotated[str, Form()] = "", commit: Annotated[str, Form()] = "",
+                      archive: Annotated[UploadFile | None, File()] = None):  # noqa: ANN201
+    _check_length(request, settings.artifact_max_bytes)
+    data = service.read_limited(archive.file, settings.artifact_max_bytes) if archive and archive.filename else None
+
+    def save():  # noqa: ANN202
+        sub = _own_submission(session, ctx)
+        if data is not None:
+            return service.artifact_from_archive(session, settings, ctx.user, ctx.venue, sub, data, archive.filename)
+        return service.artifact_from_git(session, settings, ctx.user, ctx.venue, sub, repo_url, commit)
+    return form_action(request, session, save, success=lambda a: f"Code snapshot stored ({a.file_count} files).",
+                       next_url=_my_url(ctx), back_url=_my_url(ctx))
+
+
+@pages.get("/venues/{slug}/submissions")
+def submissions_page(request: Request, session: SessionDep, ctx: VenueCtx):  # noqa: ANN201
+    require(permissions.can_list_submissions(ctx.user, ctx.member, ctx.venue), "Only chairs and TAs list submissions.")
+    rows = [(sub, group, service.current_revision(session, sub), service.current_artifact(session, sub))
+            for sub, group in service.list_submissions(session, ctx.venue)]
+    return render(request, "pages/submissions.html", {"venue": ctx.venue, "rows": rows}, user=ctx.user)
+
+
+# ---- JSON API ---------------------------------------------------------------------------------------
+
+
+@api.get("/venues/{slug}/submissions", response_model=list[schemas.SubmissionOut])
+def api_submissions(session: SessionDep, ctx: VenueCtx):  # noqa: ANN201
+    """Staff see all submissions; authors see their group's."""
+    if permissions.can_list_submissions(ctx.user, ctx.member, ctx.venue):
+        subs = [s for s, _ in service.list_submissions(session, ctx.venue)]
+    elif ctx.member is not None and ctx.member.group_id is not None:
+        subs = [s for s in [service.submission_of_group(session, ctx.venue, ctx.member.group_id)] if s]
+    else:
+        subs = []
+    return [submission_out(session, ctx, s) for s in subs]
+
+
+@api.post("/venues/{slug}/submissions", response_model=schemas.SubmissionOut)
+def api_submission_save(body: schemas.SubmissionIn, session: SessionDep, ctx: VenueCtx):  # noqa: ANN201
+    """Create the group's submission, or update its title, abstract and keywords."""
+    require(permissions.can_submit(ctx.user, ctx.member, ctx.venue), SUBMIT_ONLY)
+    sub = service.save_submission(session, ctx.user, ctx.venue, ctx.member, title=body.title, abstract=body.abstract,
+                                  keywords=body.keywords)
+    return submission_out(session, ctx, sub)
+
+
+@api.get("/venues/{slug}/submissions/{number}", response_model=schemas.SubmissionOut)
+def api_submission(number: int, session: SessionDep, ctx: VenueCtx):  # noqa: ANN201
+    return submission_out(session, ctx, _visible_submission(session, ctx, number))
+
+
+@api.post("/venues/{slug}/submissions/{number}/revisions", response_model=schemas.RevisionOut, status_code=201,
+          responses={413: {"model": schemas.ErrorOut}, 409: {"model": schemas.ErrorOut},
+                     422: {"model": schemas.ErrorOut}})
+def api_revision_upload(number: int, request: Request, session: SessionDep, settings: SettingsDep, ctx: VenueCtx,
+                        file: Annotated[UploadFile, File()]):  # noqa: ANN201
+    """Upload a PDF; the format report comes back at once. Refused uploads store nothing."""
+    _check_length(request, settings.pdf_max_bytes)
+    sub = _own_submission(session, ctx, number)
+    data = service.read_limited(file.file, settings.pdf_max_bytes)
+    rev = service.upload_revision(session, settings, ctx.user, ctx.venue, sub, data, file.filename or "")
+    return revision_out(rev, rev.id)
+
+
+@api.get("/venues/{slug}/submissions/{number}/revisions", response_model=list[schemas.RevisionOut])
+def api_revisions(number: int, session: SessionDep, ctx: VenueCtx):  # noqa: ANN201
+    sub = _visible_submission(session, ctx, number)
+    revs = service.revisions(session, sub)
+    return [revision_out(r, revs[0].id) for r in revs]
+
+
+@api.get("/venues/{slug}/submissions/{number}/revisions/{revision_id}/pdf")
+def api_revision_pdf(number: int, revision_id: int, session: SessionDep, settings: SettingsDep, ctx: VenueCtx,
+                     copy: str = "reviewer") -> Response:
+    """The PDF: `copy=reviewer` (metadata scrubbed, the default) or `copy=original` (authors and chairs)."""
+    sub = _visible_submission(session, ctx, number)
+    rev = service.get_revision(session, sub, revision_id)
+    if copy == "original":
+        require(permissions.can_view_original_pdf(ctx.user, ctx.member, ctx.venue, sub))
+        sha = rev.blob_sha
+    else:
+        sha = rev.reviewer_blob_sha
+    return FileResponse(service.store(settings).path(sha), media_type="application/pdf",
+                        filename=f"submission-{sub.number}-r{rev.id}.pdf")
+
+
+@api.post("/venues/{slug}/submissions/{number}/artifact/git", response_model=schemas.ArtifactOut, status_code=201)
+def api_artifact_git(number: int, body: schemas.GitArtifactIn, session: SessionDep, settings: SettingsDep,
+                     ctx: VenueCtx):  # noqa: ANN201
+    """Snapshot a git repository at a commit (the service fetches it with git, with a timeout and a size limit)."""
+    sub = _own_submission(session, ctx, number)
+    return artifact_out(service.artifact_from_git(session, settings, ctx.user, ctx.venue, sub, body.repo_url,
+                                                  body.commit))
+
+
+@api.post("/venues/{slug}/submissions/{number}/artifact/archive", response_model=schemas.ArtifactOut,
+          status_code=201)
+def api_artifact_archive(number: int, request: Request, session: SessionDep, settings: SettingsDep, ctx: VenueCtx,
+                         file: Annotated[UploadFile, File()]):  # noqa: ANN201
+    """Snapshot an uploaded .zip / .tar.gz of the code."""
+    _check_length(request, settings.artifact_max_bytes)
+    sub = _own_submission(session, ctx, number)
+    data = service.read_limited(file.file, settings.artifact_max_bytes)
+    return artifact_out(service.artifact_from_archive(session, settings, ctx.user, ctx.venue, sub, data,
+                                                      file.filename or "artifact.zip"))
+
+
+@api.get("/venues/{slug}/submissions/{number}/artifact/files")
+def api_artifact_files(number: int, session: SessionDep, settings: SettingsDep, ctx: VenueCtx,
+                       view: str = "anonymized") -> list[dict]:
+    """The snapshot's file list (`view=anonymized` as reviewers see it, `original` for authors and chairs)."""
+    from app.artifacts.snapshot import list_files
+
+    sub = _visible_submission(session, ctx, number)
+    art = service.current_artifact(session, sub)
+    if art is None:
+        raise NotFound("This submission has no code artifact yet.")
+    sha = art.snapshot_sha if view == "original" else art.anonymized_sha
+    return [{"path": p, "size": s} for p, s in list_files(service.store(settings), sha)]
+
+
+@api.get("/venues/{slug}/submissions/{number}/artifact/files/{path:path}")
+def api_artifact_file(number: int, path: str, session: SessionDep, settings: SettingsDep, ctx: VenueCtx,
+                      view: str = "anonymized") -> Response:
+    from app.artifacts.snapshot import read_file
+
+    sub = _visible_submission(session, ctx, number)
+    art = service.current_artifact(session, sub)
+    if art is None:
+        raise NotFound("This submission has no code artifact yet.")
+    sha = art.snapshot_sha if view == "original" else art.anonymized_sha
+    data = read_file(service.store(settings), sha, path, 5 * 1024 * 1024)
+    return Response(data, media_type="text/plain; charset=utf-8" if _is_text(data) else "application/octet-stream")
+
+
+def _is_text(data: bytes) -> bool:
+    try:
+        data[:4096].decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return b"\x00" not in data[:4096]
+
+
+__all__ = ["api", "pages", "redirect"]

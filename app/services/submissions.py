@@ -1,0 +1,244 @@
+"""Submissions: metadata, PDF revisions with their format check, code artifacts and their snapshots."""
+
+import re
+from datetime import UTC, datetime
+from typing import BinaryIO
+
+from sqlalchemy import func
+from sqlmodel import Session, select
+
+from app.errors import BadInput, DeadlinePassed, NotFound, PhaseError, TooLarge
+from app.models import Artifact, Group, Member, Phase, Revision, Submission, User, Venue
+from app.services import audit
+from app.services.deadlines import effective_deadline, format_in, is_past
+from app.settings import Settings
+
+MAX_KEYWORDS = 12
+_SIGNATURES = {b"PK\x03\x04": "a zip archive or Word/Office document", b"\xd0\xcf\x11\xe0": "an old Word document",
+               b"\x89PNG": "a PNG image", b"\xff\xd8\xff": "a JPEG image", b"{\\rtf": "an RTF document"}
+
+
+def store(settings: Settings):  # noqa: ANN201
+    from app.storage import BlobStore
+
+    return BlobStore(settings.data_dir / "blobs")
+
+
+def get_submission(session: Session, venue: Venue, number: int) -> Submission:
+    sub = session.exec(select(Submission).where(Submission.venue_id == venue.id, Submission.number == number)).first()
+    if sub is None:
+        raise NotFound(f"There is no submission #{number} in this venue.")
+    return sub
+
+
+def submission_of_group(session: Session, venue: Venue, group_id: int) -> Submission | None:
+    return session.exec(select(Submission).where(Submission.venue_id == venue.id,
+                                                 Submission.group_id == group_id)).first()
+
+
+def list_submissions(session: Session, venue: Venue) -> list[tuple[Submission, Group]]:
+    return list(session.exec(select(Submission, Group).join(Group, Group.id == Submission.group_id)
+                             .where(Submission.venue_id == venue.id).order_by(Submission.number)).all())
+
+
+def _check_open(session: Session, venue: Venue, group_id: int, now: datetime | None = None) -> None:
+    if venue.phase != Phase.submission.value:
+        raise PhaseError(f"Submissions are open only in the submission phase (the venue is in {venue.phase}).")
+    deadline = effective_deadline(session, venue, "submission", group_id)
+    if is_past(deadline, now):
+        raise DeadlinePassed(
+            f"The submission deadline ({format_in(deadline.due_at, venue.timezone)}) has passed: nothing was "
+            "changed, and your latest on-time revision counts. Ask the chairs for an extension if you need one.")
+
+
+def _clean_keywords(keywords: list[str] | str) -> list[str]:
+    if isinstance(keywords, str):
+        keywords = re.split(r"[,;\n]", keywords)
+    out: list[str] = []
+    for k in keywords:
+        k = " ".join(str(k).split())[:60]
+        if k and k.lower() not in (x.lower() for x in out):
+            out.append(k)
+    if len(out) > MAX_KEYWORDS:
+        raise BadInput(f"Give at most {MAX_KEYWORDS} keywords.")
+    return out
+
+
+def save_submission(session: Session, actor: User, venue: Venue, member: Member, *, title: str, abstract: str,
+                    keywords: list[str] | str, now: datetime | None = None) -> Submission:
+    """Create the group's submission (numbered in the venue) or update its title, abstract and keywords."""
+    _check_open(session, venue, member.group_id, now)
+    title = " ".join(title.split())
+    if not 3 <= len(title) <= 300:
+        raise BadInput("The title has 3 to 300 characters.")
+    abstract = abstract.strip()
+    if len(abstract) > 5000:
+        raise BadInput("Keep the abstract under 5000 characters.")
+    sub = submission_of_group(session, venue, member.group_id)
+    if sub is None:
+        number = (session.exec(select(func.max(Submission.number)).where(Submission.venue_id == venue.id)).one()
+                  or 0) + 1
+        sub = Submission(venue_id=venue.id, group_id=member.group_id, number=number, title=title)
+        action = "submission.create"
+    else:
+        action = "submission.update"
+    sub.title, sub.abstract, sub.keywords = title, abstract, _clean_keywords(keywords)
+    sub.updated_at = datetime.now(UTC)
+    session.add(sub)
+    session.flush()
+    audit.record(session, venue_id=venue.id, actor=actor, action=action,
+                 summary=f"{'created' if action.endswith('create') else 'updated'} submission #{sub.number}",
+                 submission_id=sub.id)
+    return sub
+
+
+def group_identity(session: Session, group_id: int) -> tuple[list[str], list[str]]:
+    """Names and emails of a group's members: what must not appear in an anonymous submission."""
+    rows = session.exec(select(User).join(Member, Member.user_id == User.id).where(Member.group_id == group_id)).all()
+    return [u.full_name for u in rows], [u.email for u in rows]
+
+
+def read_limited(stream: BinaryIO, max_bytes: int) -> bytes:
+    """Read an upload, refusing (TooLarge) as soon as it passes max_bytes."""
+    chunks, size = [], 0
+    while chunk := stream.read(1024 * 1024):
+        size += len(chunk)
+        if size > max_bytes:
+            raise TooLarge(f"The file is larger than the {max_bytes // (1024 * 1024)} MB limit: nothing was stored.")
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def sniff_not_pdf(data: bytes) -> str | None:
+    """Why these bytes are not a PDF, or None if they start like one."""
+    if not data:
+        return "The file is empty (0 bytes)."
+    head = data[:1024]
+    if b"%PDF-" in head:
+        return None
+    for magic, what in _SIGNATURES.items():
+        if data.startswith(magic):
+            return f"This file is not a PDF: it is {what}. Export your report as PDF and upload that."
+    return "This file is not a PDF (it does not start with %PDF-). Export your report as PDF and upload that."
+
+
+def upload_revision(session: Session, settings: Settings, actor: User, venue: Venue, submission: Submission,
+                    data: bytes, filename: str, now: datetime | None = None) -> Revision:
+    """Check and keep a new PDF revision. Refused input stores nothing; earlier revisions stay untouched."""
+    from app.pdf import check_pdf, scrub_metadata
+
+    _check_open(session, venue, submission.group_id, now)
+    if problem := sniff_not_pdf(data):
+        raise BadInput(problem)
+    names, emails = group_identity(session, submission.group_id)
+    report = check_pdf(data, page_limit=venue.page_limit, anonymous=True, member_names=names, member_emails=emails)
+    out = report.to_dict()
+    unreadable = [f for f in out["findings"] if f["code"] == "unreadable"]
+    if unreadable:
+        raise BadInput(f"The PDF cannot be read: {unreadable[0]['message']}", details=out)
+    if venue.format_mandatory and not out["ok"]:
+        errors = [f["message"] for f in out["findings"] if f["severity"] == "error"]
+        raise BadInput("The PDF does not meet the submission format, which this venue requires: "
+                       + " ".join(errors), details=out)
+    blobs = store(settings)
+    sha = blobs.put_bytes(data)
+    reviewer_sha = blobs.put_bytes(scrub_metadata(data))
+    safe_name = re.sub(r"[^A-Za-z0-9._ -]", "_", filename or "paper.pdf")[-200:] or "paper.pdf"
+    revision = Revision(submission_id=submission.id, blob_sha=sha, reviewer_blob_sha=reviewer_sha, size=len(data),
+                        filename=safe_name, uploaded_by=actor.id, format_ok=out["ok"],
+                        pages_main=out["pages_main"], pages_total=out["pages_total"], format_report=out)
+    session.add(revision)
+    submission.updated_at = datetime.now(UTC)
+    session.add(submission)
+    session.flush()
+    audit.record(session, venue_id=venue.id, actor=actor, action="revision.upload",
+                 summary=f"uploaded a PDF revision of #{submission.number} ({len(data) // 1024} KB, "
+                         f"format {'ok' if out['ok'] else 'has errors'})", submission_id=submission.id,
+                 revision_id=revision.id, sha=sha)
+    return revision
+
+
+def revisions(session: Session, submission: Submission) -> list[Revision]:
+    return list(session.exec(select(Revision).where(Revision.submission_id == submission.id)
+                             .order_by(Revision.uploaded_at.desc(), Revision.id.desc())).all())
+
+
+def current_revision(session: Session, submission: Submission) -> Revision | None:
+    """The revision that counts: the latest (late uploads are refused, so every kept one is on time)."""
+    found = revisions(session, submission)
+    return found[0] if found else None
+
+
+def get_revision(session: Session, submission: Submission, revision_id: int) -> Revision:
+    rev = session.get(Revision, revision_id)
+    if rev is None or rev.submission_id != submission.id:
+        raise NotFound("No such revision.")
+    return rev
+
+
+def _store_artifact(session: Session, settings: Settings, actor: User, venue: Venue, submission: Submission,
+                    snap, *, source: str, repo_url: str | None = None, commit: str | None = None,  # noqa: ANN001
+                    archive_name: str | None = None) -> Artifact:
+    from app.artifacts.anonymize import anonymized_view
+    from app.artifacts.manifest import ManifestError, parse_manifest
+
+    names, emails = group_identity(session, submission.group_id)
+    usernames = [m.group(1) for m in [re.search(r"github\.com[:/]([^/\s]+)", repo_url or "")] if m]
+    anon_sha = anonymized_view(store(settings), snap.sha, names, emails, usernames)
+    errors: list[dict] = []
+    if snap.manifest_text is None:
+        errors = [{"line": None, "message": "No reproduce.toml at the artifact's root: runs need one."}]
+    else:
+        try:
+            parse_manifest(snap.manifest_text)
+        except ManifestError as exc:
+            errors = [{"line": i.line, "message": i.message} for i in exc.errors]
+    artifact = Artifact(submission_id=submission.id, source=source, repo_url=repo_url, commit=commit,
+                        archive_name=archive_name, snapshot_sha=snap.sha, anonymized_sha=anon_sha,
+                        file_count=snap.file_count, total_bytes=snap.total_bytes, manifest_ok=not errors,
+                        manifest_errors=errors, manifest_text=snap.manifest_text, created_by=actor.id)
+    session.add(artifact)
+    session.flush()
+    audit.record(session, venue_id=venue.id, actor=actor, action="artifact.snapshot",
+                 summary=f"stored a code snapshot of #{submission.number} from {source} "
+                         f"({snap.file_count} files{'' if not errors else ', manifest has problems'})",
+                 submission_id=submission.id, artifact_id=artifact.id)
+    return artifact
+
+
+def artifact_from_git(session: Session, settings: Settings, actor: User, venue: Venue, submission: Submission,
+                      repo_url: str, commit: str, now: datetime | None = None) -> Artifact:
+    from app.artifacts.snapshot import SnapshotError, snapshot_from_git
+
+    _check_open(session, venue, submission.group_id, now)
+    try:
+        snap = snapshot_from_git(repo_url.strip(), commit.strip(), store=store(settings), timeout_s=120,
+                                 max_bytes=settings.artifact_max_bytes, allow_local=settings.allow_local_repos)
+    except SnapshotError as exc:
+        raise BadInput(str(exc)) from None
+    return _store_artifact(session, settings, actor, venue, submission, snap, source="git",
+                           repo_url=repo_url.strip(), commit=snap.commit or commit)
+
+
+def artifact_from_archive(session: Session, settings: Settings, actor: User, venue: Venue, submission: Submission,
+                          data: bytes, filename: str, now: datetime | None = None) -> Artifact:
+    from app.artifacts.snapshot import SnapshotError, snapshot_from_archive
+
+    _check_open(session, venue, submission.group_id, now)
+    try:
+        snap = snapshot_from_archive(data, filename, store=store(settings), max_bytes=settings.artifact_max_bytes,
+                                     max_files=settings.artifact_max_files, max_ratio=200)
+    except SnapshotError as exc:
+        raise BadInput(str(exc)) from None
+    return _store_artifact(session, settings, actor, venue, submission, snap, source="archive",
+                           archive_name=filename[-255:])
+
+
+def current_artifact(session: Session, submission: Submission) -> Artifact | None:
+    return session.exec(select(Artifact).where(Artifact.submission_id == submission.id)
+                        .order_by(Artifact.created_at.desc(), Artifact.id.desc())).first()
+
+
+def artifacts(session: Session, submission: Submission) -> list[Artifact]:
+    return list(session.exec(select(Artifact).where(Artifact.submission_id == submission.id)
+                             .order_by(Artifact.created_at.desc(), Artifact.id.desc())).all())

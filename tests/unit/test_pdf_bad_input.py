@@ -1,0 +1,77 @@
+"""Bad uploads give an `unreadable` report, quickly and without raising."""
+
+import time
+
+import pytest
+
+from app.pdf import check_pdf, check_pdf_file, scrub_metadata
+from app.pdf import check as check_module
+from tests.unit.pdf_factory import Paper, docx_like, encrypted, endless_operators, flate_bomb, make_paper
+
+
+@pytest.fixture(scope="module")
+def good() -> bytes:
+    return make_paper(Paper(content_pages=3))
+
+
+def _assert_unreadable(data: bytes, words: str, seconds: float = 5.0, parses: bool = False) -> None:
+    started = time.perf_counter()
+    report = check_pdf(data)
+    assert time.perf_counter() - started < seconds
+    out = report.to_dict()
+    assert out["ok"] is False and out["pages_total"] == 0 and out["pages_main"] == 0
+    assert [(f["code"], f["severity"]) for f in out["findings"]] == [("unreadable", "error")]
+    assert words.lower() in out["findings"][0]["message"].lower(), out["findings"][0]["message"]
+    started = time.perf_counter()
+    scrubbed = scrub_metadata(data)
+    assert time.perf_counter() - started < seconds
+    if parses:  # the file structure is sound (the scrub copies streams without decoding them)
+        assert scrubbed.startswith(b"%PDF-")
+    else:  # nothing to scrub in what cannot be read
+        assert scrubbed == data
+
+
+def test_empty_file() -> None:
+    _assert_unreadable(b"", "empty")
+
+
+def test_renamed_docx() -> None:
+    _assert_unreadable(docx_like(), "not a PDF")
+
+
+def test_plain_text() -> None:
+    _assert_unreadable(b"\\documentclass{article}\n\\begin{document}\n", "not a PDF")
+
+
+def test_encrypted(good: bytes) -> None:
+    _assert_unreadable(encrypted(good), "encrypted")
+
+
+@pytest.mark.parametrize("keep", [0.5, 0.1])
+def test_truncated(good: bytes, keep: float) -> None:
+    _assert_unreadable(good[: int(len(good) * keep)], "damaged")
+
+
+def test_garbage_after_the_header() -> None:
+    _assert_unreadable(b"%PDF-1.7\n" + bytes(range(256)) * 64, "damaged")
+
+
+def test_flate_bomb_of_one_gigabyte() -> None:
+    bomb = flate_bomb(1 << 30)
+    assert len(bomb) < 2_000_000
+    _assert_unreadable(bomb, "decompressed", seconds=3.0, parses=True)
+
+
+def test_millions_of_operators() -> None:
+    _assert_unreadable(endless_operators(1_000_000), "too many operators", seconds=5.0, parses=True)
+
+
+def test_time_budget(good: bytes, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(check_module, "TIME_BUDGET_S", 0.0)
+    # A document with enough operators to cross the per-256-operator deadline check.
+    _assert_unreadable(good, "longer than", parses=True)
+
+
+def test_missing_file(tmp_path) -> None:  # noqa: ANN001
+    report = check_pdf_file(tmp_path / "nope.pdf")
+    assert report.errors == {"unreadable"} and report.pages_total == 0
