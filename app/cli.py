@@ -148,6 +148,51 @@ def cmd_check_pdf(args: argparse.Namespace) -> int:
     return 2 if any(f["code"] == "unreadable" for f in out["findings"]) else 0
 
 
+def cmd_assign(args: argparse.Namespace) -> int:
+    from sqlmodel import Session, select
+
+    from app.assignment.solver import Infeasible
+    from app.db import get_engine
+    from app.errors import DomainError
+    from app.models import User
+    from app.services import assignments, venues
+
+    settings = _settings()
+
+    def progress(done: int, total: int) -> None:
+        if not args.json and total:
+            bar = "#" * int(30 * done / total)
+            print(f"\rembedding texts [{bar:<30}] {done}/{total}", end="", file=sys.stderr, flush=True)
+
+    with Session(get_engine()) as session:
+        try:
+            venue = venues.get_venue(session, args.venue)
+            actor = session.exec(select(User).where(User.is_admin == True)).first()  # noqa: E712
+            plan = assignments.auto_assign(session, settings, actor, venue, k=args.k, min_load=args.min_load,
+                                           max_load=args.max_load, include_tas=args.include_tas, fair=args.fair,
+                                           dry_run=args.dry_run, progress=progress)
+        except Infeasible as exc:
+            print(f"\nerror: no assignment is possible: {exc}", file=sys.stderr)
+            return 2
+        except DomainError as exc:
+            print(f"\nerror: {exc.message}", file=sys.stderr)
+            return 2
+        if not args.dry_run:
+            session.commit()
+    if args.json:
+        print(json.dumps({"dry_run": args.dry_run, "stats": plan.stats,
+                          "pairs": [{"submission_id": s, "member_id": m, "affinity": round(plan.affinity[(s, m)], 4)}
+                                    for s, m in plan.pairs]}, indent=2))
+    else:
+        print(file=sys.stderr)
+        st = plan.stats
+        verb = "would change" if args.dry_run else "changed"
+        print(f"{st['submissions']} submissions x {st['reviewers']} reviewers, k={st['k']}: {verb} "
+              f"{st['added']} added, {st['removed']} removed, {st['kept']} kept; "
+              f"mean affinity {st['mean_affinity']:.3f}, min {st['min_affinity']:.3f}")
+    return 0
+
+
 def cmd_reproduce(args: argparse.Namespace) -> int:
     from app.artifacts.reproduce import main as reproduce_main
 
@@ -194,6 +239,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--page-limit", type=int, default=9)
     p.add_argument("--camera-ready", action="store_true", help="do not check anonymity")
     p.set_defaults(func=cmd_check_pdf)
+
+    p = sub.add_parser("assign", help="assign reviewers to submissions by embedding affinity")
+    p.add_argument("--venue", required=True)
+    p.add_argument("--k", type=int, default=3, help="reviewers per submission")
+    p.add_argument("--min-load", type=int, default=0)
+    p.add_argument("--max-load", type=int, default=4)
+    p.add_argument("--include-tas", action="store_true")
+    p.add_argument("--fair", action="store_true", help="raise the worst-off submission first")
+    p.add_argument("--dry-run", action="store_true")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_assign)
 
     p = sub.add_parser("reproduce", help="run an artifact directory through the runner and sandbox, no server",
                        add_help=False)

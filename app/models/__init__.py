@@ -1,7 +1,9 @@
 """All tables, imported here so Alembic and the app see the same metadata."""
 
 from app.models.account import ApiToken, LoginAttempt, User
+from app.models.assignment import Assignment, Bid, BidValue, Conflict, Origin, ReviewerInterest
 from app.models.audit import AuditEvent
+from app.models.run import Rig, Run, RunLog
 from app.models.submission import Artifact, Revision, Submission
 from app.models.venue import (
     PHASES,
@@ -17,6 +19,7 @@ from app.models.venue import (
 )
 
 __all__ = [
-    "PHASES", "ApiToken", "Artifact", "Revision", "Submission", "AuditEvent", "Deadline", "DeadlineKind", "Extension", "ExtensionStatus",
+    "Rig", "Run", "RunLog",
+    "PHASES", "ApiToken", "Assignment", "Bid", "BidValue", "Conflict", "Origin", "ReviewerInterest", "Artifact", "Revision", "Submission", "AuditEvent", "Deadline", "DeadlineKind", "Extension", "ExtensionStatus",
     "Group", "LoginAttempt", "Member", "Phase", "Role", "User", "Venue",
 ]

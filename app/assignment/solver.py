@@ -1,0 +1,454 @@
+"""Reviewer assignment as a min-cost flow: maximise summed affinity under k-per-submission and load bounds.
+
+Graph (OR-Tools SimpleMinCostFlow, integer costs):
+
+    submission i  (supply k - locked_i)
+        └─ cap 1, cost -round(affinity * SCALE) [- stickiness bonus] ─► reviewer j
+    reviewer j    (supply -L_j: the mandatory min-load part, a lower bound turned into a demand)
+        └─ cap U_j - L_j, cost 0 (the optional part) ─► sink (supply -(rest))
+
+with U_j = max_load - locked_j and L_j = max(min_load - locked_j, 0). Lower bounds become node demands
+(the textbook transformation), so no "big M" bonus is needed and costs stay far from int64 limits.
+Locked pairs are taken out of the graph and added back to the answer.
+
+Large instances use a sparse candidate graph (each submission's top-m reviewers united with each
+reviewer's top-m submissions). Its optimum is then priced out against the dense problem: node potentials
+from the residual graph give every left-out pair a reduced cost, pairs that could improve the answer are
+added and the flow solved again (column generation), so the sparse answer is certified equal to the dense
+optimum. When the sparse graph is infeasible the solver widens it and finally falls back to the dense
+graph, so sparsity never turns a feasible instance into an error.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from app.errors import DomainError
+
+SCALE = 1_000_000  # affinity resolution 1e-6; |cost| <= 1e6 per unit keeps every sum far inside int64
+STICKINESS = 0.02  # affinity bonus for keeping a previous pair: a re-solve moves a pair only for a real gain
+PRICING_ROUNDS = 8  # column-generation rounds on a sparse graph before widening it
+DENSE_EDGE_LIMIT = 1_500_000  # above this many eligible pairs the automatic mode starts with a sparse graph
+
+
+class Infeasible(DomainError):
+    """No assignment satisfies the constraints; the message says which constraint cannot be met."""
+
+    status_code = 422
+    code = "infeasible"
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+@dataclass
+class Solution:
+    """An assignment: (submission, reviewer) index pairs, their summed affinity, and statistics."""
+
+    pairs: list[tuple[int, int]]
+    total: float
+    mean_affinity: float = 0.0
+    min_affinity: float = 0.0
+    paper_totals: list[float] = field(default_factory=list)
+    load_histogram: dict[int, int] = field(default_factory=dict)
+    used_sparse: bool = False
+    fell_back: bool = False
+    edges: int = 0
+    certified_optimal: bool = False  # the answer is the optimum of the dense problem (dense solve or priced-out sparse)
+    # Dual prices of reviewer capacity (affinity units) from a priced-out sparse solve: what one more slot of
+    # that reviewer would be worth; they also give an upper bound on the optimum (see benchmarks/assignment.py).
+    reviewer_prices: list[float] | None = None
+    threshold: float | None = None  # fair mode: every free pair has affinity >= threshold
+    kept_previous: int = 0
+    seconds: float = 0.0
+
+    @property
+    def min_paper_total(self) -> float:
+        return min(self.paper_totals) if self.paper_totals else 0.0
+
+
+# ---- checks that give readable reasons ---------------------------------------------------------------
+
+
+def _plural(n: int, word: str) -> str:
+    return f"{n} {word}{'' if n == 1 else 's'}"
+
+
+def _check_inputs(aff: np.ndarray, k: int, min_load: int, max_load: int, conflicts: np.ndarray | None,
+                  locked: list[tuple[int, int]]) -> np.ndarray:
+    """Validate shapes and the counting conditions; returns the eligibility mask (not conflicted)."""
+    if aff.ndim != 2:
+        raise ValueError(f"affinity must be a 2-D papers x reviewers matrix, got shape {aff.shape}")
+    n_papers, n_reviewers = aff.shape
+    if not np.isfinite(aff).all():
+        bad = np.argwhere(~np.isfinite(aff))[0]
+        raise ValueError(f"affinity has a non-finite value at submission {bad[0]}, reviewer {bad[1]}")
+    if k < 0 or min_load < 0 or max_load < 0:
+        raise ValueError(f"k, min_load and max_load must be >= 0 (got k={k}, min_load={min_load}, max_load={max_load})")
+    if conflicts is None:
+        eligible = np.ones(aff.shape, dtype=bool)
+    else:
+        conflicts = np.asarray(conflicts, dtype=bool)
+        if conflicts.shape != aff.shape:
+            raise ValueError(f"conflicts shape {conflicts.shape} differs from affinity shape {aff.shape}")
+        eligible = ~conflicts
+    for i, j in locked:
+        if not (0 <= i < n_papers and 0 <= j < n_reviewers):
+            raise ValueError(f"locked pair ({i}, {j}) is out of range for {n_papers} x {n_reviewers}")
+    if n_papers == 0 or k == 0:
+        if locked and k == 0:
+            raise Infeasible(f"k=0 reviewers per submission, but {_plural(len(locked), 'pair')} are locked")
+        if min_load > 0 and n_reviewers > 0:
+            raise Infeasible(f"min load too high: {_plural(n_reviewers, 'reviewer')} × min {min_load} = "
+                             f"{n_reviewers * min_load} > 0 slots (nothing to review)")
+        return eligible
+    if max_load < min_load:
+        raise Infeasible(f"max load {max_load} is below min load {min_load}")
+    if n_reviewers == 0:
+        raise Infeasible(f"{_plural(n_papers, 'submission')} need {k} reviewers each but there are no reviewers")
+    if max_load == 0:
+        raise Infeasible("max load 0: no reviewer may take any submission")
+    if k > n_reviewers:
+        raise Infeasible(f"k={k} reviewers per submission but only {_plural(n_reviewers, 'reviewer')} exist")
+    need, have = n_papers * k, n_reviewers * max_load
+    if need > have:
+        raise Infeasible(f"{_plural(n_papers, 'submission')} need {k} reviewers each = {need} slots but only "
+                         f"{have} reviewer slots exist ({_plural(n_reviewers, 'reviewer')} × max load {max_load})")
+    if n_reviewers * min_load > need:
+        raise Infeasible(f"min load too high: {_plural(n_reviewers, 'reviewer')} × min {min_load} = "
+                         f"{n_reviewers * min_load} > {need} slots ({_plural(n_papers, 'submission')} × {k})")
+    per_paper = eligible.sum(axis=1)
+    for i in np.flatnonzero(per_paper < k):
+        n = int(per_paper[i])
+        if n == 0:
+            raise Infeasible(f"all reviewers are conflicted with submission {i}; it needs {k}")
+        raise Infeasible(f"submission {i} has only {n} non-conflicted reviewer{'' if n == 1 else 's'}, needs {k}")
+    if min_load > 0:
+        per_reviewer = eligible.sum(axis=0)
+        for j in np.flatnonzero(per_reviewer < min_load):
+            raise Infeasible(f"reviewer {j} may review only {int(per_reviewer[j])} submission(s) (the rest are "
+                             f"conflicted) but min load is {min_load}")
+    lock_paper, lock_reviewer = Counter(), Counter()
+    for i, j in locked:
+        if not eligible[i, j]:
+            raise Infeasible(f"locked pair (submission {i}, reviewer {j}) is a conflict")
+        lock_paper[i] += 1
+        lock_reviewer[j] += 1
+    for i, n in lock_paper.items():
+        if n > k:
+            raise Infeasible(f"submission {i} has {n} locked reviewers but k={k}")
+    for j, n in lock_reviewer.items():
+        if n > max_load:
+            raise Infeasible(f"reviewer {j} has {n} locked submissions but max load is {max_load}")
+    return eligible
+
+
+def _explain_flow_failure(eligible: np.ndarray, paper_need: np.ndarray, upper: np.ndarray,
+                          lower: np.ndarray) -> str:
+    """A Hall-type reason from a minimum cut: a set of submissions whose eligible reviewers cannot cover them."""
+    from ortools.graph.python import max_flow
+
+    n_papers, n_reviewers = eligible.shape
+    src, sink = n_papers + n_reviewers, n_papers + n_reviewers + 1
+    ii, jj = np.nonzero(eligible)
+
+    def cut(caps_left: np.ndarray, caps_right: np.ndarray, left_is_paper: bool) -> tuple[int, list[int], list[int]]:
+        mf = max_flow.SimpleMaxFlow()
+        n_left = n_papers if left_is_paper else n_reviewers
+        left, right = (ii, jj) if left_is_paper else (jj, ii)
+        tails = np.concatenate([np.full(n_left, src), left, n_left + np.arange(len(caps_right))])
+        heads = np.concatenate([np.arange(n_left), n_left + right, np.full(len(caps_right), sink)])
+        caps = np.concatenate([caps_left, np.ones(len(left), dtype=np.int64), caps_right]).astype(np.int64)
+        mf.add_arcs_with_capacity(tails.astype(np.int32), heads.astype(np.int32), caps)
+        if mf.solve(int(src), int(sink)) != mf.OPTIMAL:
+            return -1, [], []
+        side = set(mf.get_source_side_min_cut())
+        return int(mf.optimal_flow()), [x for x in range(n_left) if x in side], \
+            [x - n_left for x in range(n_left, n_left + len(caps_right)) if x in side]
+
+    need = int(paper_need.sum())
+    flow, papers, reviewers = cut(paper_need, upper, left_is_paper=True)
+    if 0 <= flow < need and papers:
+        want = int(paper_need[papers].sum())
+        inside = set(reviewers)
+        outside_edges = int(sum(1 for i in papers for j in np.flatnonzero(eligible[i]) if j not in inside))
+        cap = int(upper[reviewers].sum()) + outside_edges
+        shown = ", ".join(str(i) for i in papers[:12]) + (" …" if len(papers) > 12 else "")
+        return (f"submissions {shown} need {want} reviews in total, but with conflicts, locks and max load the "
+                f"reviewers eligible for them can give at most {cap} (Hall's condition fails)")
+    want_min = int(lower.sum())
+    if want_min:
+        flow, revs, _papers = cut(lower, paper_need, left_is_paper=False)
+        if 0 <= flow < want_min and revs:
+            shown = ", ".join(str(j) for j in revs[:12]) + (" …" if len(revs) > 12 else "")
+            return (f"reviewers {shown} must review {int(lower[revs].sum())} submissions in total to reach the min "
+                    f"load, but the submissions eligible for them have too few open slots")
+    return "the min and max loads cannot be met together with the conflicts and locks"
+
+
+# ---- graph building --------------------------------------------------------------------------------------
+
+
+def _top_m_edges(aff: np.ndarray, eligible: np.ndarray, m: int, extra: np.ndarray) -> np.ndarray:
+    """Flat indices (i * R + j) of the union of each submission's and each reviewer's top-m eligible pairs."""
+    n_papers, n_reviewers = aff.shape
+    parts = [extra]
+    block = max(1, 4_000_000 // max(n_reviewers, 1))
+    m_row = min(m, n_reviewers)
+    for start in range(0, n_papers, block):
+        sub = np.where(eligible[start:start + block], aff[start:start + block], -np.inf)
+        idx = np.argpartition(-sub, m_row - 1, axis=1)[:, :m_row] if m_row < n_reviewers else \
+            np.broadcast_to(np.arange(n_reviewers), sub.shape)
+        rows = np.arange(start, start + sub.shape[0])[:, None]
+        ok = np.isfinite(np.take_along_axis(sub, idx, axis=1))
+        parts.append((rows * n_reviewers + idx)[ok].astype(np.int64))
+    m_col = min(m, n_papers)
+    block = max(1, 4_000_000 // max(n_papers, 1))
+    for start in range(0, n_reviewers, block):
+        # transpose the column block so the partition runs over contiguous memory
+        sub = np.ascontiguousarray(np.where(eligible[:, start:start + block], aff[:, start:start + block], -np.inf).T)
+        idx = np.argpartition(-sub, m_col - 1, axis=1)[:, :m_col] if m_col < n_papers else \
+            np.broadcast_to(np.arange(n_papers), sub.shape)
+        cols = np.arange(start, start + sub.shape[0])[:, None]
+        ok = np.isfinite(np.take_along_axis(sub, idx, axis=1))
+        parts.append((idx.astype(np.int64) * n_reviewers + cols)[ok])
+    return np.unique(np.concatenate(parts))
+
+
+@dataclass
+class _FlowResult:
+    chosen: np.ndarray  # flat indices of the pairs with flow
+    flat: np.ndarray
+    gain: np.ndarray
+    used: np.ndarray
+    reviewer_flow: np.ndarray
+
+
+def _flow(aff: np.ndarray, flat: np.ndarray, bonus: np.ndarray | None, paper_need: np.ndarray, upper: np.ndarray,
+          lower: np.ndarray) -> _FlowResult | None:
+    """Solve the flow on the candidate pairs `flat`; None if infeasible."""
+    from ortools.graph.python import min_cost_flow
+
+    n_papers, n_reviewers = aff.shape
+    sink = n_papers + n_reviewers
+    tails = flat // n_reviewers
+    heads = flat % n_reviewers
+    gain = np.rint(aff.reshape(-1)[flat].astype(np.float64) * SCALE).astype(np.int64)
+    if bonus is not None:
+        gain += bonus
+    smcf = min_cost_flow.SimpleMinCostFlow()
+    arcs = smcf.add_arcs_with_capacity_and_unit_cost(
+        tails.astype(np.int32), (n_papers + heads).astype(np.int32), np.ones(len(flat), dtype=np.int64), -gain)
+    reviewer_arcs = smcf.add_arcs_with_capacity_and_unit_cost(
+        (n_papers + np.arange(n_reviewers)).astype(np.int32), np.full(n_reviewers, sink, dtype=np.int32),
+        (upper - lower).astype(np.int64), np.zeros(n_reviewers, dtype=np.int64))
+    supplies = np.concatenate([paper_need, -lower, [-(paper_need.sum() - lower.sum())]]).astype(np.int64)
+    smcf.set_nodes_supplies(np.arange(sink + 1, dtype=np.int32), supplies)
+    status = smcf.solve()
+    if status == smcf.INFEASIBLE:
+        return None
+    if status != smcf.OPTIMAL:  # reading flows after anything but OPTIMAL is unsafe (may crash)
+        raise RuntimeError(f"min-cost flow failed with status {status}")
+    used = smcf.flows(arcs) > 0
+    return _FlowResult(flat[used], flat, gain, used, np.asarray(smcf.flows(reviewer_arcs)))
+
+
+def _potentials(n_papers: int, n_reviewers: int, res: _FlowResult, spare: np.ndarray) -> np.ndarray | None:
+    """Shortest-path node potentials in the residual graph of an optimal flow (vectorised Bellman-Ford).
+
+    With them every residual arc has a non-negative reduced cost; an arc left out of the sparse graph whose
+    reduced cost is also non-negative cannot improve the solution (LP duality), which is the certificate.
+    """
+    tails, heads = res.flat // n_reviewers, n_papers + res.flat % n_reviewers
+    sink, root = n_papers + n_reviewers, n_papers + n_reviewers + 1
+    reviewers = n_papers + np.arange(n_reviewers)
+    fwd, back = res.reviewer_flow < spare, res.reviewer_flow > 0
+    src = np.concatenate([tails[~res.used], heads[res.used], reviewers[fwd], np.full(back.sum(), sink),
+                          np.full(root, root)])
+    dst = np.concatenate([heads[~res.used], tails[res.used], np.full(fwd.sum(), sink), reviewers[back],
+                          np.arange(root)])
+    w = np.concatenate([-res.gain[~res.used], res.gain[res.used], np.zeros(fwd.sum() + back.sum() + root)])
+    w = w.astype(np.float64)
+    dist = np.full(root + 1, np.inf)
+    dist[root] = 0.0
+    for _ in range(root + 2):
+        new = dist.copy()
+        np.minimum.at(new, dst, dist[src] + w)
+        if np.array_equal(new, dist):
+            return dist[:root]
+        dist = new
+    return None  # a negative cycle: the flow was not optimal, so there is no certificate
+
+
+def _violations(aff: np.ndarray, usable: np.ndarray, dist: np.ndarray, in_graph: np.ndarray) -> np.ndarray:
+    """Flat indices of usable pairs outside the graph whose reduced cost is negative (they could improve it)."""
+    n_papers, n_reviewers = aff.shape
+    d_paper, d_reviewer = dist[:n_papers], dist[n_papers:n_papers + n_reviewers]
+    block = max(1, 4_000_000 // max(n_reviewers, 1))
+    found = []
+    for start in range(0, n_papers, block):
+        stop = min(start + block, n_papers)
+        gain = np.rint(aff[start:stop].astype(np.float64) * SCALE)
+        reduced = -gain + d_paper[start:stop, None] - d_reviewer[None, :]
+        ii, jj = np.nonzero((reduced < -0.5) & usable[start:stop])
+        found.append((ii + start).astype(np.int64) * n_reviewers + jj)
+    cand = np.concatenate(found) if found else np.zeros(0, dtype=np.int64)
+    return np.setdiff1d(cand, in_graph, assume_unique=False)
+
+
+def _auto_top_m(k: int, max_load: int) -> int:
+    # Enough spare candidates that competition for popular reviewers rarely needs an edge outside the set.
+    return max(24, 6 * k, 4 * max_load)
+
+
+# ---- the solver ------------------------------------------------------------------------------------------
+
+
+def solve(affinity: np.ndarray, k: int, min_load: int, max_load: int, conflicts: np.ndarray | None = None,
+          locked: list[tuple[int, int]] | None = None, *, fair: bool = False,
+          previous: list[tuple[int, int]] | None = None, top_m: int | None = None,
+          stickiness: float = STICKINESS) -> Solution:
+    """Assign exactly k reviewers per submission with loads in [min_load, max_load], maximising total affinity.
+
+    conflicts: boolean papers × reviewers mask of forbidden pairs. locked: pairs that must stay.
+    previous: the current assignment; each kept pair earns `stickiness` so a re-solve changes little.
+    top_m: None = automatic (dense graph when small, sparse top-m graph when large); an int forces the
+    sparse graph with that m (m >= max(papers, reviewers) means dense). A sparse optimum is priced out
+    against the dense problem (Solution.certified_optimal), and the graph is widened, finally made dense,
+    when it is infeasible.
+
+    fair=True maximises the worst pair first: it binary-searches the largest threshold t such that an
+    assignment exists using only free pairs with affinity >= t (a bottleneck / maximin criterion, so every
+    submission's total is at least k·t), then maximises the total affinity among those pairs. This raises
+    the worst-off submission's total at a small cost in the overall total; an exact maximin over per-paper
+    totals is NP-hard in general, and the bottleneck version stays a sequence of flow problems.
+    """
+    started = time.perf_counter()
+    aff = np.asarray(affinity)
+    if not np.issubdtype(aff.dtype, np.floating):
+        aff = aff.astype(np.float64)  # float32 input stays float32: a 20000² matrix is 1.6 GB, not 3.2
+    locked_set = list(dict.fromkeys((int(i), int(j)) for i, j in (locked or [])))
+    eligible = _check_inputs(aff, k, min_load, max_load, conflicts, locked_set)
+    n_papers, n_reviewers = aff.shape
+    if n_papers == 0 or k == 0:
+        return _finish(aff, [], k, n_reviewers, started, previous)
+
+    lock_paper = np.bincount([i for i, _ in locked_set], minlength=n_papers).astype(np.int64)
+    lock_reviewer = np.bincount([j for _, j in locked_set], minlength=n_reviewers).astype(np.int64)
+    paper_need = k - lock_paper
+    upper = max_load - lock_reviewer
+    lower = np.maximum(min_load - lock_reviewer, 0)
+    free = eligible.copy()
+    for i, j in locked_set:
+        free[i, j] = False
+    if lower.sum() > paper_need.sum():
+        raise Infeasible(f"min load too high: reviewers still need {int(lower.sum())} submissions to reach min load "
+                         f"{min_load} but only {int(paper_need.sum())} slots are left after locks")
+
+    prev_flat = np.array(sorted({int(i) * n_reviewers + int(j) for i, j in (previous or [])
+                                 if 0 <= i < n_papers and 0 <= j < n_reviewers and free[i, j]}), dtype=np.int64)
+
+    def bonus_for(flat: np.ndarray) -> np.ndarray | None:
+        if not len(prev_flat) or stickiness <= 0:
+            return None
+        return np.where(np.isin(flat, prev_flat), int(round(stickiness * SCALE)), 0).astype(np.int64)
+
+    n_free = int(free.sum())
+    if top_m is None:
+        m = None if n_free <= DENSE_EDGE_LIMIT else _auto_top_m(k, max_load)
+    else:
+        m = top_m if top_m < max(n_papers, n_reviewers) else None
+    dense_flat: np.ndarray | None = None
+
+    def dense() -> np.ndarray:
+        nonlocal dense_flat
+        if dense_flat is None:
+            dense_flat = np.flatnonzero(free.reshape(-1)).astype(np.int64)
+        return dense_flat
+
+    def run(mask_value: float | None) -> tuple[np.ndarray | None, bool, bool, int]:
+        """Solve on the sparse graph (widening on failure) then dense; mask_value restricts to aff >= value.
+
+        A sparse solution is priced out: pairs outside the graph that could still improve it (negative reduced
+        cost under the flow's potentials) are added and the flow solved again, until none is left — so the
+        sparse answer is the dense optimum, only cheaper. Without a certificate it widens like infeasibility.
+        """
+        nonlocal certified, prices
+        usable = free if mask_value is None else (free & (aff >= mask_value))
+        sparse_used = fell_back = False
+        mm = m
+        while mm is not None and mm < max(n_papers, n_reviewers):
+            prev_usable = prev_flat[usable.reshape(-1)[prev_flat]] if len(prev_flat) else prev_flat
+            flat = _top_m_edges(aff, usable, mm, prev_usable)
+            sparse_used = True
+            for _round in range(PRICING_ROUNDS):
+                res = _flow(aff, flat, bonus_for(flat), paper_need, upper, lower)
+                if res is None:
+                    break
+                dist = _potentials(n_papers, n_reviewers, res, upper - lower)
+                if dist is None:
+                    break
+                extra = _violations(aff, usable, dist, flat)
+                if not len(extra):
+                    certified = True
+                    prices = np.maximum(0.0, dist[n_papers + n_reviewers] - dist[n_papers:n_papers + n_reviewers])
+                    return res.chosen, sparse_used, fell_back, len(flat)
+                flat = np.union1d(flat, extra)
+            fell_back = True
+            mm *= 4
+        flat = dense() if mask_value is None else np.flatnonzero(usable.reshape(-1)).astype(np.int64)
+        res = _flow(aff, flat, bonus_for(flat), paper_need, upper, lower)
+        certified = res is not None
+        return (None if res is None else res.chosen), sparse_used, fell_back, len(flat)
+
+    certified = False
+    prices: np.ndarray | None = None
+    chosen, sparse_used, fell_back, n_edges = run(None)
+    if chosen is None:
+        raise Infeasible(_explain_flow_failure(free, paper_need, upper, lower))
+    threshold = None
+    if fair:
+        values = np.unique(aff[free])
+        lo, hi = 0, len(values) - 1  # values[lo] is always feasible (it is the dense graph)
+        best, best_certified = chosen, certified
+        while lo < hi:
+            mid = (lo + hi + 1) // 2
+            got, s_used, f_back, n_e = run(float(values[mid]))
+            if got is None:
+                hi = mid - 1
+            else:
+                lo, best, sparse_used, fell_back, n_edges = mid, got, s_used, f_back, n_e
+                best_certified = certified
+        chosen, threshold, certified = best, float(values[lo]), best_certified
+
+    pairs = sorted(locked_set + [(int(f // n_reviewers), int(f % n_reviewers)) for f in chosen])
+    sol = _finish(aff, pairs, k, n_reviewers, started, previous)
+    sol.used_sparse, sol.fell_back, sol.edges, sol.threshold = sparse_used, fell_back, n_edges, threshold
+    sol.certified_optimal = certified
+    if prices is not None and not fair:
+        sol.reviewer_prices = [float(x) / SCALE for x in prices]
+    return sol
+
+
+def _finish(aff: np.ndarray, pairs: list[tuple[int, int]], k: int, n_reviewers: int, started: float,
+            previous: list[tuple[int, int]] | None) -> Solution:
+    n_papers = aff.shape[0]
+    values = np.array([aff[i, j] for i, j in pairs], dtype=np.float64)
+    paper_totals = np.zeros(n_papers)
+    loads = np.zeros(n_reviewers, dtype=np.int64)
+    for (i, j), v in zip(pairs, values, strict=True):
+        paper_totals[i] += v
+        loads[j] += 1
+    prev = {(int(i), int(j)) for i, j in (previous or [])}
+    return Solution(pairs=pairs, total=float(values.sum()),
+                    mean_affinity=float(values.mean()) if len(values) else 0.0,
+                    min_affinity=float(values.min()) if len(values) else 0.0,
+                    paper_totals=[float(x) for x in paper_totals],
+                    load_histogram={int(n): int(c) for n, c in sorted(Counter(loads.tolist()).items())},
+                    kept_previous=sum(1 for p in pairs if p in prev),
+                    seconds=time.perf_counter() - started)

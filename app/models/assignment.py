@@ -1,0 +1,71 @@
+"""Reviewer assignment: conflicts, bids, reviewer interests and the assignments themselves."""
+
+from datetime import datetime
+from enum import StrEnum
+
+from sqlalchemy import UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+from app.models.base import ts_field
+
+
+class BidValue(StrEnum):
+    eager = "eager"
+    willing = "willing"
+    not_willing = "not_willing"
+    conflict = "conflict"
+
+
+class Origin(StrEnum):
+    auto = "auto"
+    manual = "manual"
+    imported = "imported"
+
+
+class Conflict(SQLModel, table=True):
+    """A reviewer (member) must not review a group's submission. Own-group conflicts are implicit."""
+
+    __table_args__ = (UniqueConstraint("member_id", "group_id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    venue_id: int = Field(foreign_key="venue.id", index=True)
+    member_id: int = Field(foreign_key="member.id", index=True)
+    group_id: int = Field(foreign_key="group.id", index=True)
+    source: str = Field(max_length=20)  # declared | imported
+    reason: str = Field(default="", max_length=500)
+    created_by: int = Field(foreign_key="user.id")
+    created_at: datetime = ts_field(default_now=True)
+
+
+class Bid(SQLModel, table=True):
+    __table_args__ = (UniqueConstraint("member_id", "submission_id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    venue_id: int = Field(foreign_key="venue.id", index=True)
+    member_id: int = Field(foreign_key="member.id", index=True)
+    submission_id: int = Field(foreign_key="submission.id", index=True)
+    value: str = Field(max_length=20)
+    updated_at: datetime = ts_field(default_now=True)
+
+
+class ReviewerInterest(SQLModel, table=True):
+    """Text that describes a reviewer's expertise: typed interests, or a paper title + abstract."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    member_id: int = Field(foreign_key="member.id", index=True)
+    text: str = Field(max_length=5000)
+    created_at: datetime = ts_field(default_now=True)
+
+
+class Assignment(SQLModel, table=True):
+    __table_args__ = (UniqueConstraint("submission_id", "member_id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    venue_id: int = Field(foreign_key="venue.id", index=True)
+    submission_id: int = Field(foreign_key="submission.id", index=True)
+    member_id: int = Field(foreign_key="member.id", index=True)
+    origin: str = Field(default=Origin.auto.value, max_length=20)
+    locked: bool = False
+    affinity: float | None = None
+    created_by: int | None = Field(default=None, foreign_key="user.id")
+    created_at: datetime = ts_field(default_now=True)

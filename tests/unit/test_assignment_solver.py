@@ -1,0 +1,301 @@
+"""Solver: optimality against independent exact methods, constraints, readable infeasibility, sparse fallback."""
+
+import itertools
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from scipy.optimize import linear_sum_assignment
+
+from app.assignment.solver import Infeasible, Solution, _top_m_edges, solve
+
+
+def check_valid(sol: Solution, aff: np.ndarray, k: int, min_load: int, max_load: int,
+                conflicts: np.ndarray | None = None, locked=()) -> None:  # noqa: ANN001
+    n_papers, n_reviewers = aff.shape
+    assert len(set(sol.pairs)) == len(sol.pairs), "a pair appears twice"
+    per_paper = np.bincount([i for i, _ in sol.pairs], minlength=n_papers)
+    loads = np.bincount([j for _, j in sol.pairs], minlength=n_reviewers)
+    assert (per_paper == k).all()
+    assert (loads >= min_load).all() and (loads <= max_load).all()
+    if conflicts is not None:
+        assert not any(conflicts[i, j] for i, j in sol.pairs)
+    assert set(locked) <= set(sol.pairs)
+    assert sol.total == pytest.approx(sum(aff[i, j] for i, j in sol.pairs), abs=1e-9)
+    assert sol.paper_totals == pytest.approx([sum(aff[i, j] for i, j in sol.pairs if i == p) for p in range(n_papers)])
+    assert sum(sol.load_histogram.values()) == n_reviewers
+
+
+def brute_force(aff: np.ndarray, k: int, min_load: int, max_load: int, conflicts: np.ndarray | None = None,
+                locked=()) -> float | None:  # noqa: ANN001
+    """Best total over every way to give each paper k reviewers (tiny instances only); None if none exists."""
+    n_papers, n_reviewers = aff.shape
+    options = []
+    for i in range(n_papers):
+        must = {j for p, j in locked if p == i}
+        opts = [c for c in itertools.combinations(range(n_reviewers), k)
+                if must <= set(c) and (conflicts is None or not conflicts[i, list(c)].any())]
+        options.append(opts)
+    best = None
+    for combo in itertools.product(*options):
+        loads = np.zeros(n_reviewers, dtype=int)
+        for c in combo:
+            loads[list(c)] += 1
+        if (loads < min_load).any() or (loads > max_load).any():
+            continue
+        total = sum(aff[i, j] for i, c in enumerate(combo) for j in c)
+        best = total if best is None else max(best, total)
+    return best
+
+
+# ---- optimality ------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_k1_matches_linear_sum_assignment_on_load_slots(seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    n_papers, n_reviewers, max_load = int(rng.integers(1, 12)), int(rng.integers(1, 8)), int(rng.integers(1, 4))
+    if n_papers > n_reviewers * max_load:
+        n_papers = n_reviewers * max_load
+    aff = rng.random((n_papers, n_reviewers))
+    sol = solve(aff, 1, 0, max_load)
+    check_valid(sol, aff, 1, 0, max_load)
+    slots = np.repeat(aff, max_load, axis=1)  # each reviewer becomes max_load interchangeable slots
+    rows, cols = linear_sum_assignment(slots, maximize=True)
+    assert sol.total == pytest.approx(slots[rows, cols].sum(), abs=1e-5)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(data=st.data())
+def test_matches_brute_force_with_min_load_conflicts_and_locks(data: st.DataObject) -> None:
+    n_papers = data.draw(st.integers(1, 3), label="papers")
+    n_reviewers = data.draw(st.integers(2, 4), label="reviewers")
+    k = data.draw(st.integers(1, min(2, n_reviewers)), label="k")
+    max_load = data.draw(st.integers(1, 3), label="max_load")
+    min_load = data.draw(st.integers(0, max_load), label="min_load")
+    values = data.draw(st.lists(st.floats(0, 1, allow_nan=False), min_size=n_papers * n_reviewers,
+                                max_size=n_papers * n_reviewers), label="aff")
+    aff = np.array(values).reshape(n_papers, n_reviewers)
+    flags = data.draw(st.lists(st.booleans(), min_size=n_papers * n_reviewers, max_size=n_papers * n_reviewers))
+    conflicts = np.array(flags).reshape(n_papers, n_reviewers) & (np.array(values).reshape(aff.shape) < 0.25)
+    cand = [(i, j) for i in range(n_papers) for j in range(n_reviewers)]
+    locked = data.draw(st.lists(st.sampled_from(cand), max_size=2, unique=True), label="locked")
+    expected = brute_force(aff, k, min_load, max_load, conflicts, locked)
+    if expected is None:
+        with pytest.raises(Infeasible):
+            solve(aff, k, min_load, max_load, conflicts, locked)
+        return
+    sol = solve(aff, k, min_load, max_load, conflicts, locked)
+    check_valid(sol, aff, k, min_load, max_load, conflicts, locked)
+    assert sol.total == pytest.approx(expected, abs=1e-5)
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_sparse_graph_matches_dense_on_random_instances(seed: int) -> None:
+    aff = np.random.default_rng(seed).random((150, 120))
+    dense = solve(aff, 3, 1, 4, top_m=10**6)
+    sparse = solve(aff, 3, 1, 4, top_m=12)
+    assert sparse.used_sparse and not dense.used_sparse
+    assert sparse.certified_optimal and dense.certified_optimal
+    check_valid(sparse, aff, 3, 1, 4)
+    assert sparse.total == pytest.approx(dense.total, rel=1e-9)
+
+
+def test_pricing_adds_the_pairs_a_tiny_sparse_graph_misses() -> None:
+    """With top-2 candidates the first sparse optimum is often worse; pricing must still reach the dense optimum."""
+    grew = 0
+    for seed in range(12):
+        rng = np.random.default_rng(100 + seed)
+        aff = rng.random((40, 30)) ** 2
+        conflicts = rng.random(aff.shape) < 0.1
+        dense = solve(aff, 2, 1, 4, conflicts, top_m=10**6)
+        sparse = solve(aff, 2, 1, 4, conflicts, top_m=2)
+        check_valid(sparse, aff, 2, 1, 4, conflicts)
+        assert sparse.total == pytest.approx(dense.total, abs=1e-6)
+        assert sparse.certified_optimal
+        initial = _top_m_edges(aff, ~conflicts, 2, np.zeros(0, dtype=np.int64))
+        grew += (sparse.used_sparse and not sparse.fell_back and sparse.edges > len(initial))
+    assert grew > 0, "no instance exercised pricing; make the instances harder"
+
+
+def test_sparse_infeasible_but_dense_feasible_falls_back() -> None:
+    # Every paper's top-1 reviewer is reviewer 0 and every reviewer's top-1 paper is paper 0, so the
+    # top-1 graph only offers reviewer 0 to papers 1..4 — infeasible with max load 1; the dense graph is not.
+    n = 5
+    aff = np.full((n, n), 0.1)
+    aff[:, 0] = 0.9
+    aff[0, :] = 0.8
+    aff[0, 0] = 1.0
+    sol = solve(aff, 1, 0, 1, top_m=1)
+    assert sol.used_sparse and sol.fell_back
+    check_valid(sol, aff, 1, 0, 1)
+    rows, cols = linear_sum_assignment(aff, maximize=True)
+    assert sol.total == pytest.approx(aff[rows, cols].sum())
+
+
+# ---- constraints -----------------------------------------------------------------------------------------
+
+
+def test_locks_and_conflicts_are_respected_even_against_affinity() -> None:
+    rng = np.random.default_rng(7)
+    aff = rng.random((30, 20))
+    conflicts = np.zeros(aff.shape, dtype=bool)
+    best = np.argsort(-aff, axis=1)[:, :2]
+    for i in range(30):  # forbid each paper's two favourite reviewers
+        conflicts[i, best[i]] = True
+    worst = int(np.argmin(aff[3] + conflicts[3]))  # lock a poor, allowed pair
+    locked = [(3, worst), (4, int(np.argmin(aff[4] + conflicts[4])))]
+    sol = solve(aff, 3, 2, 6, conflicts, locked)
+    check_valid(sol, aff, 3, 2, 6, conflicts, locked)
+
+
+def test_min_load_forces_every_reviewer_to_get_work() -> None:
+    aff = np.zeros((6, 4))
+    aff[:, 0] = 1.0  # everybody wants reviewer 0
+    sol = solve(aff, 2, 3, 3)
+    check_valid(sol, aff, 2, 3, 3)
+    assert sol.load_histogram == {3: 4}
+
+
+def test_stats_and_duplicate_locks() -> None:
+    aff = np.array([[0.9, 0.1], [0.2, 0.8]])
+    sol = solve(aff, 1, 0, 1, locked=[(0, 0), (0, 0)])
+    assert sol.pairs == [(0, 0), (1, 1)]
+    assert sol.total == pytest.approx(1.7)
+    assert sol.mean_affinity == pytest.approx(0.85) and sol.min_affinity == pytest.approx(0.8)
+    assert sol.min_paper_total == pytest.approx(0.8)
+    assert sol.load_histogram == {1: 2}
+
+
+def test_empty_and_trivial_instances() -> None:
+    assert solve(np.zeros((0, 3)), 2, 0, 2).pairs == []
+    assert solve(np.zeros((4, 3)), 0, 0, 2).pairs == []
+
+
+# ---- infeasible input gets the reason --------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("shape", "k", "min_load", "max_load", "needle"), [
+    ((12, 10), 3, 0, 3, "12 submissions need 3 reviewers each = 36 slots but only 30 reviewer slots"),
+    ((12, 10), 3, 4, 5, "min load too high: 10 reviewers × min 4 = 40 > 36 slots"),
+    ((4, 5), 2, 0, 0, "max load 0"),
+    ((4, 2), 3, 0, 10, "k=3 reviewers per submission but only 2 reviewers exist"),
+    ((4, 5), 2, 3, 2, "max load 2 is below min load 3"),
+])
+def test_counting_infeasibility_is_explained(shape, k, min_load, max_load, needle) -> None:  # noqa: ANN001
+    with pytest.raises(Infeasible, match=needle):
+        solve(np.random.default_rng(0).random(shape), k, min_load, max_load)
+
+
+def test_too_few_non_conflicted_reviewers_names_the_submission() -> None:
+    conflicts = np.zeros((6, 5), dtype=bool)
+    conflicts[4, :3] = True
+    with pytest.raises(Infeasible, match="submission 4 has only 2 non-conflicted reviewers, needs 3"):
+        solve(np.ones((6, 5)), 3, 0, 5, conflicts)
+
+
+def test_all_reviewers_conflicted_with_one_submission() -> None:
+    conflicts = np.zeros((3, 4), dtype=bool)
+    conflicts[1] = True
+    with pytest.raises(Infeasible, match="all reviewers are conflicted with submission 1"):
+        solve(np.ones((3, 4)), 1, 0, 3, conflicts)
+
+
+def test_reviewer_with_too_few_allowed_submissions_for_min_load() -> None:
+    conflicts = np.zeros((4, 4), dtype=bool)
+    conflicts[:3, 2] = True
+    with pytest.raises(Infeasible, match="reviewer 2 may review only 1 submission"):
+        solve(np.ones((4, 4)), 2, 2, 2, conflicts)
+
+
+@pytest.mark.parametrize(("locked", "needle"), [
+    ([(0, 1)], r"locked pair \(submission 0, reviewer 1\) is a conflict"),
+    ([(2, 0), (2, 2), (2, 3)], "submission 2 has 3 locked reviewers but k=2"),
+    ([(0, 0), (1, 0), (2, 0)], "reviewer 0 has 3 locked submissions but max load is 2"),
+])
+def test_bad_locks(locked, needle) -> None:  # noqa: ANN001
+    conflicts = np.zeros((4, 4), dtype=bool)
+    conflicts[0, 1] = True
+    with pytest.raises(Infeasible, match=needle):
+        solve(np.ones((4, 4)), 2, 0, 2, conflicts, locked)
+
+
+def test_hall_violation_found_by_the_flow_is_explained() -> None:
+    # Each paper alone has 2 allowed reviewers (the counting checks pass) but all three share the same two,
+    # who can take only 4 of the 6 reviews.
+    conflicts = np.zeros((3, 4), dtype=bool)
+    conflicts[:, 2:] = True
+    with pytest.raises(Infeasible, match=r"submissions 0, 1, 2 need 6 reviews in total.*at most 4.*Hall"):
+        solve(np.ones((3, 4)), 2, 0, 2, conflicts)
+
+
+def test_bad_arguments_are_value_errors() -> None:
+    with pytest.raises(ValueError, match="non-finite value at submission 1, reviewer 0"):
+        solve(np.array([[0.5], [np.nan]]), 1, 0, 2)
+    with pytest.raises(ValueError, match="conflicts shape"):
+        solve(np.ones((2, 2)), 1, 0, 2, np.zeros((3, 2), dtype=bool))
+    with pytest.raises(ValueError, match="out of range"):
+        solve(np.ones((2, 2)), 1, 0, 2, locked=[(5, 0)])
+
+
+# ---- incremental and fair --------------------------------------------------------------------------------
+
+
+def test_incremental_resolve_changes_few_pairs() -> None:
+    rng = np.random.default_rng(3)
+    aff = rng.random((60, 40))
+    first = solve(aff, 3, 0, 5)
+    # A new reviewer arrives and a few scores move slightly (e.g. a profile was edited).
+    aff2 = np.hstack([aff + rng.normal(0, 0.02, aff.shape), rng.random((60, 1))]).clip(0, 1)
+    fresh = solve(aff2, 3, 0, 5)
+    sticky = solve(aff2, 3, 0, 5, previous=first.pairs)
+    check_valid(sticky, aff2, 3, 0, 5)
+    moved_fresh = len(set(first.pairs) - set(fresh.pairs))
+    moved_sticky = len(set(first.pairs) - set(sticky.pairs))
+    assert moved_sticky < moved_fresh / 2
+    assert sticky.kept_previous == len(first.pairs) - moved_sticky
+    assert sticky.total >= fresh.total - 0.02 * moved_fresh  # the bonus only trades tiny gains
+
+
+def test_previous_solution_is_kept_exactly_when_nothing_changed() -> None:
+    aff = np.random.default_rng(4).random((40, 30))
+    first = solve(aff, 2, 1, 4)
+    again = solve(aff, 2, 1, 4, previous=first.pairs)
+    assert again.pairs == first.pairs
+
+
+def test_fair_mode_raises_the_worst_submission() -> None:
+    # Plain max-total gives paper 0 its star reviewer and leaves paper 1 with nothing useful (1.0 + 0.0);
+    # fair mode swaps (0.3 + 0.2): lower total, better worst-off paper.
+    aff = np.array([[1.0, 0.3], [0.2, 0.0]])
+    plain = solve(aff, 1, 0, 1)
+    fair = solve(aff, 1, 0, 1, fair=True)
+    assert plain.total == pytest.approx(1.0) and plain.min_paper_total == pytest.approx(0.0)
+    assert fair.min_paper_total == pytest.approx(0.2) and fair.threshold == pytest.approx(0.2)
+
+
+def test_fair_mode_on_a_larger_instance_keeps_constraints_and_improves_the_minimum() -> None:
+    rng = np.random.default_rng(11)
+    aff = rng.random((40, 30)) ** 3  # skewed: a few papers have few good matches
+    conflicts = rng.random(aff.shape) < 0.2
+    plain = solve(aff, 3, 1, 5, conflicts)
+    fair = solve(aff, 3, 1, 5, conflicts, fair=True)
+    check_valid(fair, aff, 3, 1, 5, conflicts)
+    assert fair.min_affinity >= plain.min_affinity
+    assert fair.min_paper_total > plain.min_paper_total
+    assert fair.total <= plain.total + 1e-9
+
+
+def test_reviewer_prices_give_a_matching_upper_bound() -> None:
+    """Relaxing loads with the solver's prices bounds every assignment; at the optimum the bound is tight."""
+    rng = np.random.default_rng(21)
+    aff = rng.random((120, 80)) * (rng.random(80) < 0.3)[None, :] + 0.2 * rng.random((120, 80))  # popular reviewers
+    sol = solve(aff, 3, 0, 5, top_m=6)
+    assert sol.used_sparse and sol.certified_optimal and sol.reviewer_prices is not None
+    lam = np.array(sol.reviewer_prices)
+    assert (lam >= 0).all() and (lam > 0).any()
+    bound = np.sort(aff - lam[None, :], axis=1)[:, -3:].sum() + 5 * lam.sum()
+    assert bound >= sol.total - 1e-6
+    assert bound == pytest.approx(sol.total, abs=1e-3)
+    assert sol.total == pytest.approx(solve(aff, 3, 0, 5, top_m=10**6).total, abs=1e-6)
