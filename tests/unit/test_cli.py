@@ -52,6 +52,9 @@ def test_demo_creates_a_realistic_course_once(tmp_path):  # noqa: ANN001
                        .group_by(Member.group_id)).all()
         assert len(sizes) == 20 and all(2 <= n <= 4 for n in sizes)
         assert s.exec(select(func.count()).select_from(Group)).one() == 20
+        from app.models import Submission
+
+        assert s.exec(select(func.count()).select_from(Submission)).one() == 18
     # Each demo login sees its own dashboard.
     app = create_app(Settings(data_dir=tmp_path, _env_file=None), engine=engine)
     with TestClient(app) as c:
