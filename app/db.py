@@ -44,12 +44,26 @@ def get_engine() -> Engine:
     return make_engine(get_settings().resolved_database_url)
 
 
+def defer_write(request: Request, write) -> None:  # noqa: ANN001
+    """Run `write(session)` just before the request commits (bookkeeping that must not lock early)."""
+    if not hasattr(request.state, "deferred_writes"):
+        request.state.deferred_writes = []
+    request.state.deferred_writes.append(write)
+
+
+def finish_request(request: Request, session: Session) -> None:
+    """The request boundary: deferred bookkeeping, then one commit."""
+    for write in getattr(request.state, "deferred_writes", ()):
+        write(session)
+    session.commit()
+
+
 def get_session(request: Request) -> Iterator[Session]:
     """One session per request on the app's engine; the request boundary commits once, errors roll back."""
     with Session(request.app.state.engine, expire_on_commit=False) as session:
         try:
             yield session
-            session.commit()
+            finish_request(request, session)
         except Exception:
             session.rollback()
             raise

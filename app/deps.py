@@ -5,7 +5,7 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 
-from app.db import SessionDep
+from app.db import SessionDep, defer_write
 from app.errors import NotFound, NotSignedIn
 from app.models import Member, User, Venue
 from app.security import permissions
@@ -21,13 +21,18 @@ def app_settings(request: Request) -> Settings:
 SettingsDep = Annotated[Settings, Depends(app_settings)]
 
 
-async def optional_user(request: Request, session: SessionDep) -> User | None:
-    """Bearer token first (scripts, rigs), else the session cookie; cookie writes need a CSRF token."""
+def _resolve_user(request: Request, session: SessionDep) -> User | None:
+    """Bearer token first (scripts, rigs), else the session cookie. Sync: FastAPI runs it in the threadpool,
+    so a database wait never blocks the event loop."""
     auth = request.headers.get("authorization", "")
     if auth.lower().startswith("bearer "):
-        user = accounts.user_from_api_token(session, auth[7:].strip())
+        user, token = accounts.user_from_api_token(session, auth[7:].strip())
         if user is None:
             raise NotSignedIn("The API token is invalid or revoked.")
+        request.state.via_token = True
+        if accounts.token_needs_touch(token):
+            # Written at the end of the request, so no write lock is held while the request works.
+            defer_write(request, lambda s, token_id=token.id: accounts.touch_api_token(s, token_id))
         return user
     ids = session_user_id(request)
     if ids is None:
@@ -36,7 +41,12 @@ async def optional_user(request: Request, session: SessionDep) -> User | None:
     if user is None or user.session_epoch != ids[1]:
         request.session.clear()
         return None
-    if request.method in UNSAFE_METHODS:
+    return user
+
+
+async def optional_user(request: Request, user: Annotated[User | None, Depends(_resolve_user)]) -> User | None:
+    """The signed-in user; cookie-authenticated writes must carry the session's CSRF token."""
+    if user is not None and not getattr(request.state, "via_token", False) and request.method in UNSAFE_METHODS:
         await verify_csrf(request)
     return user
 

@@ -10,12 +10,13 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from fastapi import Request
 from fastapi.testclient import TestClient
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import Engine, make_url
 from sqlmodel import Session
 
-from app.db import get_session, make_engine
+from app.db import finish_request, get_session, make_engine
 from app.main import create_app
 from app.migrate import upgrade
 from app.settings import Settings
@@ -93,10 +94,10 @@ def db(engine: Engine) -> Iterator[Session]:
 def app(settings: Settings, engine: Engine, db: Session):  # noqa: ANN201
     application = create_app(settings, engine=engine, check_schema=False)
 
-    def _session() -> Iterator[Session]:
+    def _session(request: Request) -> Iterator[Session]:
         try:
             yield db
-            db.commit()
+            finish_request(request, db)
         except Exception:
             db.rollback()
             raise

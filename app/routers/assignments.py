@@ -86,9 +86,9 @@ def api_change(body: list[ChangeIn], session: SessionDep, ctx: VenueCtx) -> list
 
 
 @api.post("/venues/{slug}/assignments/import")
-async def api_import(session: SessionDep, ctx: VenueCtx, file: Annotated[UploadFile, File()]) -> list[dict]:
+def api_import(session: SessionDep, ctx: VenueCtx, file: Annotated[UploadFile, File()]) -> list[dict]:
     require(permissions.can_manage_assignments(ctx.user, ctx.member, ctx.venue), CHAIRS_ONLY)
-    service.import_csv(session, ctx.user, ctx.venue, await read_upload(file, 2 * 1024 * 1024))
+    service.import_csv(session, ctx.user, ctx.venue, read_upload(file, 2 * 1024 * 1024))
     return _assignment_rows(session, ctx)
 
 

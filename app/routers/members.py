@@ -22,9 +22,9 @@ api = APIRouter(prefix="/api/v1", tags=["members"])
 ROSTER_ONLY = "Only the venue's chairs and TAs see the roster."
 
 
-async def read_upload(upload: UploadFile, max_bytes: int) -> bytes:
+def read_upload(upload: UploadFile, max_bytes: int) -> bytes:
     """Read an upload, stopping (and refusing) as soon as it is larger than max_bytes."""
-    data = await upload.read(max_bytes + 1)
+    data = upload.file.read(max_bytes + 1)
     if len(data) > max_bytes:
         raise TooLarge(f"The file is larger than the {max_bytes // 1024} KB limit.")
     return data
@@ -52,13 +52,13 @@ def roster_page(request: Request, session: SessionDep, ctx: VenueCtx):  # noqa: 
 
 
 @pages.post("/venues/{slug}/roster")
-async def roster_import_page(request: Request, session: SessionDep, settings: SettingsDep, ctx: VenueCtx,
+def roster_import_page(request: Request, session: SessionDep, settings: SettingsDep, ctx: VenueCtx,
                              file: Annotated[UploadFile, File()], partial: Annotated[bool, Form()] = False):  # noqa: ANN201
     require(permissions.can_import_roster(ctx.user, ctx.member, ctx.venue), "Only the venue's chairs import the roster.")
     url = f"/venues/{ctx.venue.slug}/roster"
     data = b""
     try:
-        data = await read_upload(file, settings.roster_max_bytes)
+        data = read_upload(file, settings.roster_max_bytes)
     except TooLarge as exc:
         flash(request, exc.message, "error")
         return redirect(url)
@@ -116,11 +116,11 @@ def api_member_role(member_id: int, body: schemas.RoleIn, session: SessionDep, c
 
 @api.post("/venues/{slug}/roster", response_model=schemas.RosterReportOut,
           responses={422: {"model": schemas.ErrorOut}, 413: {"model": schemas.ErrorOut}})
-async def api_roster_import(session: SessionDep, settings: SettingsDep, ctx: VenueCtx,
+def api_roster_import(session: SessionDep, settings: SettingsDep, ctx: VenueCtx,
                             file: Annotated[UploadFile, File()], partial: Annotated[bool, Form()] = False):  # noqa: ANN201
     """Import a gradebook CSV. Strict unless partial: with any rejected row nothing is imported (422)."""
     require(permissions.can_import_roster(ctx.user, ctx.member, ctx.venue), "Only the venue's chairs import the roster.")
-    data = await read_upload(file, settings.roster_max_bytes)
+    data = read_upload(file, settings.roster_max_bytes)
     report = roster.import_roster(session, ctx.user, ctx.venue, data, max_bytes=settings.roster_max_bytes,
                                   partial=partial)
     out = schemas.RosterReportOut(**report.as_dict(), summary=report.summary)

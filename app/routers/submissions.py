@@ -111,7 +111,7 @@ def my_submission_save(request: Request, session: SessionDep, ctx: VenueCtx, tit
 
 
 @pages.post("/venues/{slug}/submission/revisions")
-async def my_revision_upload(request: Request, session: SessionDep, settings: SettingsDep, ctx: VenueCtx,
+def my_revision_upload(request: Request, session: SessionDep, settings: SettingsDep, ctx: VenueCtx,
                              file: Annotated[UploadFile, File()]):  # noqa: ANN201
     _check_length(request, settings.pdf_max_bytes)
     data = service.read_limited(file.file, settings.pdf_max_bytes)
@@ -126,7 +126,7 @@ async def my_revision_upload(request: Request, session: SessionDep, settings: Se
 
 
 @pages.post("/venues/{slug}/submission/artifact")
-async def my_artifact(request: Request, session: SessionDep, settings: SettingsDep, ctx: VenueCtx,
+def my_artifact(request: Request, session: SessionDep, settings: SettingsDep, ctx: VenueCtx,
                       repo_url: Annotated[str, Form()] = "", commit: Annotated[str, Form()] = "",
                       archive: Annotated[UploadFile | None, File()] = None):  # noqa: ANN201
     _check_length(request, settings.artifact_max_bytes)

@@ -132,12 +132,20 @@ def revoke_api_token(session: Session, user: User, token_id: int) -> None:
     session.add(token)
 
 
-def user_from_api_token(session: Session, plaintext: str) -> User | None:
+def user_from_api_token(session: Session, plaintext: str) -> tuple[User | None, ApiToken | None]:
+    """The user and token for a bearer token (reads only; see touch_api_token)."""
     token = session.exec(select(ApiToken).where(ApiToken.token_hash == tokens.token_digest(plaintext))).first()
     if token is None or token.revoked_at is not None:
-        return None
-    now = datetime.now(UTC)
-    if token.last_used_at is None or now - token.last_used_at > timedelta(minutes=5):
-        token.last_used_at = now  # coarse, so scripts do not write on every call
-        session.add(token)
-    return session.get(User, token.user_id)
+        return None, None
+    return session.get(User, token.user_id), token
+
+
+def token_needs_touch(token: ApiToken) -> bool:
+    """last_used_at is coarse (5 minutes), so scripts do not write on every call."""
+    return token.last_used_at is None or datetime.now(UTC) - token.last_used_at > timedelta(minutes=5)
+
+
+def touch_api_token(session: Session, token_id: int) -> None:
+    from sqlalchemy import update
+
+    session.execute(update(ApiToken).where(ApiToken.id == token_id).values(last_used_at=datetime.now(UTC)))

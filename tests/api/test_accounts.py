@@ -189,3 +189,16 @@ def test_changing_password_signs_out_other_sessions(browser_login, make, db):
     assert first.get("/account", follow_redirects=False).status_code == 303
     assert db.exec(select(AuditEvent).where(AuditEvent.action == "account.password")).first() is not None
     assert isinstance(db.get(User, user.id), User)
+
+
+def test_token_use_is_recorded_at_the_end_of_the_request(make, as_user, db):
+    from app.models import ApiToken
+
+    user = make.user()
+    make.db.commit()
+    c = as_user(user)
+    token = db.exec(select(ApiToken).where(ApiToken.user_id == user.id)).one()
+    assert token.last_used_at is None
+    assert c.get("/api/v1/me").status_code == 200
+    db.refresh(token)
+    assert token.last_used_at is not None
