@@ -193,6 +193,12 @@ def cmd_assign(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_worker(args: argparse.Namespace) -> int:
+    from runners.worker import main as worker_main
+
+    return worker_main(args.rest)
+
+
 def cmd_reproduce(args: argparse.Namespace) -> int:
     from app.artifacts.reproduce import main as reproduce_main
 
@@ -251,6 +257,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_assign)
 
+    p = sub.add_parser("worker", help="run a rig worker: reproreview worker --rig-kind gpu --api URL --token T",
+                       add_help=False)
+    p.add_argument("rest", nargs=argparse.REMAINDER)
+    p.set_defaults(func=cmd_worker)
+
     p = sub.add_parser("reproduce", help="run an artifact directory through the runner and sandbox, no server",
                        add_help=False)
     p.add_argument("rest", nargs=argparse.REMAINDER)
@@ -258,7 +269,16 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+PASS_THROUGH = {"worker": "runners.worker", "reproduce": "app.artifacts.reproduce"}
+
+
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv and argv[0] in PASS_THROUGH:
+        # These commands own their options (argparse REMAINDER cannot pass leading --options through).
+        import importlib
+
+        return importlib.import_module(PASS_THROUGH[argv[0]]).main(argv[1:])
     args = build_parser().parse_args(argv)
     return args.func(args)
 

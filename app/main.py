@@ -14,10 +14,10 @@ from sqlalchemy.engine import Engine
 from app.db import get_engine, make_engine
 from app.errors import DomainError, NotSignedIn
 from app.migrate import ensure_migrated
-from app.routers import assignments, audit, auth, extensions, groups, members, submissions, venues
+from app.routers import assignments, audit, auth, extensions, groups, members, runs, submissions, venues
 from app.settings import ROOT, Settings, get_settings
 
-ROUTERS = (auth, venues, members, groups, extensions, audit, submissions, assignments)
+ROUTERS = (auth, venues, members, groups, extensions, audit, submissions, assignments, runs)
 
 
 def _is_api(request: Request) -> bool:

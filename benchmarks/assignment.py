@@ -21,7 +21,7 @@ import sys
 from pathlib import Path
 
 # Running `python benchmarks/assignment.py` puts benchmarks/ first on sys.path, where sibling scripts
-# (queue.py) would shadow standard modules that torch imports; use the repository root instead.
+# could shadow standard modules that torch imports; use the repository root instead.
 sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
 
 import argparse  # noqa: E402

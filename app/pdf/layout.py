@@ -24,7 +24,9 @@ from pypdf.generic._font import Font
 _UPRIGHT_TOLERANCE = 0.05
 MAX_FORM_DEPTH = 8
 MAX_FORMS_PER_PAGE = 2_000
-MAX_TOKENS_PER_PAGE = 500_000  # inside text objects; a dense real page has ~20k
+MAX_TOKENS_PER_PAGE = 500_000  # text tokens + q/Q/cm/Do outside them; a dense real page has ~20k
+MAX_NESTING = 32  # arrays and dictionaries inside one another; real content nests two deep
+MAX_TJ_BYTES = 1_000_000  # one TJ array; a line of text is under 2 KB
 MAX_RUNS_PER_PAGE = 30_000  # text-showing operators; one per glyph on a full page is ~5k
 _DEADLINE_CHECK_MASK = 4095  # look at the clock every 4096 tokens
 
@@ -343,8 +345,11 @@ class _Interpreter:
                 return
             pos = m.end()
             self.tokens += 1
-            if not self.tokens & 255 and time.perf_counter() > self.deadline:
-                raise OutOfTime
+            if not self.tokens & 255:
+                if time.perf_counter() > self.deadline:
+                    raise OutOfTime
+                if self.tokens > MAX_TOKENS_PER_PAGE:
+                    raise TooComplex
             word = m.group(1)
             if word is not None:
                 if word == b"BT":
@@ -414,13 +419,20 @@ class _Interpreter:
                 if m.group(6) == b"[":
                     whole = _TJ_ARRAY.match(data, pos - 1) if not nests else None
                     if whole is not None:  # the common case, a line of text: parse it in C
+                        if whole.end() - pos > MAX_TJ_BYTES:
+                            raise TooComplex
                         pos = whole.end()
                         items = [_unescape(it.group(1)) if it.lastindex == 1 else float(it.group(2))
                                  if it.lastindex == 2 else _hex(it.group(3))
                                  for it in _TJ_ITEM.finditer(whole.group(1))]
+                        self.tokens += len(items)
+                        if self.tokens > MAX_TOKENS_PER_PAGE:
+                            raise TooComplex
                         tm, tlm, state = self.operator(b"TJ", [items], resources, state, stack, tm, tlm, depth)
                         operands = []
                         continue
+                    if len(nests) >= MAX_NESTING:
+                        raise TooComplex
                     nests.append([])
                 elif nests:
                     done = nests.pop()
@@ -431,6 +443,8 @@ class _Interpreter:
                 target.append(_hex(m.group(5)))
             elif kind == 4:
                 if m.group(4) == b"<<":
+                    if len(nests) >= MAX_NESTING:
+                        raise TooComplex
                     nests.append([])
                 elif nests:
                     nests.pop()

@@ -8,12 +8,13 @@ import logging
 from pypdf import PdfReader, PdfWriter, apply_configuration
 from pypdf.generic import IndirectObject, NameObject, NullObject
 
-from app.pdf.check import MAX_STREAM_BYTES, looks_like_names, _EMAIL
+from app.pdf.check import _EMAIL, _MAX_SCAN, MAX_STREAM_BYTES, looks_like_names
 
 _log = logging.getLogger(__name__)
 
 # Always removed: who wrote the file and with what (a Creator such as "Ada's MacBook Word").
-_ALWAYS = ("/Author", "/Creator", "/Producer")
+_ALWAYS = ("/Author", "/Creator", "/Producer", "/Company", "/Manager", "/LastModifiedBy", "/AuthorEmail",
+           "/AuthorEmailDisplayName")
 # Removed when they look like they hold names or e-mail addresses; otherwise they help reviewers.
 _IF_NAMED = ("/Subject", "/Keywords")
 
@@ -30,7 +31,8 @@ def scrub_metadata(data: bytes) -> bytes:
             if info is not None:
                 for key in list(info.keys()):
                     value = info[key]
-                    named = isinstance(value, str) and (looks_like_names(value) or _EMAIL.search(value))
+                    head = value[:_MAX_SCAN] if isinstance(value, str) else ""
+                    named = looks_like_names(head) or _EMAIL.search(head) is not None
                     if key in _ALWAYS or (key in _IF_NAMED and named):
                         del info[key]
             root = writer._root_object  # noqa: SLF001
@@ -38,8 +40,9 @@ def scrub_metadata(data: bytes) -> bytes:
                 ref = root.raw_get(NameObject("/Metadata"))
                 del root[NameObject("/Metadata")]
                 # The writer writes every object it holds, linked or not: blank the XMP stream itself.
-                if isinstance(ref, IndirectObject) and ref.pdf is writer and 0 < ref.idnum <= len(writer._objects):  # noqa: SLF001
-                    writer._objects[ref.idnum - 1] = NullObject()  # noqa: SLF001
+                objects = writer._objects  # noqa: SLF001
+                if isinstance(ref, IndirectObject) and ref.pdf is writer and 0 < ref.idnum <= len(objects):
+                    objects[ref.idnum - 1] = NullObject()
             out = io.BytesIO()
             writer.write(out)
             return out.getvalue()

@@ -182,9 +182,6 @@ def _store_artifact(session: Session, settings: Settings, actor: User, venue: Ve
     from app.artifacts.anonymize import anonymized_view
     from app.artifacts.manifest import ManifestError, parse_manifest
 
-    names, emails = group_identity(session, submission.group_id)
-    usernames = [m.group(1) for m in [re.search(r"github\.com[:/]([^/\s]+)", repo_url or "")] if m]
-    anon_sha = anonymized_view(store(settings), snap.sha, names, emails, usernames)
     errors: list[dict] = []
     if snap.manifest_text is None:
         errors = [{"line": None, "message": "No reproduce.toml at the artifact's root: runs need one."}]
@@ -192,7 +189,14 @@ def _store_artifact(session: Session, settings: Settings, actor: User, venue: Ve
         try:
             parse_manifest(snap.manifest_text)
         except ManifestError as exc:
-            errors = [{"line": i.line, "message": i.message} for i in exc.errors]
+            # A manifest with mistakes is refused, so nobody queues runs against it; nothing is kept.
+            _discard_unreferenced(session, settings, snap.sha)
+            raise BadInput("reproduce.toml has mistakes; fix them and submit the code again: "
+                           + "; ".join(f"line {i.line}: {i.message}" if i.line else i.message for i in exc.errors),
+                           details=[{"line": i.line, "message": i.message} for i in exc.errors]) from None
+    names, emails = group_identity(session, submission.group_id)
+    usernames = [m.group(1) for m in [re.search(r"github\.com[:/]([^/\s]+)", repo_url or "")] if m]
+    anon_sha = anonymized_view(store(settings), snap.sha, names, emails, usernames)
     artifact = Artifact(submission_id=submission.id, source=source, repo_url=repo_url, commit=commit,
                         archive_name=archive_name, snapshot_sha=snap.sha, anonymized_sha=anon_sha,
                         file_count=snap.file_count, total_bytes=snap.total_bytes, manifest_ok=not errors,
@@ -204,6 +208,13 @@ def _store_artifact(session: Session, settings: Settings, actor: User, venue: Ve
                          f"({snap.file_count} files{'' if not errors else ', manifest has problems'})",
                  submission_id=submission.id, artifact_id=artifact.id)
     return artifact
+
+
+def _discard_unreferenced(session: Session, settings: Settings, sha: str) -> None:
+    """Remove a snapshot blob that was just written for a refused artifact, unless an artifact uses it."""
+    used = session.exec(select(Artifact).where((Artifact.snapshot_sha == sha) | (Artifact.anonymized_sha == sha))).first()
+    if used is None:
+        store(settings).path(sha).unlink(missing_ok=True)
 
 
 def artifact_from_git(session: Session, settings: Settings, actor: User, venue: Venue, submission: Submission,

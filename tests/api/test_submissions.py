@@ -252,11 +252,20 @@ def test_archive_artifacts_and_hostile_archives(venue_cast, as_user, db, setting
     with zipfile.ZipFile(buf, "w") as z:
         z.writestr("project/README.md", "hello")
         z.writestr("project/reproduce.toml", '[artifact]\nrig = "local"\ncomand = "x"\n')
+    blobs_before = _blob_files(settings)
     r = student.post(f"/api/v1/venues/{venue.slug}/submissions/1/artifact/archive",
                      files={"file": ("code.zip", buf.getvalue(), "application/zip")})
-    assert r.status_code == 201, r.text
-    assert r.json()["manifest_ok"] is False
-    assert any(e["line"] == 3 and "comand" in e["message"] for e in r.json()["manifest_errors"])
+    assert r.status_code == 422, r.text
+    assert "line 3" in r.json()["detail"] and "comand" in r.json()["detail"]
+    assert _blob_files(settings) == blobs_before
+    assert db.exec(select(func.count()).select_from(Artifact)).one() == 0
+    ok = io.BytesIO()
+    with zipfile.ZipFile(ok, "w") as z:
+        z.writestr("project/README.md", "hello")
+    r = student.post(f"/api/v1/venues/{venue.slug}/submissions/1/artifact/archive",
+                     files={"file": ("code.zip", ok.getvalue(), "application/zip")})
+    assert r.status_code == 201 and r.json()["manifest_ok"] is False
+    assert "No reproduce.toml" in r.json()["manifest_errors"][0]["message"]
     blobs_before = _blob_files(settings)
     evil = io.BytesIO()
     with tarfile.open(fileobj=evil, mode="w:gz") as t:

@@ -32,6 +32,7 @@ class Paper:
     pagesize: tuple[float, float] = letter
     left: float = 108.0
     width: float = 396.0
+    vmargin: float = 72.0  # top and bottom
     columns: int = 1
     font_size: float = 10.0
     title: str = "Fused Attention Kernels for Small Accelerators"
@@ -58,8 +59,8 @@ def make_paper(paper: Paper | None = None) -> bytes:
     c.setAuthor(p.meta_author or "")
     c.setTitle(p.meta_title or "")
     page_w, page_h = p.pagesize
-    top = page_h - 72
-    bottom = 72
+    top = page_h - p.vmargin
+    bottom = p.vmargin
     leading = p.font_size * 1.2
     gutter = 18.0
     col_w = (p.width - gutter * (p.columns - 1)) / p.columns
@@ -138,7 +139,7 @@ def make_paper(paper: Paper | None = None) -> bytes:
 
 def flate_bomb(decompressed_bytes: int = 1 << 30) -> bytes:
     """A one-page PDF whose content stream inflates to `decompressed_bytes` of spaces (valid, endless content)."""
-    return _one_page_pdf(deflate_repeated(b" " * (1 << 20), decompressed_bytes >> 20), b"/Filter /FlateDecode ")
+    return one_page_pdf(deflate_repeated(b" " * (1 << 20), decompressed_bytes >> 20), b"/Filter /FlateDecode ")
 
 
 def deflate_repeated(chunk: bytes, times: int) -> bytes:
@@ -161,10 +162,10 @@ def deflate_repeated(chunk: bytes, times: int) -> bytes:
 def endless_operators(count: int = 3_000_000) -> bytes:
     """A PDF whose small compressed content stream holds millions of text operators."""
     content = b"BT /F1 10 Tf 100 700 Td " + b"(x) Tj " * count + b"ET"
-    return _one_page_pdf(zlib.compress(content, 9), b"/Filter /FlateDecode ")
+    return one_page_pdf(zlib.compress(content, 9), b"/Filter /FlateDecode ")
 
 
-def _one_page_pdf(stream: bytes, filters: bytes) -> bytes:
+def one_page_pdf(stream: bytes, filters: bytes) -> bytes:
     objects = [
         b"<< /Type /Catalog /Pages 2 0 R >>",
         b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
@@ -209,4 +210,5 @@ def docx_like() -> bytes:
     return buf.getvalue()
 
 
-__all__ = ["A4", "Paper", "docx_like", "encrypted", "endless_operators", "flate_bomb", "letter", "make_paper"]
+__all__ = ["A4", "Paper", "docx_like", "encrypted", "endless_operators", "flate_bomb", "letter", "make_paper",
+           "one_page_pdf"]

@@ -1,12 +1,14 @@
 """Bad uploads give an `unreadable` report, quickly and without raising."""
 
 import time
+import zlib
 
 import pytest
 
 from app.pdf import check_pdf, check_pdf_file, scrub_metadata
 from app.pdf import check as check_module
-from tests.unit.pdf_factory import Paper, docx_like, encrypted, endless_operators, flate_bomb, make_paper
+from tests.unit.pdf_factory import (Paper, one_page_pdf, docx_like, encrypted, endless_operators, flate_bomb,
+                                    make_paper)
 
 
 @pytest.fixture(scope="module")
@@ -64,6 +66,20 @@ def test_flate_bomb_of_one_gigabyte() -> None:
 
 def test_millions_of_operators() -> None:
     _assert_unreadable(endless_operators(1_000_000), "too many operators", seconds=5.0, parses=True)
+
+
+@pytest.mark.parametrize("content", [
+    b"BT /F1 10 Tf [" + b"(a)-100" * 400_000 + b"] TJ ET",  # one 2.8 MB line: text rules must stay linear
+    b"q " * 1_500_000,  # graphics-state pushes outside text objects
+    b"BT " + b"[" * 2_000_000,  # unclosed arrays
+    b"BT " + b"(" * 2_000_000,  # unclosed strings
+    b"1" * 4_000_000,  # one endless number
+], ids=["huge-TJ", "q-flood", "arrays", "strings", "digits"])
+def test_hostile_content_streams_are_bounded(content: bytes) -> None:
+    started = time.perf_counter()
+    report = check_pdf(one_page_pdf(zlib.compress(content), b"/Filter /FlateDecode "))
+    assert time.perf_counter() - started < 5.0
+    assert report.pages_total in (0, 1)  # read (a page of nonsense) or refused as unreadable
 
 
 def test_time_budget(good: bytes, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -110,7 +110,8 @@ def test_author_in_metadata() -> None:
 
 def test_metadata_title_wins_when_sensible() -> None:
     assert check_pdf(make_paper(Paper(meta_title="Kernels, Fused"))).title == "Kernels, Fused"
-    assert check_pdf(make_paper(Paper(meta_title="paper.dvi"))).title == "Fused Attention Kernels for Small Accelerators"
+    from_page = check_pdf(make_paper(Paper(meta_title="paper.dvi"))).title
+    assert from_page == "Fused Attention Kernels for Small Accelerators"
 
 
 def test_member_name_on_page_five() -> None:
@@ -188,3 +189,16 @@ def test_subtitles_and_dates_between_title_and_abstract_are_not_names() -> None:
     assert check_pdf(make_paper(paper)).ok
     many = Paper(authors=["Grace Hopper, Edsger Dijkstra, Barbara Liskov, Donald Knuth, Frances Allen"])
     assert check_pdf(make_paper(many)).errors == {"not-anonymous"}
+
+
+def test_mailto_link_is_an_email() -> None:
+    report = check_pdf(make_paper(Paper(link="mailto:someone@uni.example")))
+    assert report.errors == {"not-anonymous"} and "someone@uni.example" in report.findings[0].message
+
+
+def test_half_inch_top_and_bottom_margins() -> None:
+    report = check_pdf(make_paper(Paper(vmargin=30, content_pages=6)))
+    assert report.errors == {"margins"}, report.findings
+    message = report.findings[0].message
+    assert "from the top edge" in message and "from the bottom edge" in message
+    assert "left edge" not in message and "wide" not in message

@@ -1,0 +1,347 @@
+"""Runs and rigs: queue a run, let a rig claim it, collect its log, heartbeats and result; expire silent rigs.
+
+Takes a session and never commits: the request (or the embedded rig's job step) commits once.
+Claiming is a conditional UPDATE (`status = 'queued'`), so two rigs racing for one run cannot both win.
+"""
+
+import secrets
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import func, update
+from sqlmodel import Session, select
+
+from app.errors import BadInput, Conflict, Forbidden, NotFound
+from app.models import Artifact, Submission, User
+from app.models.run import FINISHED, RESULT_STATUSES, Rig, RigKind, Run, RunLog, RunStatus
+from app.security.tokens import token_digest
+from app.services import audit
+
+RIG_TOKEN_PREFIX = "rig_"
+LOG_CAP_BYTES = 5 * 1024 * 1024
+LOG_CHUNK_MAX = 256 * 1024
+TRUNCATED_MARKER = "\n[log truncated: the run printed more than {cap} MB; later output was dropped]\n"
+STOPPED_ANSWERING = "the rig stopped answering"
+EMBEDDED_RIG = "embedded-local"
+DEFAULT_TIMEOUT_S = 30 * 60
+HEARTBEAT_TTL_S = 60  # a running run silent this long is re-queued (rigs beat every 5 s)
+MAX_ATTEMPTS = 3
+
+
+def _now(now: datetime | None) -> datetime:
+    return now or datetime.now(UTC)
+
+
+def new_rig_token() -> str:
+    return RIG_TOKEN_PREFIX + secrets.token_urlsafe(32)
+
+
+# ---- rigs -------------------------------------------------------------------------------------------
+
+
+def create_rig(session: Session, actor: User | None, *, name: str, kind: str, description: str = "",
+               gpus: int = 0) -> tuple[Rig, str]:
+    """Register a rig; returns it and its token (shown once, only the digest is kept)."""
+    name = " ".join(name.split())
+    if not 1 <= len(name) <= 100:
+        raise BadInput("A rig's name has 1 to 100 characters.")
+    if kind not in {k.value for k in RigKind}:
+        raise BadInput(f"A rig's kind is one of local, gpu, notebook, mcu (not '{kind[:20]}').")
+    token = new_rig_token()
+    rig = Rig(name=name, kind=kind, description=description.strip()[:1000], token_hash=token_digest(token),
+              created_by=actor.id if actor else None, gpus=max(0, int(gpus)))
+    session.add(rig)
+    session.flush()
+    audit.record(session, venue_id=None, actor=actor, action="rig.create",
+                 summary=f"registered the {kind} rig '{name}'", rig_id=rig.id)
+    return rig, token
+
+
+def rig_from_token(session: Session, token: str, now: datetime | None = None) -> Rig | None:
+    """The enabled rig a token names, marked as seen. The write comes first on purpose: on SQLite (WAL) a
+    transaction that reads and then writes fails at once when another writer committed in between,
+    while one that starts by writing waits its turn (busy timeout); rigs post concurrently."""
+    if not token.startswith(RIG_TOKEN_PREFIX):
+        return None
+    digest = token_digest(token)
+    session.execute(update(Rig).where(Rig.token_hash == digest, Rig.disabled == False)  # noqa: E712
+                    .values(last_seen_at=_now(now)).execution_options(synchronize_session=False))
+    rig = session.exec(select(Rig).where(Rig.token_hash == digest)).first()
+    return None if rig is None or rig.disabled else rig
+
+
+def rig_by_id(session: Session, rig_id: int, now: datetime | None = None) -> Rig:
+    """The embedded rig's way in: the same write-first start as rig_from_token."""
+    session.execute(update(Rig).where(Rig.id == rig_id).values(last_seen_at=_now(now))
+                    .execution_options(synchronize_session=False))
+    return session.get(Rig, rig_id, populate_existing=True)
+
+
+def list_rigs(session: Session) -> list[Rig]:
+    return list(session.exec(select(Rig).order_by(Rig.kind, Rig.name, Rig.id)).all())
+
+
+def rig_heartbeat(session: Session, rig: Rig, facts: dict | None = None, now: datetime | None = None) -> Rig:
+    """The rig is alive; keep what it says about its machine (cpu, ram, gpu model/driver, board)."""
+    rig.last_seen_at = _now(now)
+    if facts:
+        rig.facts = {str(k)[:64]: v for k, v in list(facts.items())[:50]}
+        gpus = facts.get("gpus")
+        if isinstance(gpus, list):
+            rig.gpus = len(gpus)
+        elif isinstance(gpus, int):
+            rig.gpus = gpus
+    session.add(rig)
+    return rig
+
+
+def embedded_rig(session: Session) -> Rig:
+    """The in-process local rig used when no Redis is configured (its token is never shown to anyone)."""
+    rig = session.exec(select(Rig).where(Rig.name == EMBEDDED_RIG, Rig.kind == RigKind.local.value)).first()
+    if rig is None:
+        rig = Rig(name=EMBEDDED_RIG, kind=RigKind.local.value, description="in-process rig of the API server",
+                  token_hash=token_digest(new_rig_token()))
+        session.add(rig)
+        session.flush()
+    return rig
+
+
+# ---- runs: the user side ----------------------------------------------------------------------------
+
+
+def rig_kind_of(manifest_text: str | None) -> str:
+    """The rig the artifact asks for in reproduce.toml (`[artifact] rig`), local when unsure."""
+    import tomllib
+
+    try:
+        kind = tomllib.loads(manifest_text or "").get("artifact", {}).get("rig", "local")
+    except (tomllib.TOMLDecodeError, AttributeError):
+        return RigKind.local.value
+    return kind if kind in {k.value for k in RigKind} else RigKind.local.value
+
+
+def create_run(session: Session, actor: User, submission: Submission, artifact: Artifact | None, *,
+               smoke: bool = False, now: datetime | None = None) -> Run:
+    """Queue a run of the submission's current artifact; enqueue it only after the commit."""
+    if artifact is None:
+        raise Conflict("This submission has no code artifact yet: submit a repository or an archive first.")
+    if not artifact.manifest_ok:
+        problems = "; ".join(e.get("message", "") for e in artifact.manifest_errors[:3]) or "it is not valid"
+        raise Conflict(f"The artifact's reproduce.toml has problems, so it cannot run: {problems}")
+    pending = session.exec(select(func.count()).select_from(Run).where(
+        Run.submission_id == submission.id, Run.status.in_([RunStatus.queued.value, RunStatus.running.value]))).one()
+    if pending >= 3:
+        raise Conflict("This submission already has 3 runs waiting or running: wait for one to finish.")
+    run = Run(venue_id=submission.venue_id, submission_id=submission.id, artifact_id=artifact.id,
+              rig_kind=rig_kind_of(artifact.manifest_text), requested_by=actor.id, smoke=smoke,
+              queued_at=_now(now))
+    session.add(run)
+    session.flush()
+    audit.record(session, venue_id=submission.venue_id, actor=actor, action="run.request",
+                 summary=f"queued a {'smoke ' if smoke else ''}run of #{submission.number} on a {run.rig_kind} rig",
+                 submission_id=submission.id, run_id=run.id, artifact_id=artifact.id)
+    return run
+
+
+def list_runs(session: Session, submission: Submission) -> list[Run]:
+    return list(session.exec(select(Run).where(Run.submission_id == submission.id)
+                             .order_by(Run.queued_at.desc(), Run.id.desc())).all())
+
+
+def get_run(session: Session, submission: Submission, run_id: int) -> Run:
+    run = session.get(Run, run_id)
+    if run is None or run.submission_id != submission.id:
+        raise NotFound(f"There is no run {run_id} of submission #{submission.number}.")
+    return run
+
+
+def cancel_run(session: Session, actor: User, run: Run, now: datetime | None = None) -> Run:
+    """Stop a queued or running run; the rig learns it at its next heartbeat."""
+    if run.status in FINISHED:
+        raise Conflict(f"Run {run.id} has finished ({run.status}): there is nothing to cancel.")
+    run.status, run.reason, run.finished_at = RunStatus.cancelled.value, "cancelled by a person", _now(now)
+    session.add(run)
+    audit.record(session, venue_id=run.venue_id, actor=actor, action="run.cancel",
+                 summary=f"cancelled run {run.id}", submission_id=run.submission_id, run_id=run.id)
+    return run
+
+
+def read_log(session: Session, run: Run) -> str:
+    return "".join(session.exec(select(RunLog.text).where(RunLog.run_id == run.id).order_by(RunLog.seq)).all())
+
+
+# ---- runs: the rig side -----------------------------------------------------------------------------
+
+
+def rig_run(session: Session, rig: Rig, run_id: int) -> Run:
+    """A run this rig holds (claimed and not handed to another rig since)."""
+    run = session.get(Run, run_id)
+    if run is None:
+        raise NotFound(f"There is no run {run_id}.")
+    if run.rig_id != rig.id:
+        raise Conflict(f"Run {run_id} is not held by this rig (it was re-queued or never claimed).")
+    return run
+
+
+def claim_run(session: Session, rig: Rig, run_id: int, now: datetime | None = None) -> Run:
+    """Take a queued run for this rig; a run already claimed, finished or cancelled is a Conflict."""
+    now = _now(now)
+    run = session.get(Run, run_id)
+    if run is None:
+        raise NotFound(f"There is no run {run_id}.")
+    if run.rig_kind != rig.kind:
+        raise Forbidden(f"Run {run_id} needs a {run.rig_kind} rig; this rig is a {rig.kind} rig.")
+    result = session.execute(
+        update(Run).where(Run.id == run_id, Run.status == RunStatus.queued.value)
+        .values(status=RunStatus.running.value, rig_id=rig.id, started_at=now, heartbeat_at=now,
+                attempts=Run.attempts + 1, reason=None)
+        .execution_options(synchronize_session=False))
+    if result.rowcount != 1:
+        session.refresh(run)
+        raise Conflict(f"Run {run_id} cannot be claimed: it is {run.status}.")
+    session.refresh(run)
+    rig.last_seen_at = now
+    session.add(rig)
+    audit.record(session, venue_id=run.venue_id, actor=None, action="run.claim",
+                 summary=f"rig '{rig.name}' started run {run.id} (attempt {run.attempts})",
+                 submission_id=run.submission_id, run_id=run.id, rig_id=rig.id)
+    return run
+
+
+def run_heartbeat(session: Session, rig: Rig, run: Run, now: datetime | None = None) -> Run:
+    """The rig is still working on the run; a cancelled run is reported back so the rig can stop."""
+    now = _now(now)
+    rig.last_seen_at = now
+    session.add(rig)
+    if run.status == RunStatus.running.value:
+        run.heartbeat_at = now
+        session.add(run)
+    return run
+
+
+def append_log(session: Session, rig: Rig, run: Run, text: str, seq: int | None = None,
+               now: datetime | None = None) -> Run:
+    """Add a chunk of output in order; a chunk resent with a seq already stored is ignored (retries).
+    Past LOG_CAP_BYTES the log ends with a truncation marker and later chunks are dropped."""
+    if run.status != RunStatus.running.value:
+        raise Conflict(f"Run {run.id} is {run.status}: it takes no more output.")
+    last = session.exec(select(func.max(RunLog.seq)).where(RunLog.run_id == run.id)).one()
+    if seq is not None and last is not None and seq <= last:
+        return run
+    seq = (last + 1 if last is not None else 0) if seq is None else seq
+    if run.log_bytes >= LOG_CAP_BYTES:
+        return run
+    text = text[:LOG_CHUNK_MAX]
+    size = len(text.encode("utf-8", "replace"))
+    if run.log_bytes + size > LOG_CAP_BYTES:
+        keep = text.encode("utf-8", "replace")[:LOG_CAP_BYTES - run.log_bytes].decode("utf-8", "ignore")
+        text = keep + TRUNCATED_MARKER.format(cap=LOG_CAP_BYTES // (1024 * 1024))
+        size = LOG_CAP_BYTES
+        run.log_bytes = LOG_CAP_BYTES
+    else:
+        run.log_bytes += size
+    session.add(RunLog(run_id=run.id, seq=seq, text=text, at=_now(now)))
+    run.heartbeat_at = _now(now)
+    session.add(run)
+    return run
+
+
+def _is_number(v: object) -> bool:
+    return isinstance(v, int | float) and not isinstance(v, bool)
+
+
+def _clean_metrics(metrics: dict) -> dict:
+    """Numbers by name, or (as reproduce() reports them) numbers by name per experiment."""
+    out: dict = {}
+    for k, v in list(metrics.items())[:500]:
+        if _is_number(v):
+            out[str(k)[:128]] = v
+        elif isinstance(v, dict):
+            out[str(k)[:128]] = {str(n)[:128]: x for n, x in list(v.items())[:500] if _is_number(x)}
+    return out
+
+
+def _clean_checks(checks: list) -> list[dict]:
+    out = []
+    for c in checks[:200]:
+        if isinstance(c, dict):
+            out.append({"claim": str(c.get("claim", ""))[:32], "metric": str(c.get("metric", ""))[:128],
+                        "claimed": c.get("claimed"), "measured": c.get("measured"), "passed": bool(c.get("passed"))})
+    return out
+
+
+def finish_run(session: Session, rig: Rig, run: Run, *, status: str, reason: str | None = None,
+               metrics: dict | None = None, checks: list | None = None, badges: list | None = None,
+               facts: dict | None = None, duration_s: float | None = None, now: datetime | None = None) -> Run:
+    """Store the rig's result: status, metrics, checks against the paper's claims, badges, machine facts."""
+    if status not in RESULT_STATUSES:
+        raise BadInput(f"A result's status is one of {', '.join(sorted(RESULT_STATUSES))}.")
+    if run.status != RunStatus.running.value:
+        raise Conflict(f"Run {run.id} is {run.status}: its result is not taken.")
+    now = _now(now)
+    run.status, run.reason, run.finished_at, run.heartbeat_at = status, (reason or None) and reason[:2000], now, now
+    run.metrics = _clean_metrics(metrics or {})
+    run.checks = _clean_checks(checks or [])
+    run.badges = [b for b in (badges or []) if b in ("available", "functional", "reproduced")]
+    run.facts = dict(facts or {})
+    if duration_s is None and run.started_at is not None:
+        duration_s = (now - run.started_at).total_seconds()
+    run.duration_s = duration_s
+    session.add(run)
+    audit.record(session, venue_id=run.venue_id, actor=None, action="run.finish",
+                 summary=f"run {run.id} {status}" + (f": {run.reason}" if run.reason else ""),
+                 submission_id=run.submission_id, run_id=run.id, rig_id=rig.id, badges=run.badges)
+    return run
+
+
+def expire_stale_runs(session: Session, now: datetime | None = None, ttl_s: float = 60,
+                      max_attempts: int = 3) -> list[int]:
+    """Runs whose rig went silent for ttl_s: re-queue them (returns their ids, to enqueue after the
+    commit) or, after max_attempts, fail them — a run is never left 'running' forever."""
+    now = _now(now)
+    cutoff = now - timedelta(seconds=ttl_s)
+    stale = session.exec(select(Run).where(Run.status == RunStatus.running.value, Run.heartbeat_at < cutoff)
+                         .order_by(Run.id)).all()
+    requeued = []
+    for run in stale:
+        if run.attempts >= max_attempts:
+            run.status, run.reason, run.finished_at = RunStatus.failed.value, STOPPED_ANSWERING, now
+            action, summary = "run.expire", f"run {run.id} failed: {STOPPED_ANSWERING} ({run.attempts} attempts)"
+        else:
+            run.status, run.reason, run.rig_id = RunStatus.queued.value, f"re-queued: {STOPPED_ANSWERING}", None
+            run.started_at = run.heartbeat_at = None
+            requeued.append(run.id)
+            action, summary = "run.requeue", f"run {run.id} re-queued: {STOPPED_ANSWERING}"
+        session.add(run)
+        audit.record(session, venue_id=run.venue_id, actor=None, action=action, summary=summary,
+                     submission_id=run.submission_id, run_id=run.id)
+    return requeued
+
+
+def run_limits(run: Run, artifact: Artifact) -> dict:
+    """What the rig must respect, beyond the manifest's own timeouts."""
+    return {"log_max_bytes": LOG_CAP_BYTES, "bundle_bytes": artifact.total_bytes, "heartbeat_s": 5,
+            "default_timeout_s": DEFAULT_TIMEOUT_S}
+
+
+def claim_payload(session: Session, run: Run) -> dict:
+    """What a rig gets when it claims a run: the manifest text and the limits (the bundle comes separately)."""
+    artifact = session.get(Artifact, run.artifact_id)
+    return {"run_id": run.id, "rig_kind": run.rig_kind, "attempt": run.attempts, "smoke": run.smoke,
+            "manifest": artifact.manifest_text, "limits": run_limits(run, artifact)}
+
+
+def run_bundle_sha(session: Session, run: Run) -> str:
+    """The ORIGINAL snapshot (not the anonymized view): the code must run exactly as the authors gave it."""
+    return session.get(Artifact, run.artifact_id).snapshot_sha
+
+
+def rig_state(run: Run) -> dict:
+    """The answer to a rig's run heartbeat or log post: keep going, or stop (cancelled / taken away)."""
+    return {"run_id": run.id, "status": run.status, "stop": run.status != RunStatus.running.value}
+
+
+def chairs_a_venue(session: Session, user: User) -> bool:
+    from app.models import Member, Role
+
+    return session.exec(select(Member.id).where(Member.user_id == user.id, Member.role == Role.chair.value)
+                        .limit(1)).first() is not None

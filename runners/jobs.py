@@ -1,0 +1,202 @@
+"""The job a rig runs: claim → download the bundle → extract safely → reproduce (sandboxed) → post the result.
+
+`execute_run(client, run_id)` is plain synchronous code shared by arq workers (through `run_artifact`,
+which runs it in a thread so the worker's event loop stays free) and by the API's embedded rig.
+Output lines are batched and posted every ~0.3 s; a heartbeat goes out every few seconds.
+Any failure after the claim is reported as status "error" with the reason, never left hanging.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import platform
+import shutil
+import subprocess
+import tarfile
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+from runners.client import RigApiError
+
+log = logging.getLogger(__name__)
+FLUSH_S = 0.3
+HEARTBEAT_S = 5.0
+CHUNK_MAX = 64 * 1024
+BUNDLE_MAX_FILES = 50_000
+BUNDLE_MAX_BYTES = 2 * 1024 ** 3
+RESULT_TRIES = 5  # a finished run's result is worth waiting for: the API may be restarting
+
+
+class _LogPoster:
+    """Collects on_log lines; a thread posts them in batches and sends run heartbeats; learns of cancellation."""
+
+    def __init__(self, client, run_id: int, flush_s: float, heartbeat_s: float) -> None:  # noqa: ANN001
+        self.client, self.run_id = client, run_id
+        self.flush_s, self.heartbeat_s = flush_s, heartbeat_s
+        self.lines: list[str] = []
+        self.lock = threading.Lock()
+        self.done = threading.Event()
+        self.stop_requested = False
+        self.seq = 0
+        self.thread = threading.Thread(target=self._loop, name=f"run-{run_id}-log", daemon=True)
+
+    def write(self, line: str) -> None:
+        text = str(line)
+        with self.lock:
+            self.lines.append(text if text.endswith("\n") else text + "\n")
+
+    def start(self) -> None:
+        self.thread.start()
+
+    def _flush(self) -> bool:
+        with self.lock:
+            pending, self.lines = "".join(self.lines), []
+        if not pending:
+            return False
+        for i in range(0, len(pending), CHUNK_MAX):
+            try:
+                state = self.client.log(self.run_id, pending[i:i + CHUNK_MAX], self.seq)
+            except RigApiError as exc:
+                if exc.status in (404, 409):
+                    self.stop_requested = True
+                log.warning("run %s: log post failed: %s", self.run_id, exc)
+                return True
+            self.seq += 1
+            if state.get("stop"):
+                self.stop_requested = True
+        return True
+
+    def _loop(self) -> None:
+        last_beat = time.monotonic()
+        while not self.done.wait(self.flush_s):
+            sent = self._flush()
+            if not sent and time.monotonic() - last_beat >= self.heartbeat_s:
+                try:
+                    if self.client.run_heartbeat(self.run_id).get("stop"):
+                        self.stop_requested = True
+                except RigApiError as exc:
+                    if exc.status in (404, 409):
+                        self.stop_requested = True
+                    log.warning("run %s: heartbeat failed: %s", self.run_id, exc)
+            if sent or time.monotonic() - last_beat >= self.heartbeat_s:
+                last_beat = time.monotonic()
+
+    def stop(self) -> None:
+        self.done.set()
+        self.thread.join(30)
+        self._flush()
+
+
+def extract_bundle(bundle: Path, dest: Path, *, max_files: int = BUNDLE_MAX_FILES,
+                   max_bytes: int = BUNDLE_MAX_BYTES) -> Path:
+    """Unpack a snapshot tarball with tarfile's 'data' filter (no absolute paths, no escaping links,
+    no devices) and limits on files and bytes."""
+    dest.mkdir(parents=True, exist_ok=True)
+    with tarfile.open(bundle, "r:gz") as tar:
+        members, total = [], 0
+        for m in tar:
+            members.append(m)
+            total += max(m.size, 0)
+            if len(members) > max_files or total > max_bytes:
+                raise ValueError(f"the artifact bundle is too large ({len(members)} files, {total} bytes)")
+        tar.extractall(dest, members=members, filter="data")
+    return dest
+
+
+def rig_facts() -> dict:
+    """What a run's result says about the machine: cpu, cores, ram, python, and GPUs from nvidia-smi."""
+    facts: dict = {"platform": platform.platform(), "python": platform.python_version(), "cores": os.cpu_count()}
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                facts["cpu"] = line.split(":", 1)[1].strip()
+                break
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("MemTotal"):
+                facts["ram_gb"] = round(int(line.split()[1]) / 1024 ** 2, 1)
+                break
+    except OSError:
+        pass
+    facts.setdefault("cpu", platform.processor() or platform.machine())
+    if shutil.which("nvidia-smi"):
+        try:
+            out = subprocess.run(["nvidia-smi", "--query-gpu=name,driver_version,memory.total",
+                                  "--format=csv,noheader"], capture_output=True, text=True, timeout=10).stdout
+            gpus = [dict(zip(("name", "driver", "memory"), (p.strip() for p in row.split(",")), strict=False))
+                    for row in out.splitlines() if row.strip()]
+            facts["gpus"] = gpus
+        except (OSError, subprocess.SubprocessError):
+            pass
+    return facts
+
+
+def _reproduce(artifact_dir: Path, rig_kind: str, sandbox: bool, on_log) -> dict:  # noqa: ANN001
+    from app.artifacts.reproduce import reproduce
+
+    return reproduce(artifact_dir, rig_kind, sandbox=sandbox, on_log=on_log)
+
+
+def execute_run(client, run_id: int, *, sandbox: bool = True, flush_s: float = FLUSH_S,  # noqa: ANN001
+                heartbeat_s: float = HEARTBEAT_S, work_root: str | None = None) -> str:
+    """Run one queued run end to end; returns what happened ('passed', 'skipped', 'cancelled', …)."""
+    try:
+        claim = client.claim(run_id)
+    except RigApiError as exc:
+        if exc.status in (403, 404, 409):
+            log.info("run %s not taken: %s", run_id, exc.detail)
+            return "skipped"
+        raise
+    started = time.monotonic()
+    poster = _LogPoster(client, run_id, flush_s, heartbeat_s)
+    poster.start()
+    result: dict
+    with tempfile.TemporaryDirectory(prefix=f"rr-run-{run_id}-", dir=work_root) as tmp:
+        try:
+            if not sandbox:
+                poster.write("[rig] WARNING: this rig runs artifacts WITHOUT a sandbox (--unsafe-no-sandbox)")
+            poster.write(f"[rig] run {run_id}, attempt {claim.get('attempt')}: downloading the artifact")
+            bundle = client.bundle(run_id, Path(tmp) / "bundle.tar.gz")
+            artifact_dir = extract_bundle(bundle, Path(tmp) / "artifact")
+            poster.write(f"[rig] running on a {claim.get('rig_kind')} rig")
+            result = _reproduce(artifact_dir, claim.get("rig_kind") or "local", sandbox, poster.write)
+        except Exception as exc:  # noqa: BLE001 — whatever broke, the run must end with a reason
+            log.exception("run %s failed on the rig", run_id)
+            result = {"status": "error", "reason": f"the rig failed: {type(exc).__name__}: {exc}"[:2000]}
+            poster.write(f"[rig] error: {type(exc).__name__}: {exc}")
+        finally:
+            poster.stop()
+    if poster.stop_requested:
+        log.info("run %s was cancelled or taken away; its result is dropped", run_id)
+        return "cancelled"
+    payload = {
+        "status": result.get("status") if result.get("status") in ("passed", "failed", "timed_out", "error")
+        else "error",
+        "reason": result.get("reason"),
+        "metrics": result.get("metrics") or {},
+        "checks": result.get("checks") or [],
+        "badges": result.get("badges") or [],
+        "duration_s": result.get("duration_s") or round(time.monotonic() - started, 3),
+        "facts": rig_facts(),
+    }
+    for attempt in range(RESULT_TRIES):
+        try:
+            client.result(run_id, payload)
+            return payload["status"]
+        except RigApiError as exc:
+            if exc.status in (404, 409):
+                return "cancelled"
+            if (exc.status and exc.status < 500) or attempt == RESULT_TRIES - 1:
+                raise
+            log.warning("run %s: posting the result failed (%s), trying again", run_id, exc)
+            time.sleep(2.0)
+    return payload["status"]
+
+
+async def run_artifact(ctx: dict, run_id: int) -> str:
+    """The arq job: the blocking run goes to a thread, the worker's event loop keeps polling and beating."""
+    return await asyncio.to_thread(execute_run, ctx["client"], run_id, sandbox=ctx.get("sandbox", True),
+                                   work_root=ctx.get("work_root"))
