@@ -118,7 +118,9 @@ def my_revision_upload(request: Request, session: SessionDep, settings: Settings
 
     def upload():  # noqa: ANN202
         sub = _own_submission(session, ctx)
-        return service.upload_revision(session, settings, ctx.user, ctx.venue, sub, data, file.filename or "")
+        prepared = service.prepare_revision(session, settings, ctx.venue, sub, data, file.filename or "")
+        session.commit()  # see api_revision_upload
+        return service.record_revision(session, ctx.user, ctx.venue, sub, prepared)
     return form_action(request, session, upload,
                        success=lambda r: "PDF uploaded: " + ("it meets the format." if r.format_ok else
                                                              "see the format report below."),
@@ -187,7 +189,10 @@ def api_revision_upload(number: int, request: Request, session: SessionDep, sett
     _check_length(request, settings.pdf_max_bytes)
     sub = _own_submission(session, ctx, number)
     data = service.read_limited(file.file, settings.pdf_max_bytes)
-    rev = service.upload_revision(session, settings, ctx.user, ctx.venue, sub, data, file.filename or "")
+    prepared = service.prepare_revision(session, settings, ctx.venue, sub, data, file.filename or "")
+    session.commit()  # end the read transaction before the short write one (SQLite: no stale snapshot)
+    rev = service.record_revision(session, ctx.user, ctx.venue, sub, prepared)
+    session.commit()  # commit in this thread: never hold the write lock while waiting for the threadpool
     return revision_out(rev, rev.id)
 
 

@@ -1,6 +1,7 @@
 """Submissions: metadata, PDF revisions with their format check, code artifacts and their snapshots."""
 
 import re
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import BinaryIO
 
@@ -122,9 +123,25 @@ def sniff_not_pdf(data: bytes) -> str | None:
     return "This file is not a PDF (it does not start with %PDF-). Export your report as PDF and upload that."
 
 
-def upload_revision(session: Session, settings: Settings, actor: User, venue: Venue, submission: Submission,
-                    data: bytes, filename: str, now: datetime | None = None) -> Revision:
-    """Check and keep a new PDF revision. Refused input stores nothing; earlier revisions stay untouched."""
+@dataclass
+class PreparedRevision:
+    """A checked PDF already in the blob store, waiting for its database row."""
+
+    submission_id: int
+    sha: str
+    reviewer_sha: str
+    size: int
+    filename: str
+    report: dict
+
+
+def prepare_revision(session: Session, settings: Settings, venue: Venue, submission: Submission, data: bytes,
+                     filename: str, now: datetime | None = None) -> PreparedRevision:
+    """Check a PDF and store its blobs (content-addressed, atomic); writes nothing to the database.
+
+    Refused input raises and stores nothing. The slow part (the format check) happens here, outside any
+    write transaction, so concurrent uploads do not hold the database's write lock while they are checked.
+    """
     from app.pdf import check_pdf, scrub_metadata
 
     _check_open(session, venue, submission.group_id, now)
@@ -144,18 +161,33 @@ def upload_revision(session: Session, settings: Settings, actor: User, venue: Ve
     sha = blobs.put_bytes(data)
     reviewer_sha = blobs.put_bytes(scrub_metadata(data))
     safe_name = re.sub(r"[^A-Za-z0-9._ -]", "_", filename or "paper.pdf")[-200:] or "paper.pdf"
-    revision = Revision(submission_id=submission.id, blob_sha=sha, reviewer_blob_sha=reviewer_sha, size=len(data),
-                        filename=safe_name, uploaded_by=actor.id, format_ok=out["ok"],
+    return PreparedRevision(submission.id, sha, reviewer_sha, len(data), safe_name, out)
+
+
+def record_revision(session: Session, actor: User, venue: Venue, submission: Submission,
+                    prepared: PreparedRevision, now: datetime | None = None) -> Revision:
+    """The revision row for a prepared PDF (the deadline is checked again: it may have passed meanwhile)."""
+    _check_open(session, venue, submission.group_id, now)
+    out = prepared.report
+    revision = Revision(submission_id=submission.id, blob_sha=prepared.sha, reviewer_blob_sha=prepared.reviewer_sha,
+                        size=prepared.size, filename=prepared.filename, uploaded_by=actor.id, format_ok=out["ok"],
                         pages_main=out["pages_main"], pages_total=out["pages_total"], format_report=out)
     session.add(revision)
     submission.updated_at = datetime.now(UTC)
     session.add(submission)
     session.flush()
     audit.record(session, venue_id=venue.id, actor=actor, action="revision.upload",
-                 summary=f"uploaded a PDF revision of #{submission.number} ({len(data) // 1024} KB, "
+                 summary=f"uploaded a PDF revision of #{submission.number} ({prepared.size // 1024} KB, "
                          f"format {'ok' if out['ok'] else 'has errors'})", submission_id=submission.id,
-                 revision_id=revision.id, sha=sha)
+                 revision_id=revision.id, sha=prepared.sha)
     return revision
+
+
+def upload_revision(session: Session, settings: Settings, actor: User, venue: Venue, submission: Submission,
+                    data: bytes, filename: str, now: datetime | None = None) -> Revision:
+    """Check and keep a new PDF revision in one go (scripts, tests, the demo)."""
+    prepared = prepare_revision(session, settings, venue, submission, data, filename, now)
+    return record_revision(session, actor, venue, submission, prepared, now)
 
 
 def revisions(session: Session, submission: Submission) -> list[Revision]:
