@@ -198,6 +198,10 @@ def build_argv(
         for path in keep:
             if _under(path, h) and path != h:
                 argv += _parents(path, tmpfs_roots) + ["--ro-bind", path, path]
+    # The interpreter (e.g. a virtualenv in a checkout under /tmp) must stay visible under the private /tmp too.
+    for path in keep:
+        if _under(path, "/tmp") and path != "/tmp":
+            argv += _parents(path, tmpfs_roots) + ["--ro-bind", path, path]
     for path in ro_binds:
         argv += _parents(path, tmpfs_roots) + ["--ro-bind", path, path]
     argv += _parents(workdir, tmpfs_roots) + ["--bind", workdir, workdir, "--chdir", workdir]
