@@ -19,6 +19,9 @@ def make_engine(url: str) -> Engine:
         kwargs: dict = {"connect_args": {"check_same_thread": False, "timeout": 30}}
         if url in ("sqlite://", "sqlite:///:memory:"):
             kwargs["poolclass"] = StaticPool
+        else:
+            # SQLite connections are cheap; a request holds one only while it talks to the database.
+            kwargs.update(pool_size=20, max_overflow=60, pool_timeout=60)
         engine = create_engine(url, **kwargs)
 
         @event.listens_for(engine, "connect")

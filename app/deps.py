@@ -4,6 +4,7 @@ from dataclasses import dataclass
 from typing import Annotated
 
 from fastapi import Depends, Request
+from sqlmodel import Session
 
 from app.db import SessionDep, defer_write
 from app.errors import NotFound, NotSignedIn
@@ -33,15 +34,23 @@ def _resolve_user(request: Request, session: SessionDep) -> User | None:
         if accounts.token_needs_touch(token):
             # Written at the end of the request, so no write lock is held while the request works.
             defer_write(request, lambda s, token_id=token.id: accounts.touch_api_token(s, token_id))
+        _release(session)
         return user
     ids = session_user_id(request)
     if ids is None:
         return None
     user = session.get(User, ids[0])
+    _release(session)
     if user is None or user.session_epoch != ids[1]:
         request.session.clear()
         return None
     return user
+
+
+def _release(session: Session) -> None:
+    """End the read transaction of the sign-in lookup: the connection goes back to the pool while the
+    request waits for a worker thread or reads its body (nothing is pending at this point)."""
+    session.commit()
 
 
 async def optional_user(request: Request, user: Annotated[User | None, Depends(_resolve_user)]) -> User | None:

@@ -150,9 +150,9 @@ def main() -> int:
     port = free_port()
     env = {**os.environ, "REPROREVIEW_DATABASE_URL": url, "REPROREVIEW_DATA_DIR": str(tmp / "data"),
            "REPROREVIEW_SECRET_KEY": "bench", "REPROREVIEW_PDF_MAX_BYTES": str(50 * 1024 * 1024)}
+    server_log = open(tmp / "server.log", "wb")  # noqa: SIM115  (a PIPE nobody reads would block the server)
     server = subprocess.Popen([sys.executable, "-m", "app.cli", "serve", "--port", str(port), "--workers",
-                               str(args.workers)], cwd=ROOT, env=env, stdout=subprocess.DEVNULL,
-                              stderr=subprocess.PIPE)
+                               str(args.workers)], cwd=ROOT, env=env, stdout=server_log, stderr=server_log)
     try:
         base = f"http://127.0.0.1:{port}"
         import httpx

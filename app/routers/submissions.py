@@ -47,6 +47,20 @@ def _own_submission(session, ctx, number: int | None = None) -> Submission:  # n
     return sub
 
 
+def _checked_upload(session, settings, ctx, sub: Submission, data: bytes, filename: str):  # noqa: ANN001, ANN202
+    """Three short steps: read (may we upload?), check + store with no transaction open, write the row.
+
+    Each database step ends with its commit in this thread, so a slow format check never holds a
+    connection or (on SQLite) a stale read snapshot that would make the final write fail.
+    """
+    names, emails = service.upload_identity(session, ctx.venue, sub)
+    session.commit()
+    prepared = service.prepare_revision(settings, ctx.venue, sub, data, filename, names, emails)
+    rev = service.record_revision(session, ctx.user, ctx.venue, sub, prepared)
+    session.commit()
+    return rev
+
+
 def revision_out(rev, current_id: int | None) -> schemas.RevisionOut:  # noqa: ANN001
     return schemas.RevisionOut(id=rev.id, uploaded_at=rev.uploaded_at, size=rev.size, filename=rev.filename,
                                format_ok=rev.format_ok, pages_main=rev.pages_main, pages_total=rev.pages_total,
@@ -117,10 +131,7 @@ def my_revision_upload(request: Request, session: SessionDep, settings: Settings
     data = service.read_limited(file.file, settings.pdf_max_bytes)
 
     def upload():  # noqa: ANN202
-        sub = _own_submission(session, ctx)
-        prepared = service.prepare_revision(session, settings, ctx.venue, sub, data, file.filename or "")
-        session.commit()  # see api_revision_upload
-        return service.record_revision(session, ctx.user, ctx.venue, sub, prepared)
+        return _checked_upload(session, settings, ctx, _own_submission(session, ctx), data, file.filename or "")
     return form_action(request, session, upload,
                        success=lambda r: "PDF uploaded: " + ("it meets the format." if r.format_ok else
                                                              "see the format report below."),
@@ -189,10 +200,7 @@ def api_revision_upload(number: int, request: Request, session: SessionDep, sett
     _check_length(request, settings.pdf_max_bytes)
     sub = _own_submission(session, ctx, number)
     data = service.read_limited(file.file, settings.pdf_max_bytes)
-    prepared = service.prepare_revision(session, settings, ctx.venue, sub, data, file.filename or "")
-    session.commit()  # end the read transaction before the short write one (SQLite: no stale snapshot)
-    rev = service.record_revision(session, ctx.user, ctx.venue, sub, prepared)
-    session.commit()  # commit in this thread: never hold the write lock while waiting for the threadpool
+    rev = _checked_upload(session, settings, ctx, sub, data, file.filename or "")
     return revision_out(rev, rev.id)
 
 

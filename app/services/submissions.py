@@ -135,19 +135,24 @@ class PreparedRevision:
     report: dict
 
 
-def prepare_revision(session: Session, settings: Settings, venue: Venue, submission: Submission, data: bytes,
-                     filename: str, now: datetime | None = None) -> PreparedRevision:
-    """Check a PDF and store its blobs (content-addressed, atomic); writes nothing to the database.
+def upload_identity(session: Session, venue: Venue, submission: Submission,
+                    now: datetime | None = None) -> tuple[list[str], list[str]]:
+    """Check that the group may upload now; the names and emails the anonymity check looks for."""
+    _check_open(session, venue, submission.group_id, now)
+    return group_identity(session, submission.group_id)
 
-    Refused input raises and stores nothing. The slow part (the format check) happens here, outside any
-    write transaction, so concurrent uploads do not hold the database's write lock while they are checked.
+
+def prepare_revision(settings: Settings, venue: Venue, submission: Submission, data: bytes, filename: str,
+                     names: list[str], emails: list[str]) -> PreparedRevision:
+    """Check a PDF and store its blobs (content-addressed, atomic); touches no database.
+
+    Refused input raises and stores nothing. The slow part (the format check) runs with no database
+    connection or transaction held, so concurrent uploads do not queue behind each other's checks.
     """
     from app.pdf import check_pdf, scrub_metadata
 
-    _check_open(session, venue, submission.group_id, now)
     if problem := sniff_not_pdf(data):
         raise BadInput(problem)
-    names, emails = group_identity(session, submission.group_id)
     report = check_pdf(data, page_limit=venue.page_limit, anonymous=True, member_names=names, member_emails=emails)
     out = report.to_dict()
     unreadable = [f for f in out["findings"] if f["code"] == "unreadable"]
@@ -186,7 +191,8 @@ def record_revision(session: Session, actor: User, venue: Venue, submission: Sub
 def upload_revision(session: Session, settings: Settings, actor: User, venue: Venue, submission: Submission,
                     data: bytes, filename: str, now: datetime | None = None) -> Revision:
     """Check and keep a new PDF revision in one go (scripts, tests, the demo)."""
-    prepared = prepare_revision(session, settings, venue, submission, data, filename, now)
+    names, emails = upload_identity(session, venue, submission, now)
+    prepared = prepare_revision(settings, venue, submission, data, filename, names, emails)
     return record_revision(session, actor, venue, submission, prepared, now)
 
 
