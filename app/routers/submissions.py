@@ -6,7 +6,7 @@ from fastapi import APIRouter, File, Form, Request, UploadFile
 from fastapi.responses import FileResponse, Response
 
 from app import schemas
-from app.db import SessionDep
+from app.db import SessionDep, begin_write
 from app.deps import SettingsDep, VenueCtx
 from app.errors import NotFound, TooLarge
 from app.models import Submission
@@ -56,6 +56,7 @@ def _checked_upload(session, settings, ctx, sub: Submission, data: bytes, filena
     names, emails = service.upload_identity(session, ctx.venue, sub)
     session.commit()
     prepared = service.prepare_revision(settings, ctx.venue, sub, data, filename, names, emails)
+    begin_write(session)
     rev = service.record_revision(session, ctx.user, ctx.venue, sub, prepared)
     session.commit()
     return rev
