@@ -21,7 +21,7 @@ def make_engine(url: str) -> Engine:
             kwargs["poolclass"] = StaticPool
         else:
             # SQLite connections are cheap; a request holds one only while it talks to the database.
-            kwargs.update(pool_size=20, max_overflow=60, pool_timeout=60)
+            kwargs.update(pool_size=50, max_overflow=250, pool_timeout=120)
         engine = create_engine(url, **kwargs)
 
         @event.listens_for(engine, "connect")
