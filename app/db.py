@@ -42,7 +42,8 @@ def make_engine(url: str) -> Engine:
                                  else "BEGIN")
 
         return engine
-    return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
+    # Requests wait for a connection (pool_timeout) rather than fail; 2 processes x 40 stay under max_connections=100.
+    return create_engine(url, pool_pre_ping=True, pool_size=20, max_overflow=20, pool_timeout=120)
 
 
 @lru_cache

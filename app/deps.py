@@ -90,6 +90,7 @@ def venue_context(slug: str, user: CurrentUser, session: SessionDep) -> VenueCon
     if not permissions.can_view_venue(user, member, venue):
         # Same answer as a venue that does not exist: do not reveal which venues there are.
         raise NotFound(f"There is no venue '{slug[:64]}'.")
+    _release(session)  # no connection held while the request waits for its endpoint's worker thread
     return VenueContext(venue=venue, user=user, member=member)
 
 
