@@ -24,6 +24,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -36,6 +37,7 @@ __all__ = [
 ]
 
 SANDBOX_UID = 65534  # nobody
+SANDBOX_HOSTNAME = "sandbox"
 HIDDEN_PATHS = ("/root", "/home", "/run", "/var/run", "/var/tmp", "/srv")
 NVIDIA_CONTROL = ("/dev/nvidiactl", "/dev/nvidia-uvm", "/dev/nvidia-uvm-tools", "/dev/nvidia-modeset",
                   "/dev/nvidia-caps")
@@ -164,6 +166,7 @@ def build_argv(
     hidden_paths: Sequence[str] = HIDDEN_PATHS,
     runtime_paths: Sequence[str] | None = None,
     ro_binds: Sequence[str] = (),
+    hosts_file: str | None = None,
 ) -> list[str]:
     """The full argv for one sandboxed command (pure: no side effects, nothing probed but its args).
 
@@ -184,8 +187,11 @@ def build_argv(
     if not as_root:
         # without root we cannot setuid; a user namespace gives the nobody identity instead
         argv += ["--unshare-user", "--uid", str(SANDBOX_UID), "--gid", str(SANDBOX_UID)]
-    argv += ["--die-with-parent", "--new-session", "--hostname", "sandbox",
+    argv += ["--die-with-parent", "--new-session", "--hostname", SANDBOX_HOSTNAME,
              "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc"]
+    if hosts_file:
+        # the sandbox's own hostname must resolve: torchrun's rendezvous store connects to it
+        argv += ["--ro-bind", hosts_file, "/etc/hosts"]
     if limits.tmp_bytes is not None:
         argv += ["--size", str(int(limits.tmp_bytes))]
     argv += ["--perms", "1777", "--tmpfs", "/tmp"]
@@ -215,6 +221,25 @@ def build_argv(
         argv += ["setpriv", f"--reuid={SANDBOX_UID}", f"--regid={SANDBOX_UID}", "--clear-groups",
                  "--inh-caps=-all", "--bounding-set=-all", "--no-new-privs", "--"]
     return argv + limited
+
+
+def _hosts_file() -> str | None:
+    """The host's /etc/hosts plus the sandbox's hostname on loopback, written once per uid (readable by all)."""
+    try:
+        base = Path("/etc/hosts").read_text(encoding="utf-8", errors="replace") if os.path.isfile("/etc/hosts") else ""
+    except OSError:
+        base = ""
+    text = base.rstrip("\n") + f"\n127.0.0.1\t{SANDBOX_HOSTNAME}\n::1\t{SANDBOX_HOSTNAME}\n"
+    path = Path(tempfile.gettempdir()) / f"reproreview-sandbox-hosts-{os.geteuid()}"
+    try:
+        if not path.is_file() or path.read_text(encoding="utf-8", errors="replace") != text:
+            tmp = path.with_name(f"{path.name}.{os.getpid()}")
+            tmp.write_text(text, encoding="utf-8")
+            os.chmod(tmp, 0o644)
+            os.replace(tmp, path)
+    except OSError:
+        return None
+    return str(path)
 
 
 def prepare_workdir(workdir: str | os.PathLike) -> None:
@@ -321,7 +346,7 @@ def run_sandboxed(
         raise SandboxUnavailable("prlimit (util-linux) is not installed")
     devices = gpu_device_paths(gpu_devices)
     argv = build_argv(command, workdir, limits, network=network, env=env, gpu_devices=devices, sandbox=sandbox,
-                      hidden_paths=hidden_paths, ro_binds=ro_binds)
+                      hidden_paths=hidden_paths, ro_binds=ro_binds, hosts_file=_hosts_file() if sandbox else None)
     start = time.monotonic()
     proc = subprocess.Popen(argv, cwd=os.fspath(workdir), stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                             stderr=subprocess.STDOUT, start_new_session=True, close_fds=True)
