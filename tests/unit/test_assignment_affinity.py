@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from app.assignment import embeddings
-from app.assignment.affinity import _aggregate, affinity_matrix, apply_bids, score
+from app.assignment.affinity import DEFAULT_METHOD, _aggregate, affinity_matrix, apply_bids, score
 from app.assignment.conflicts import conflict_mask, own_group_pairs
 from app.assignment.embeddings import MemoryEmbeddingCache
 from app.assignment.explain import explain_pairs, quality_summary, svg_histogram
@@ -70,6 +70,19 @@ def test_aggregation_methods() -> None:
     np.testing.assert_allclose(_aggregate(s, "mean"), [0.4, 14 / 30])
     np.testing.assert_allclose(_aggregate(s, "top2"), [0.55, 0.5])
     np.testing.assert_allclose(_aggregate(s[:, :1], "top2"), [0.9, 0.5])
+
+
+def test_default_aggregation_is_max_for_short_profiles_and_top_few_for_long_ones() -> None:
+    assert DEFAULT_METHOD == "top15"
+    rng = np.random.default_rng(0)
+    for n in range(1, 7):  # a student's own paper plus a few interests: the best item alone counts
+        s = rng.random((4, n))
+        np.testing.assert_allclose(_aggregate(s, "top15"), s.max(axis=1))
+    s = rng.random((4, 7))  # 7 items: the best two
+    np.testing.assert_allclose(_aggregate(s, "top15"), np.sort(s, axis=1)[:, -2:].mean(axis=1))
+    s = np.tile(np.linspace(0.05, 1.0, 20), (2, 1))  # a researcher's 20 papers: the best three
+    np.testing.assert_allclose(_aggregate(s, "top15"), [0.95, 0.95])
+    assert _aggregate(np.zeros((3, 0)), "top15").tolist() == [0, 0, 0]
 
 
 def test_lexical_blend_rewards_shared_rare_terms(monkeypatch) -> None:  # noqa: ANN001

@@ -1,0 +1,229 @@
+"""Affinity against the gold-standard expertise of Stelmakh et al. (58 researchers, 477 rated papers).
+
+    .venv/bin/python benchmarks/goldstandard.py --data /tmp/goldstandard [--cache DIR] [--out FILE]
+
+--data is an extract of github.com/niharshah/goldstandard-reviewer-paper-match (not committed here):
+data/evaluations.csv, evaluation_datasets/d_20_{1..10}/ and, for the cross-check, predictions/*_d_20_*_ta.json
+and scripts/scoring.py. The protocol is the paper's Table 3: titles + abstracts, each reviewer's 20 most
+recent papers as the profile, 10 draws of the profile (ties in year broken at random) averaged, and a 95 %
+bootstrap interval over reviewers (1000 pools shared by all runs and all variants, so differences are paired).
+
+1. Cross-check: app.assignment.evaluation's loss against the authors' scoring.compute_main_metric on their
+   shipped predictions (TPMS, ELMo, SPECTER, SPECTER+MFR, ACL); they must agree to 1e-9.
+2. Embedding time for all distinct texts, cold (whatever the cache lacks) and from the cache.
+3. The product's affinity_matrix with its defaults, then a handful of variants, each for a stated reason:
+   aggregation over profile items, lexical weight, chunk length, and profile length. "vs default" is the
+   paired difference (same bootstrap pools), the number to read when comparing two rows.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+# Running `python benchmarks/goldstandard.py` puts benchmarks/ first on sys.path, where sibling scripts could
+# shadow standard modules that torch imports; use the repository root instead.
+sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
+
+import argparse  # noqa: E402
+import csv  # noqa: E402
+import importlib.util  # noqa: E402
+import json  # noqa: E402
+import os  # noqa: E402
+import time  # noqa: E402
+from dataclasses import dataclass, field  # noqa: E402
+
+import numpy as np  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+from app.assignment import affinity, embeddings  # noqa: E402
+from app.assignment.evaluation import bootstrap_losses, pooled_loss, reviewer_costs  # noqa: E402
+
+RUNS = range(1, 11)
+PUBLISHED = ("tpms", "elmo", "specter", "specter_mfr", "acl")
+N_BOOTSTRAP = 1000
+
+
+def load_expertise(data: Path) -> dict[str, dict[str, float]]:
+    """{participant: {paper: expertise}} from evaluations.csv (tab-separated, up to 10 papers each)."""
+    out: dict[str, dict[str, float]] = {}
+    with open(data / "data" / "evaluations.csv", newline="") as fh:
+        for row in csv.DictReader(fh, delimiter="\t"):
+            out[row["ParticipantID"]] = {row[f"Paper{x}"]: float(row[f"Expertise{x}"]) for x in range(1, 11)
+                                         if row[f"Paper{x}"]}
+    return out
+
+
+def paper_text(content: dict) -> str:
+    """Title and abstract on separate lines, the way a PDF's extracted text begins."""
+    return f"{content['title']}\n{content['abstract']}"
+
+
+@dataclass
+class Run:
+    """One d_20_x dataset: the submissions and each reviewer's profile, most recent paper first."""
+
+    papers: list[str]
+    texts: list[str]
+    reviewers: list[str]
+    profiles: list[list[str]] = field(default_factory=list)
+
+
+def load_run(data: Path, x: int) -> Run:
+    d = data / "evaluation_datasets" / f"d_20_{x}"
+    subs = json.loads((d / "submissions.json").read_text())
+    papers = sorted(subs)
+    run = Run(papers, [paper_text(subs[p]["content"]) for p in papers], [])
+    for f in sorted((d / "archives").glob("~*.jsonl")):
+        run.reviewers.append(f.stem.lstrip("~"))
+        run.profiles.append([paper_text(json.loads(line)["content"]) for line in f.read_text().splitlines()
+                             if line.strip()])
+    return run
+
+
+def as_predictions(run: Run, matrix: np.ndarray) -> dict[str, dict[str, float]]:
+    return {r: {p: float(matrix[i, j]) for i, p in enumerate(run.papers)} for j, r in enumerate(run.reviewers)}
+
+
+def their_scoring(data: Path):  # noqa: ANN201 - the authors' module
+    spec = importlib.util.spec_from_file_location("gs_scoring", data / "scripts" / "scoring.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def cross_check(data: Path, expertise: dict) -> dict:
+    """Our loss and theirs on every shipped d_20 title+abstract prediction file."""
+    scoring = their_scoring(data)
+    papers = {p for rated in expertise.values() for p in rated}
+    out = {}
+    print("1. cross-check against scripts/scoring.py on the shipped predictions (mean of 10 runs)")
+    print(f"   {'algorithm':<12} {'theirs':>10} {'ours':>10} {'max |diff|':>11}  ours 95% CI")
+    for algo in PUBLISHED:
+        theirs, ours, costs = [], [], []
+        for x in RUNS:
+            pred = json.loads((data / "predictions" / f"{algo}_d_20_{x}_ta.json").read_text())
+            theirs.append(scoring.compute_main_metric(pred, expertise, papers, list(expertise)))
+            costs.append(reviewer_costs(pred, expertise))
+            ours.append(pooled_loss(costs[-1]))
+        diff = float(np.max(np.abs(np.subtract(theirs, ours))))
+        boot = bootstrap_losses(costs, N_BOOTSTRAP)
+        lo, hi = np.percentile(boot, [2.5, 97.5])
+        print(f"   {algo:<12} {np.mean(theirs):>10.6f} {np.mean(ours):>10.6f} {diff:>11.1e}  [{lo:.3f}, {hi:.3f}]")
+        if diff > 1e-9:
+            raise SystemExit(f"our loss disagrees with the authors' on {algo}: {diff}")
+        out[algo] = {"theirs": float(np.mean(theirs)), "ours": float(np.mean(ours)), "max_abs_diff": diff,
+                     "ci95": [float(lo), float(hi)]}
+    return out
+
+
+@dataclass(frozen=True)
+class Variant:
+    """One way of scoring; None means the product's default for that setting."""
+
+    name: str
+    why: str
+    method: str | None = None
+    lexical_weight: float | None = None
+    max_words: int | None = None
+    profile_len: int | None = None
+    top_k: int | None = None  # mean of the best k items, computed here from the item scores
+
+
+VARIANTS = [
+    Variant("default", "the product's affinity_matrix exactly as shipped"),
+    Variant("max", "the previous default: best item only (also the paper's SPECTER setting)", method="max"),
+    Variant("mean", "whole-profile centroid: penalises broad reviewers", method="mean"),
+    Variant("top2", "mean of the best two items", method="top2"),
+    Variant("top3", "mean of the best three items", top_k=3),
+    Variant("lexical 0", "embeddings alone (default aggregation)", lexical_weight=0.0),
+    Variant("max, lexical 0", "the issue's reference point: MiniLM, max over the profile", method="max",
+            lexical_weight=0.0),
+    Variant("chunks 100 words", "~135 word pieces, near the 128 MiniLM was trained on", max_words=100),
+    Variant("10 recent papers", "only the 10 most recent papers of each profile", profile_len=10),
+]
+
+
+def evaluate(runs: list[Run], expertise: dict, variant: Variant, cache: embeddings.EmbeddingCache) -> list[dict]:
+    kwargs = {k: v for k, v in (("method", variant.method), ("lexical_weight", variant.lexical_weight),
+                                ("max_words", variant.max_words)) if v is not None}
+    costs = []
+    for run in runs:
+        profiles = [p[:variant.profile_len] for p in run.profiles] if variant.profile_len else run.profiles
+        if variant.top_k:
+            items = affinity.score(run.texts, profiles, cache=cache, **kwargs).item_scores
+            matrix = np.stack([np.sort(s, axis=1)[:, -variant.top_k:].mean(axis=1) for s in items], axis=1)
+        else:
+            matrix = affinity.affinity_matrix(run.texts, profiles, cache=cache, **kwargs)
+        assert matrix.shape == (len(run.papers), len(run.reviewers)) and (matrix >= 0).all() and (matrix <= 1).all()
+        costs.append(reviewer_costs(as_predictions(run, matrix), expertise))
+    return costs
+
+
+def embedding_times(runs: list[Run], cache: embeddings.EmbeddingCache) -> dict:
+    """Embed every distinct text once: the cold pass encodes what the cache lacks; the second pass only hits."""
+    texts = list(dict.fromkeys(t for run in runs for t in run.texts + [i for p in run.profiles for i in p]))
+    keys = [embeddings.cache_key(embeddings.DEFAULT_MODEL, t) for t in texts]
+    missing = len(texts) - len(cache.get_many(keys))
+    t0 = time.perf_counter()
+    embeddings.embed_texts(texts, cache=cache)
+    cold = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    embeddings.embed_texts(texts, cache=cache)
+    hit = time.perf_counter() - t0
+    words = [len(t.split()) for t in texts]
+    print(f"2. embeddings: {len(texts)} distinct texts (median {int(np.median(words))} words, "
+          f"{sum(w > embeddings.MAX_WORDS for w in words)} longer than one chunk); {missing} not cached: "
+          f"{cold:.1f} s; all from the cache: {hit:.2f} s")
+    return {"texts": len(texts), "encoded": missing, "cold_s": round(cold, 2), "cache_hit_s": round(hit, 3)}
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--data", required=True, type=Path, help="extract of goldstandard-reviewer-paper-match")
+    ap.add_argument("--cache", type=Path, default=Path("/tmp/reproreview-goldstandard-cache"),
+                    help="embedding cache directory (re-runs are instant)")
+    ap.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results" / "goldstandard.json")
+    ap.add_argument("--skip-check", action="store_true", help="skip the cross-check against the authors' script")
+    args = ap.parse_args()
+
+    expertise = load_expertise(args.data)
+    result: dict = {"reviewers": len(expertise), "rated_pairs": sum(len(r) for r in expertise.values())}
+    if not args.skip_check:
+        result["cross_check"] = cross_check(args.data, expertise)
+    runs = [load_run(args.data, x) for x in RUNS]
+    cache = embeddings.FileEmbeddingCache(args.cache)
+    timing = embedding_times(runs, cache)
+
+    print("3. affinity_matrix on titles + abstracts, 20-paper profiles, mean of 10 profile draws")
+    print(f"   {'variant':<18} {'loss':>6}  {'95% CI':<16} {'vs default':>10}  {'95% CI':<17} why")
+    variants, base_boot = {}, None
+    for v in VARIANTS:
+        costs = evaluate(runs, expertise, v, cache)
+        point = float(np.mean([pooled_loss(c) for c in costs]))
+        boot = bootstrap_losses(costs, N_BOOTSTRAP)
+        if base_boot is None:
+            base_boot, base_point = boot, point
+        lo, hi = np.percentile(boot, [2.5, 97.5])
+        dlo, dhi = np.percentile(boot - base_boot, [2.5, 97.5])
+        print(f"   {v.name:<18} {point:>6.3f}  [{lo:.3f}, {hi:.3f}]   {point - base_point:>+10.3f}  "
+              f"[{dlo:+.3f}, {dhi:+.3f}]  {v.why}")
+        variants[v.name] = {"loss": round(point, 4), "ci95": [round(float(lo), 4), round(float(hi), 4)],
+                            "diff_vs_default": round(point - base_point, 4),
+                            "diff_ci95": [round(float(dlo), 4), round(float(dhi), 4)], "why": v.why,
+                            "settings": {k: getattr(v, k) for k in ("method", "lexical_weight", "max_words",
+                                                                   "profile_len") if getattr(v, k) is not None}}
+    result.update(variants=variants, embeddings=timing,
+                  defaults={"method": affinity.DEFAULT_METHOD, "lexical_weight": affinity.LEXICAL_WEIGHT,
+                            "max_words": embeddings.MAX_WORDS, "max_chunks": embeddings.MAX_CHUNKS})
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(result, indent=2))
+    print(f"wrote {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
