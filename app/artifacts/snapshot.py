@@ -403,7 +403,9 @@ class _Meter:
         self.current = ""
 
 
-class _CountIn(io.RawIOBase):
+class _Counted(io.RawIOBase):
+    """A raw stream over ``f`` that reports every read's byte count to ``counted`` (one meter, two sides)."""
+
     def __init__(self, f: BinaryIO, meter: _Meter) -> None:
         self.f, self.meter = f, meter
 
@@ -414,28 +416,30 @@ class _CountIn(io.RawIOBase):
         data = self.f.read(len(b))
         n = len(data)
         b[:n] = data
-        self.meter.compressed += n
+        self.counted(n)
         return n
 
+    def counted(self, n: int) -> None:
+        raise NotImplementedError
 
-class _CountOut(io.RawIOBase):
-    def __init__(self, f: BinaryIO, meter: _Meter) -> None:
-        self.f, self.meter = f, meter
 
-    def readable(self) -> bool:
-        return True
+class _CountIn(_Counted):
+    """The compressed side: counts bytes read from the upload."""
 
-    def readinto(self, b) -> int:  # noqa: ANN001
-        data = self.f.read(len(b))
-        n = len(data)
-        b[:n] = data
+    def counted(self, n: int) -> None:
+        self.meter.compressed += n
+
+
+class _CountOut(_Counted):
+    """The expanded side: counts decompressed bytes and stops at the size or expansion-ratio limit."""
+
+    def counted(self, n: int) -> None:
         m = self.meter
         m.expanded += n
         if m.expanded > m.max_out:
             raise _Limit("size")
         if m.max_ratio is not None and m.expanded > _RATIO_FLOOR and m.expanded > m.max_ratio * max(m.compressed, 1):
             raise _Limit("ratio")
-        return n
 
 
 def _open_input(data_or_path: bytes | bytearray | str | os.PathLike | BinaryIO) -> BinaryIO:
