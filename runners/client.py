@@ -11,10 +11,11 @@ import httpx
 class RigApiError(Exception):
     """The API refused a rig request; `status` is the HTTP status (409: the run is not ours any more)."""
 
-    def __init__(self, status: int, detail: str) -> None:
+    def __init__(self, status: int, detail: str, code: str | None = None) -> None:
         super().__init__(f"{status}: {detail}")
         self.status = status
         self.detail = detail
+        self.code = code  # the API's error code, e.g. "too-few-gpus"
 
 
 class RigClient:
@@ -43,11 +44,13 @@ class RigClient:
                     break
             time.sleep(0.2 * 2 ** attempt)
         if r.status_code >= 400:
+            code = None
             try:
-                detail = r.json().get("detail", r.text)
-            except ValueError:
+                body = r.json()
+                detail, code = body.get("detail", r.text), body.get("code")
+            except (ValueError, AttributeError):
                 detail = r.text
-            raise RigApiError(r.status_code, str(detail)[:500])
+            raise RigApiError(r.status_code, str(detail)[:500], code)
         return r
 
     def heartbeat(self, facts: dict | None = None) -> dict:

@@ -2,7 +2,10 @@
 
 `execute_run(client, run_id)` is plain synchronous code shared by arq workers (through `run_artifact`,
 which runs it in a thread so the worker's event loop stays free) and by the API's embedded rig.
-Output lines are batched and posted every ~0.3 s; a heartbeat goes out every few seconds.
+Output lines are batched and posted every ~0.3 s; a run heartbeat goes out every second when there is
+no output to post. Either answer may say `stop` (the run was cancelled or taken away): the poster then
+sets its `cancel` event, which the sandbox watches, so the running command's whole process tree is
+killed within about a second of the cancel and no further experiment starts.
 Any failure after the claim is reported as status "error" with the reason, never left hanging.
 """
 
@@ -24,11 +27,13 @@ from runners.client import RigApiError
 
 log = logging.getLogger(__name__)
 FLUSH_S = 0.3
-HEARTBEAT_S = 5.0
+HEARTBEAT_S = 1.0  # also how fast a cancel reaches the sandbox when the run prints nothing
 CHUNK_MAX = 64 * 1024
 BUNDLE_MAX_FILES = 50_000
 BUNDLE_MAX_BYTES = 2 * 1024 ** 3
-RESULT_TRIES = 5  # a finished run's result is worth waiting for: the API may be restarting
+RESULT_TRIES = 5
+TOO_FEW_GPUS = "too-few-gpus"  # the API's code when a gpu rig has fewer GPUs than the run needs
+GPU_RETRY_DEFER_S = 10  # back on the queue for another rig (arq retries the job this much later)  # a finished run's result is worth waiting for: the API may be restarting
 
 
 class _LogPoster:
@@ -40,9 +45,18 @@ class _LogPoster:
         self.lines: list[str] = []
         self.lock = threading.Lock()
         self.done = threading.Event()
-        self.stop_requested = False
+        self.cancel = threading.Event()  # set when the API says stop; the sandbox kills the tree on it
         self.seq = 0
         self.thread = threading.Thread(target=self._loop, name=f"run-{run_id}-log", daemon=True)
+
+    @property
+    def stop_requested(self) -> bool:
+        return self.cancel.is_set()
+
+    def request_stop(self) -> None:
+        if not self.cancel.is_set():
+            log.info("run %s: the API says stop; killing the running command", self.run_id)
+        self.cancel.set()
 
     def write(self, line: str) -> None:
         text = str(line)
@@ -62,12 +76,12 @@ class _LogPoster:
                 state = self.client.log(self.run_id, pending[i:i + CHUNK_MAX], self.seq)
             except RigApiError as exc:
                 if exc.status in (404, 409):
-                    self.stop_requested = True
+                    self.request_stop()
                 log.warning("run %s: log post failed: %s", self.run_id, exc)
                 return True
             self.seq += 1
             if state.get("stop"):
-                self.stop_requested = True
+                self.request_stop()
         return True
 
     def _loop(self) -> None:
@@ -77,10 +91,10 @@ class _LogPoster:
             if not sent and time.monotonic() - last_beat >= self.heartbeat_s:
                 try:
                     if self.client.run_heartbeat(self.run_id).get("stop"):
-                        self.stop_requested = True
+                        self.request_stop()
                 except RigApiError as exc:
                     if exc.status in (404, 409):
-                        self.stop_requested = True
+                        self.request_stop()
                     log.warning("run %s: heartbeat failed: %s", self.run_id, exc)
             if sent or time.monotonic() - last_beat >= self.heartbeat_s:
                 last_beat = time.monotonic()
@@ -134,10 +148,11 @@ def rig_facts() -> dict:
     return facts
 
 
-def _reproduce(artifact_dir: Path, rig_kind: str, sandbox: bool, on_log) -> dict:  # noqa: ANN001
+def _reproduce(artifact_dir: Path, rig_kind: str, sandbox: bool, on_log,  # noqa: ANN001
+               cancel: threading.Event | None = None) -> dict:
     from app.artifacts.reproduce import reproduce
 
-    return reproduce(artifact_dir, rig_kind, sandbox=sandbox, on_log=on_log)
+    return reproduce(artifact_dir, rig_kind, sandbox=sandbox, on_log=on_log, cancel=cancel)
 
 
 def execute_run(client, run_id: int, *, sandbox: bool = True, flush_s: float = FLUSH_S,  # noqa: ANN001
@@ -146,6 +161,9 @@ def execute_run(client, run_id: int, *, sandbox: bool = True, flush_s: float = F
     try:
         claim = client.claim(run_id)
     except RigApiError as exc:
+        if exc.code == TOO_FEW_GPUS:
+            log.info("run %s left for a larger rig: %s", run_id, exc.detail)
+            return TOO_FEW_GPUS
         if exc.status in (403, 404, 409):
             log.info("run %s not taken: %s", run_id, exc.detail)
             return "skipped"
@@ -161,8 +179,12 @@ def execute_run(client, run_id: int, *, sandbox: bool = True, flush_s: float = F
             poster.write(f"[rig] run {run_id}, attempt {claim.get('attempt')}: downloading the artifact")
             bundle = client.bundle(run_id, Path(tmp) / "bundle.tar.gz")
             artifact_dir = extract_bundle(bundle, Path(tmp) / "artifact")
-            poster.write(f"[rig] running on a {claim.get('rig_kind')} rig")
-            result = _reproduce(artifact_dir, claim.get("rig_kind") or "local", sandbox, poster.write)
+            if poster.stop_requested:
+                result = {"status": "cancelled"}
+            else:
+                poster.write(f"[rig] running on a {claim.get('rig_kind')} rig")
+                result = _reproduce(artifact_dir, claim.get("rig_kind") or "local", sandbox, poster.write,
+                                    poster.cancel)
         except Exception as exc:  # noqa: BLE001 — whatever broke, the run must end with a reason
             log.exception("run %s failed on the rig", run_id)
             result = {"status": "error", "reason": f"the rig failed: {type(exc).__name__}: {exc}"[:2000]}
@@ -197,6 +219,13 @@ def execute_run(client, run_id: int, *, sandbox: bool = True, flush_s: float = F
 
 
 async def run_artifact(ctx: dict, run_id: int) -> str:
-    """The arq job: the blocking run goes to a thread, the worker's event loop keeps polling and beating."""
-    return await asyncio.to_thread(execute_run, ctx["client"], run_id, sandbox=ctx.get("sandbox", True),
-                                   work_root=ctx.get("work_root"))
+    """The arq job: the blocking run goes to a thread, the worker's event loop keeps polling and beating.
+    A run this rig has too few GPUs for goes back on the queue (arq Retry) for a larger rig to take;
+    when arq gives up on it, the run is still queued in the API and its sweep enqueues it again."""
+    outcome = await asyncio.to_thread(execute_run, ctx["client"], run_id, sandbox=ctx.get("sandbox", True),
+                                      work_root=ctx.get("work_root"))
+    if outcome == TOO_FEW_GPUS:
+        from arq.worker import Retry
+
+        raise Retry(defer=GPU_RETRY_DEFER_S)
+    return outcome

@@ -41,6 +41,7 @@ SANDBOX_HOSTNAME = "sandbox"
 HIDDEN_PATHS = ("/root", "/home", "/run", "/var/run", "/var/tmp", "/srv")
 NVIDIA_CONTROL = ("/dev/nvidiactl", "/dev/nvidia-uvm", "/dev/nvidia-uvm-tools", "/dev/nvidia-modeset",
                   "/dev/nvidia-caps")
+CANCEL_POLL_S = 0.1  # how often a running command looks at its cancel event
 _LINE_MAX = 16 * 1024  # a line longer than this is emitted in pieces
 _GIB = 1024 ** 3
 
@@ -71,7 +72,7 @@ class SandboxLimits:
 class SandboxResult:
     exit_code: int | None          # negative: killed by that signal (as subprocess reports it)
     timed_out: bool
-    killed_reason: str | None      # "timeout" | "output" when we killed it
+    killed_reason: str | None      # "timeout" | "output" | "cancelled" when we killed it
     output_truncated: bool
     duration_s: float
     output_bytes: int = 0
@@ -307,6 +308,8 @@ def describe_exit(result: SandboxResult) -> str:
         return f"timed out after {result.duration_s:.0f} s"
     if result.killed_reason == "output":
         return "killed: it kept printing far past the output limit"
+    if result.killed_reason == "cancelled":
+        return "cancelled: the whole process tree was killed"
     code = result.exit_code
     if code is None:
         return "did not run"
@@ -331,11 +334,13 @@ def run_sandboxed(
     sandbox: bool = True,
     hidden_paths: Sequence[str] = HIDDEN_PATHS,
     ro_binds: Sequence[str] = (),
+    cancel: threading.Event | None = None,
 ) -> SandboxResult:
     """Run ``command`` (shell string or argv) in ``workdir``; stream output lines to ``on_output``.
 
-    The whole process tree is killed on the wall-clock limit and when output exceeds
-    ``output_bytes * output_kill_factor``. ``sandbox=False`` is the explicit, unsafe opt-out.
+    The whole process tree is killed on the wall-clock limit, when output exceeds
+    ``output_bytes * output_kill_factor``, and within ``CANCEL_POLL_S`` of ``cancel`` being set
+    (a cancelled run). ``sandbox=False`` is the explicit, unsafe opt-out.
     """
     limits = limits or SandboxLimits()
     emit = on_output or (lambda _line: None)
@@ -399,12 +404,24 @@ def run_sandboxed(
     reader = threading.Thread(target=pump, name="sandbox-output", daemon=True)
     reader.start()
     timed_out = False
+    deadline = start + max(0.0, limits.wall_s)
     try:
-        proc.wait(timeout=max(0.0, limits.wall_s))
-    except subprocess.TimeoutExpired:
-        timed_out = True
-        kill("timeout")
-        proc.wait()
+        while True:
+            left = deadline - time.monotonic()
+            if cancel is not None and cancel.is_set():
+                kill("cancelled")
+                proc.wait()
+                break
+            if left <= 0:
+                timed_out = True
+                kill("timeout")
+                proc.wait()
+                break
+            try:
+                proc.wait(timeout=min(left, CANCEL_POLL_S) if cancel is not None else left)
+                break
+            except subprocess.TimeoutExpired:
+                continue
     finally:
         if proc.poll() is None:  # interrupted (KeyboardInterrupt...): never leave the tree running
             _kill_tree(proc)
@@ -420,5 +437,7 @@ def run_sandboxed(
         emit(f"[killed: wall-clock limit of {limits.wall_s:g} s reached]")
     elif killed == "output":
         emit(f"[killed: output exceeded {limits.output_bytes * limits.output_kill_factor} bytes]")
+    elif killed == "cancelled":
+        emit("[killed: the run was cancelled]")
     return SandboxResult(exit_code=proc.returncode, timed_out=timed_out, killed_reason=killed,
                          output_truncated=state["truncated"], duration_s=duration, output_bytes=state["total"])

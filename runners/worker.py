@@ -52,6 +52,11 @@ async def startup(ctx: dict) -> None:
             raise SystemExit("set REPROREVIEW_API_URL and REPROREVIEW_RIG_TOKEN (the rig's token from /rigs)")
         ctx["client"] = RigClient(api, token)
         ctx["sandbox"] = os.environ.get("REPROREVIEW_UNSAFE_NO_SANDBOX") != "1"
+    # One heartbeat before the first job: the API learns this machine's GPU count before any claim.
+    try:
+        await asyncio.to_thread(ctx["client"].heartbeat, await asyncio.to_thread(rig_facts))
+    except RigApiError as exc:
+        log.warning("first rig heartbeat failed: %s", exc)
     ctx["beat"] = asyncio.create_task(_beat(ctx))
 
 

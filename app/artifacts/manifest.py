@@ -17,7 +17,7 @@ from typing import Any
 __all__ = [
     "MANIFEST_NAME", "RIGS", "DIRECTIONS", "BOARDS", "Manifest", "ArtifactSection", "Setup", "Experiment",
     "Claim", "Tolerance", "Mcu", "ManifestIssue", "ManifestError", "parse_manifest", "load_manifest",
-    "parse_duration",
+    "parse_duration", "parse_tolerance",
 ]
 
 MANIFEST_NAME = "reproduce.toml"
@@ -269,6 +269,22 @@ def _describe(value: Any) -> str:
     if isinstance(value, list):
         return "an array"
     return f"{type(value).__name__} {value!r}"
+
+
+def parse_tolerance(raw: Any) -> Tolerance:
+    """"10%" (relative) or a non-negative number / numeric string (absolute); raises ValueError otherwise."""
+    if isinstance(raw, str):
+        m = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*%\s*", raw)
+        if m:
+            return Tolerance(float(m.group(1)) / 100.0, relative=True)
+        try:
+            raw = float(raw)
+        except ValueError:
+            raise ValueError(f"a tolerance is a percentage such as \"10%\" or a non-negative number, "
+                             f"not {raw!r}") from None
+    if isinstance(raw, (int, float)) and not isinstance(raw, bool) and math.isfinite(raw) and raw >= 0:
+        return Tolerance(float(raw), relative=False)
+    raise ValueError(f"a tolerance is a percentage such as \"10%\" or a non-negative number, not {raw!r}")
 
 
 def _tolerance(v: _Validator, index: int, table: dict) -> Tolerance:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -14,9 +15,24 @@ from app.artifacts.manifest import RIGS, ManifestError, load_manifest
 __all__ = ["reproduce", "main"]
 
 
+JSON_EPILOG = """\
+--json prints one object (DESIGN.md):
+  {"status": "passed"|"failed"|"timed_out"|"error", "reason": str|null,
+   "metrics": {EXPERIMENT_ID: {METRIC: number, ...}, ...},
+   "checks": [{"claim": "C1", "metric": str, "claimed": float, "measured": float|null, "passed": bool}],
+   "badges": ["available"|"functional"|"reproduced", ...], "duration_s": float}
+"metrics" is keyed by experiment id, then metric name (two claims may name the same metric of
+different experiments); an experiment that failed or did not run is absent.
+Exit 0 when the run completed (whatever it found), 2 on a bad manifest or directory
+(with --json the object then also has "errors": [{"line": int|null, "message": str}])."""
+
+
 def reproduce(directory: str | Path, rig: str | None = None, *, sandbox: bool = True,
-              on_log: Callable[[str], None] = print, **run_options) -> dict:
-    """Run the artifact at ``directory``; returns DESIGN.md's JSON object. Raises ManifestError."""
+              on_log: Callable[[str], None] = print, cancel: threading.Event | None = None, **run_options) -> dict:
+    """Run the artifact at ``directory``; returns DESIGN.md's JSON object. Raises ManifestError.
+
+    Setting ``cancel`` (a rig learning the run was cancelled) kills the running command's process
+    tree and starts nothing more; the status is then "cancelled"."""
     from runners.rigs.local import run_artifact_dir
 
     start = time.monotonic()
@@ -24,7 +40,8 @@ def reproduce(directory: str | Path, rig: str | None = None, *, sandbox: bool = 
     manifest = load_manifest(directory)
     if rig is not None and rig not in RIGS:
         return _error(f"unknown rig {rig!r}: one of {', '.join(RIGS)}", start)
-    outcome = run_artifact_dir(directory, manifest, on_log=on_log, sandbox=sandbox, rig=rig, **run_options)
+    outcome = run_artifact_dir(directory, manifest, on_log=on_log, sandbox=sandbox, rig=rig, cancel=cancel,
+                               **run_options)
     return outcome.as_json()
 
 
@@ -47,7 +64,8 @@ def _print_summary(result: dict) -> None:
 def main(argv: list[str] | None = None) -> int:
     """CLI: exit 0 when the run completed (whatever it found), 2 on a bad manifest or directory."""
     parser = argparse.ArgumentParser(prog="reproreview reproduce",
-                                     description="Run an artifact's reproduce.toml the way the rigs do.")
+                                     description="Run an artifact's reproduce.toml the way the rigs do.",
+                                     epilog=JSON_EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("directory", help="artifact checkout with reproduce.toml at its root")
     parser.add_argument("--rig", choices=RIGS, help="override [artifact] rig")
     parser.add_argument("--json", action="store_true", help="print one JSON object (logs go to stderr)")

@@ -23,8 +23,19 @@ TRUNCATED_MARKER = "\n[log truncated: the run printed more than {cap} MB; later 
 STOPPED_ANSWERING = "the rig stopped answering"
 EMBEDDED_RIG = "embedded-local"
 DEFAULT_TIMEOUT_S = 30 * 60
-HEARTBEAT_TTL_S = 60  # a running run silent this long is re-queued (rigs beat every 5 s)
+HEARTBEAT_TTL_S = 60  # a running run silent this long is re-queued (rigs beat every second)
 MAX_ATTEMPTS = 3
+LOST_GRACE_S = 30  # a run still queued this long after it was queued is checked against the queue (lost?)
+
+
+class TooFewGpus(Conflict):
+    """A gpu rig with fewer GPUs than the run needs must leave it for another rig."""
+
+    code = "too-few-gpus"
+
+
+def waiting_for_gpus(gpus: int) -> str:
+    return f"waiting for a rig with ≥ {gpus} GPU{'s' if gpus != 1 else ''}"
 
 
 def _now(now: datetime | None) -> datetime:
@@ -119,9 +130,23 @@ def rig_kind_of(manifest_text: str | None) -> str:
     return kind if kind in {k.value for k in RigKind} else RigKind.local.value
 
 
-def create_run(session: Session, actor: User, submission: Submission, artifact: Artifact | None, *,
-               smoke: bool = False, now: datetime | None = None) -> Run:
-    """Queue a run of the submission's current artifact; enqueue it only after the commit."""
+def gpus_needed(manifest_text: str | None, rig_kind: str) -> int:
+    """GPUs a gpu rig needs for this artifact: the most any experiment asks for (`gpus`), at least 1."""
+    if rig_kind != RigKind.gpu.value:
+        return 0
+    from app.artifacts.manifest import ManifestError, parse_manifest
+
+    try:
+        manifest = parse_manifest(manifest_text or "")
+    except ManifestError:
+        return 1
+    return max(1, max((e.gpus for e in manifest.experiments), default=1))
+
+
+def create_run(session: Session, actor: User | None, submission: Submission, artifact: Artifact | None, *,
+               smoke: bool = False, rig_kind: str | None = None, now: datetime | None = None) -> Run:
+    """Queue a run of the submission's current artifact; enqueue it only after the commit.
+    `rig_kind` overrides the manifest's rig (the CLI's --rig-kind); actor None is the command line."""
     if artifact is None:
         raise Conflict("This submission has no code artifact yet: submit a repository or an archive first.")
     if not artifact.manifest_ok:
@@ -131,9 +156,13 @@ def create_run(session: Session, actor: User, submission: Submission, artifact: 
         Run.submission_id == submission.id, Run.status.in_([RunStatus.queued.value, RunStatus.running.value]))).one()
     if pending >= 3:
         raise Conflict("This submission already has 3 runs waiting or running: wait for one to finish.")
+    if rig_kind is not None and rig_kind not in {k.value for k in RigKind}:
+        raise BadInput(f"A rig kind is one of local, gpu, notebook, mcu (not '{rig_kind[:20]}').")
+    kind = rig_kind or rig_kind_of(artifact.manifest_text)
+    gpus = gpus_needed(artifact.manifest_text, kind)
     run = Run(venue_id=submission.venue_id, submission_id=submission.id, artifact_id=artifact.id,
-              rig_kind=rig_kind_of(artifact.manifest_text), requested_by=actor.id, smoke=smoke,
-              queued_at=_now(now))
+              rig_kind=kind, requested_by=actor.id if actor else None, smoke=smoke, queued_at=_now(now),
+              gpus=gpus, reason=waiting_for_gpus(gpus) if gpus else None)
     session.add(run)
     session.flush()
     audit.record(session, venue_id=submission.venue_id, actor=actor, action="run.request",
@@ -165,8 +194,45 @@ def cancel_run(session: Session, actor: User, run: Run, now: datetime | None = N
     return run
 
 
-def read_log(session: Session, run: Run) -> str:
-    return "".join(session.exec(select(RunLog.text).where(RunLog.run_id == run.id).order_by(RunLog.seq)).all())
+def _masker(session: Session, run: Run):  # noqa: ANN202
+    """The authors' names and emails replaced, as in the artifact's anonymized view."""
+    from app.artifacts.anonymize import anonymize_text
+    from app.services.submissions import group_identity, group_name
+
+    group_id = session.get(Submission, run.submission_id).group_id
+    names, emails = group_identity(session, group_id)
+    phrases = group_name(session, group_id)
+    return lambda text: anonymize_text(text, names, emails, phrases=phrases)
+
+
+def read_log(session: Session, run: Run, *, anonymize: bool = False) -> str:
+    """The run's whole log; anonymized for readers who must not learn who the authors are."""
+    text = "".join(session.exec(select(RunLog.text).where(RunLog.run_id == run.id).order_by(RunLog.seq)).all())
+    return _masker(session, run)(text) if anonymize else text
+
+
+def log_tail(session: Session, run: Run, *, lines: int = 30, anonymize: bool = False) -> str:
+    """The last lines of the log (for the live view), read from the newest chunks only."""
+    chunks = session.exec(select(RunLog.text).where(RunLog.run_id == run.id).order_by(RunLog.seq.desc())
+                          .limit(max(1, lines))).all()
+    text = "\n".join("".join(reversed(chunks)).splitlines()[-lines:])
+    return _masker(session, run)(text) if anonymize and text else text
+
+
+def runs_overview(session: Session, submission: Submission) -> dict:
+    """What a submission's Runs / Claims / Badges sections show: the runs, every claim with its check
+    against the latest finished run of the current artifact, and the effective badges."""
+    from app.artifacts.badges import effective_badges
+    from app.artifacts.claims import claims_table
+    from app.services.submissions import current_artifact
+
+    artifact = current_artifact(session, submission)
+    all_runs = list_runs(session, submission)
+    latest = next((r for r in all_runs if artifact is not None and r.artifact_id == artifact.id
+                   and r.status in (RunStatus.passed.value, RunStatus.failed.value)), None)
+    return {"artifact": artifact, "runs": all_runs, "latest_run": latest,
+            "claims": claims_table(session, submission, artifact, latest.metrics if latest else None),
+            "badges": effective_badges(session, submission)}
 
 
 # ---- runs: the rig side -----------------------------------------------------------------------------
@@ -190,6 +256,9 @@ def claim_run(session: Session, rig: Rig, run_id: int, now: datetime | None = No
         raise NotFound(f"There is no run {run_id}.")
     if run.rig_kind != rig.kind:
         raise Forbidden(f"Run {run_id} needs a {run.rig_kind} rig; this rig is a {rig.kind} rig.")
+    if run.gpus and rig.gpus < run.gpus:
+        raise TooFewGpus(f"Run {run_id} needs a rig with at least {run.gpus} GPUs; this rig has {rig.gpus}: "
+                         "it stays queued for another rig.")
     result = session.execute(
         update(Run).where(Run.id == run_id, Run.status == RunStatus.queued.value)
         .values(status=RunStatus.running.value, rig_id=rig.id, started_at=now, heartbeat_at=now,
@@ -260,35 +329,32 @@ def _clean_metrics(metrics: dict) -> dict:
     return out
 
 
-def _clean_checks(checks: list) -> list[dict]:
-    out = []
-    for c in checks[:200]:
-        if isinstance(c, dict):
-            out.append({"claim": str(c.get("claim", ""))[:32], "metric": str(c.get("metric", ""))[:128],
-                        "claimed": c.get("claimed"), "measured": c.get("measured"), "passed": bool(c.get("passed"))})
-    return out
-
 
 def finish_run(session: Session, rig: Rig, run: Run, *, status: str, reason: str | None = None,
                metrics: dict | None = None, checks: list | None = None, badges: list | None = None,
                facts: dict | None = None, duration_s: float | None = None, now: datetime | None = None) -> Run:
-    """Store the rig's result: status, metrics, checks against the paper's claims, badges, machine facts."""
+    """Store the rig's result: status, metrics and machine facts. Checks against the claims (reproduce.toml's
+    and the form's) and badges are recomputed here from the metrics: `checks` and `badges` the rig sends
+    are not trusted, and a 'passed' the metrics do not support is stored as 'failed'."""
+    from app.artifacts.claims import judge_result
+
     if status not in RESULT_STATUSES:
         raise BadInput(f"A result's status is one of {', '.join(sorted(RESULT_STATUSES))}.")
     if run.status != RunStatus.running.value:
         raise Conflict(f"Run {run.id} is {run.status}: its result is not taken.")
     now = _now(now)
-    run.status, run.reason, run.finished_at, run.heartbeat_at = status, (reason or None) and reason[:2000], now, now
     run.metrics = _clean_metrics(metrics or {})
-    run.checks = _clean_checks(checks or [])
-    run.badges = [b for b in (badges or []) if b in ("available", "functional", "reproduced")]
+    judged = judge_result(session, session.get(Submission, run.submission_id), session.get(Artifact, run.artifact_id),
+                          status=status, reason=(reason or None) and reason[:2000], metrics=run.metrics)
+    run.status, run.reason, run.finished_at, run.heartbeat_at = judged.status, judged.reason, now, now
+    run.checks, run.badges = judged.checks, judged.badges
     run.facts = dict(facts or {})
     if duration_s is None and run.started_at is not None:
         duration_s = (now - run.started_at).total_seconds()
     run.duration_s = duration_s
     session.add(run)
     audit.record(session, venue_id=run.venue_id, actor=None, action="run.finish",
-                 summary=f"run {run.id} {status}" + (f": {run.reason}" if run.reason else ""),
+                 summary=f"run {run.id} {run.status}" + (f": {run.reason}" if run.reason else ""),
                  submission_id=run.submission_id, run_id=run.id, rig_id=rig.id, badges=run.badges)
     return run
 
@@ -315,6 +381,16 @@ def expire_stale_runs(session: Session, now: datetime | None = None, ttl_s: floa
         audit.record(session, venue_id=run.venue_id, actor=None, action=action, summary=summary,
                      submission_id=run.submission_id, run_id=run.id)
     return requeued
+
+
+def queued_runs(session: Session, older_than_s: float = LOST_GRACE_S, now: datetime | None = None,
+                limit: int = 200) -> list[tuple[int, str, int]]:
+    """(id, rig kind, attempts) of runs queued for longer than older_than_s: the queue may have lost them
+    (Redis restarted or flushed, an enqueue that failed after the commit); the caller checks and enqueues."""
+    cutoff = _now(now) - timedelta(seconds=older_than_s)
+    rows = session.exec(select(Run.id, Run.rig_kind, Run.attempts).where(
+        Run.status == RunStatus.queued.value, Run.queued_at < cutoff).order_by(Run.id).limit(limit)).all()
+    return [(r[0], r[1], r[2]) for r in rows]
 
 
 def run_limits(run: Run, artifact: Artifact) -> dict:

@@ -71,6 +71,7 @@ class Run(SQLModel, table=True):
     checks: list = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
     badges: list = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
     log_bytes: int = 0
+    gpus: int = Field(default=0, description="GPUs the artifact needs (gpu rigs with fewer do not claim it)")
 
 
 class RunLog(SQLModel, table=True):

@@ -1,22 +1,24 @@
 """Runs of artifacts: authors and staff queue them and read them; rigs claim them and report back; rigs page.
 
-User side under /api/v1/venues/{slug}/submissions/{number}/runs; rig side under /api/v1/rig with
-`Authorization: Bearer rig_…`; site-wide rig registration under /api/v1/rigs. A run is enqueued only
-after the commit that created it.
+User side under /api/v1/venues/{slug}/submissions/{number}/runs (and its claims and badges); rig side
+under /api/v1/rig with `Authorization: Bearer rig_…`; site-wide rig registration under /api/v1/rigs.
+A run is enqueued only after the commit that created it.
 """
 
 from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Form, Request
-from fastapi.responses import FileResponse, PlainTextResponse
+from fastapi.responses import FileResponse, PlainTextResponse, Response
 from pydantic import BaseModel, Field
 
+from app.artifacts import badges as badge_service
+from app.artifacts import claims as claim_service
 from app.artifacts import queue
 from app.artifacts import runs as service
 from app.db import SessionDep
 from app.deps import CurrentUser, SettingsDep, VenueCtx
-from app.errors import NotSignedIn
+from app.errors import BadInput, NotFound, NotSignedIn
 from app.models.run import FINISHED, Rig, Run
 from app.routers.submissions import _visible_submission
 from app.security import permissions
@@ -55,6 +57,7 @@ class RunOut(BaseModel):
     checks: list
     badges: list
     log_bytes: int
+    gpus: int
     finished: bool
 
 
@@ -97,6 +100,49 @@ class ResultIn(BaseModel):
     duration_s: float | None = None
 
 
+class ClaimIn(BaseModel):
+    key: str = Field(max_length=32, description="the claim's id, e.g. C3 (unique with reproduce.toml's)")
+    experiment: str = Field(max_length=64)
+    metric: str = Field(max_length=128)
+    value: float
+    direction: str = Field(default="at_least", max_length=10)
+    tolerance: str = Field(default="0", max_length=20, description='"10%" (relative) or "0.02" (absolute)')
+    text: str = Field(default="", max_length=1000)
+    page: int | None = None
+
+
+class ClaimOut(BaseModel):
+    id: int | None = Field(description="the form claim's id; null for a claim in reproduce.toml")
+    key: str
+    source: str
+    text: str
+    page: int | None
+    experiment: str
+    metric: str
+    value: float
+    direction: str
+    tolerance: str
+    experiment_exists: bool
+    measured: float | None = Field(description="in the latest finished run of the current artifact")
+    passed: bool | None
+    reason: str | None
+
+
+class BadgeDecisionIn(BaseModel):
+    granted: bool | None = Field(description="true/false to confirm or override; null withdraws the decision")
+    reason: str = Field(default="", max_length=1000)
+
+
+class BadgeOut(BaseModel):
+    badge: str
+    label: str
+    earned: bool
+    granted: bool
+    decision: str
+    reason: str | None
+    decided_at: datetime | None
+
+
 def run_out(run: Run, number: int) -> RunOut:
     return RunOut(submission_number=number, finished=run.status in FINISHED,
                   **run.model_dump(exclude={"venue_id", "submission_id", "requested_by"}))
@@ -122,9 +168,16 @@ def current_rig(request: Request, session: SessionDep) -> Rig:
 CurrentRig = Annotated[Rig, Depends(current_rig)]
 
 
+def _assigned(session, ctx, sub) -> bool:  # noqa: ANN001
+    """Whether the viewer reviews this submission (reviewers see its runs, with anonymized logs)."""
+    from app.services.reviews import relation
+
+    return relation(session, ctx.member, sub).assigned
+
+
 def _runs_submission(session, ctx, number: int, *, request: bool = False):  # noqa: ANN001, ANN202
     sub = _visible_submission(session, ctx, number)
-    require(permissions.can_view_runs(ctx.user, ctx.member, ctx.venue, sub))
+    require(permissions.can_view_runs(ctx.user, ctx.member, ctx.venue, sub, assigned=_assigned(session, ctx, sub)))
     if request:
         require(permissions.can_request_run(ctx.user, ctx.member, ctx.venue, sub),
                 "Only the submission's authors and the venue's staff can start runs.")
@@ -132,12 +185,41 @@ def _runs_submission(session, ctx, number: int, *, request: bool = False):  # no
 
 
 def _sweep(session, settings, request: Request) -> None:  # noqa: ANN001
-    """Re-queue (or fail) runs whose rig went silent; enqueue the re-queued ones after the commit."""
+    """Re-queue (or fail) runs whose rig went silent and enqueue them after the commit; enqueue again the
+    queued runs the queue lost. Any API process may do it (rig heartbeats, run pages): state is in the
+    database and Redis only."""
     requeued = service.expire_stale_runs(session, ttl_s=service.HEARTBEAT_TTL_S, max_attempts=service.MAX_ATTEMPTS)
     if requeued:
-        kinds = [(r, session.get(Run, r).rig_kind) for r in requeued]
+        kinds = [(r, session.get(Run, r).rig_kind, session.get(Run, r).attempts) for r in requeued]
         session.commit()
         queue.enqueue_runs(settings, kinds, engine=request.app.state.engine)
+    lost = service.queued_runs(session, older_than_s=service.LOST_GRACE_S)
+    if lost:
+        session.commit()  # no transaction stays open while Redis answers
+        queue.recover_lost_runs(settings, [r for r in lost if r[0] not in requeued],
+                                engine=request.app.state.engine)
+
+
+def _unmasked(ctx, sub) -> bool:  # noqa: ANN001
+    return permissions.can_read_run_logs_unmasked(ctx.user, ctx.member, ctx.venue, sub)
+
+
+def runs_section(session, ctx, sub) -> dict:  # noqa: ANN001
+    """The Runs / Claims / Badges sections' context for a submission page (authors' or staff's)."""
+    if sub is None or not permissions.can_view_runs(ctx.user, ctx.member, ctx.venue, sub, assigned=_assigned(session, ctx, sub)):
+        return {"runs_section": None}
+    overview = service.runs_overview(session, sub)
+    return {"runs_section": {
+        **overview, "unmasked": _unmasked(ctx, sub), "finished": FINISHED,
+        "can_request_run": permissions.can_request_run(ctx.user, ctx.member, ctx.venue, sub),
+        "can_edit_claims": permissions.can_edit_claims(ctx.user, ctx.member, ctx.venue, sub),
+        "can_decide_badges": permissions.can_decide_badges(ctx.user, ctx.member, ctx.venue, sub),
+        "experiments": claim_service.experiment_ids(overview["artifact"]),
+        "directions": ("at_least", "at_most", "about"),
+        "tails": {r.id: service.log_tail(session, r, anonymize=not _unmasked(ctx, sub))
+                  for r in overview["runs"][:5]},
+    }}
+
 
 
 # ---- user side --------------------------------------------------------------------------------------
@@ -156,8 +238,10 @@ def api_request_run(number: int, request: Request, session: SessionDep, settings
 
 
 @api.get("/venues/{slug}/submissions/{number}/runs", response_model=list[RunOut])
-def api_runs(number: int, session: SessionDep, ctx: VenueCtx) -> list[RunOut]:
+def api_runs(number: int, request: Request, session: SessionDep, settings: SettingsDep,
+             ctx: VenueCtx) -> list[RunOut]:
     sub = _runs_submission(session, ctx, number)
+    _sweep(session, settings, request)
     return [run_out(r, sub.number) for r in service.list_runs(session, sub)]
 
 
@@ -168,16 +252,96 @@ def api_run(number: int, run_id: int, session: SessionDep, ctx: VenueCtx) -> Run
 
 
 @api.get("/venues/{slug}/submissions/{number}/runs/{run_id}/log", response_class=PlainTextResponse)
-def api_run_log(number: int, run_id: int, session: SessionDep, ctx: VenueCtx) -> PlainTextResponse:
-    """The run's output so far, as text."""
+def api_run_log(number: int, run_id: int, session: SessionDep, ctx: VenueCtx,
+                download: bool = False) -> PlainTextResponse:
+    """The run's whole output so far, as text (`?download=1`: as a file); anonymized for all but the
+    authors and staff."""
     sub = _runs_submission(session, ctx, number)
-    return PlainTextResponse(service.read_log(session, service.get_run(session, sub, run_id)))
+    text = service.read_log(session, service.get_run(session, sub, run_id), anonymize=not _unmasked(ctx, sub))
+    headers = {"Content-Disposition": f'attachment; filename="run-{run_id}.log"'} if download else None
+    return PlainTextResponse(text, headers=headers)
 
 
 @api.post("/venues/{slug}/submissions/{number}/runs/{run_id}/cancel", response_model=RunOut)
 def api_cancel_run(number: int, run_id: int, session: SessionDep, ctx: VenueCtx) -> RunOut:
+    """Cancel a run: a rig running it kills the command's whole process tree within about a second."""
     sub = _runs_submission(session, ctx, number, request=True)
     return run_out(service.cancel_run(session, ctx.user, service.get_run(session, sub, run_id)), sub.number)
+
+
+# ---- claims and badges ------------------------------------------------------------------------------
+
+
+def _claim_in(body: ClaimIn) -> claim_service.ClaimIn:
+    return claim_service.ClaimIn(**body.model_dump())
+
+
+def _claims_submission(session, ctx, number: int | None, *, edit: bool = False):  # noqa: ANN001, ANN202
+    """The submission (the signed-in author's own when number is None); edit checks can_edit_claims."""
+    if number is None:
+        if ctx.member is None or ctx.member.group_id is None:
+            require(False, "Join a group first: submissions belong to groups.")
+        sub = submission_service.submission_of_group(session, ctx.venue, ctx.member.group_id)
+        if sub is None:
+            raise NotFound("Your group has no submission yet: give it a title first.")
+    else:
+        sub = _visible_submission(session, ctx, number)
+    require(permissions.can_view_runs(ctx.user, ctx.member, ctx.venue, sub, assigned=_assigned(session, ctx, sub)))
+    if edit:
+        require(permissions.can_edit_claims(ctx.user, ctx.member, ctx.venue, sub),
+                "Claims are changed by the authors during the submission phase, or by a chair.")
+    return sub
+
+
+def _claims_out(session, sub) -> list[ClaimOut]:  # noqa: ANN001
+    return [ClaimOut(**row) for row in service.runs_overview(session, sub)["claims"]]
+
+
+@api.get("/venues/{slug}/submissions/{number}/claims", response_model=list[ClaimOut])
+def api_claims(number: int, session: SessionDep, ctx: VenueCtx) -> list[ClaimOut]:
+    """Every claim (reproduce.toml's and the form's) with its check against the latest finished run."""
+    return _claims_out(session, _claims_submission(session, ctx, number))
+
+
+@api.post("/venues/{slug}/submissions/{number}/claims", response_model=list[ClaimOut], status_code=201)
+def api_add_claim(number: int, body: ClaimIn, session: SessionDep, ctx: VenueCtx) -> list[ClaimOut]:
+    """Add a claim; it must name an experiment of the current reproduce.toml (metric names are free)."""
+    sub = _claims_submission(session, ctx, number, edit=True)
+    claim_service.save_claim(session, ctx.user, ctx.venue, sub, submission_service.current_artifact(session, sub),
+                             _claim_in(body))
+    return _claims_out(session, sub)
+
+
+@api.put("/venues/{slug}/submissions/{number}/claims/{claim_id}", response_model=list[ClaimOut])
+def api_edit_claim(number: int, claim_id: int, body: ClaimIn, session: SessionDep, ctx: VenueCtx) -> list[ClaimOut]:
+    sub = _claims_submission(session, ctx, number, edit=True)
+    claim_service.save_claim(session, ctx.user, ctx.venue, sub, submission_service.current_artifact(session, sub),
+                             _claim_in(body), claim_id)
+    return _claims_out(session, sub)
+
+
+@api.delete("/venues/{slug}/submissions/{number}/claims/{claim_id}", status_code=204)
+def api_delete_claim(number: int, claim_id: int, session: SessionDep, ctx: VenueCtx) -> Response:
+    sub = _claims_submission(session, ctx, number, edit=True)
+    claim_service.delete_claim(session, ctx.user, ctx.venue, sub, claim_id)
+    return Response(status_code=204)
+
+
+@api.get("/venues/{slug}/submissions/{number}/badges", response_model=list[BadgeOut])
+def api_badges(number: int, session: SessionDep, ctx: VenueCtx) -> list[BadgeOut]:
+    """The ACM badges: earned by the runs, confirmed or overridden by a chair; `granted` is what counts."""
+    sub = _claims_submission(session, ctx, number)
+    return [BadgeOut(**b) for b in badge_service.effective_badges(session, sub)]
+
+
+@api.put("/venues/{slug}/submissions/{number}/badges/{badge}", response_model=BadgeOut)
+def api_decide_badge(number: int, badge: str, body: BadgeDecisionIn, session: SessionDep,
+                     ctx: VenueCtx) -> BadgeOut:
+    """A chair confirms or overrides one badge with a reason (null `granted` withdraws the decision)."""
+    sub = _claims_submission(session, ctx, number)
+    require(permissions.can_decide_badges(ctx.user, ctx.member, ctx.venue, sub), "Only chairs decide badges.")
+    return BadgeOut(**badge_service.decide_badge(session, ctx.user, ctx.venue, sub, badge, granted=body.granted,
+                                                 reason=body.reason))
 
 
 # ---- rig side ---------------------------------------------------------------------------------------
@@ -267,13 +431,115 @@ def rigs_create(request: Request, session: SessionDep, user: CurrentUser, name: 
 
 
 @pages.get("/venues/{slug}/submissions/{number}/runs/{run_id}/status")
-def run_status_fragment(number: int, run_id: int, request: Request, session: SessionDep, ctx: VenueCtx):  # noqa: ANN201
-    """The run's status as an htmx fragment; it polls itself while the run is queued or running."""
+def run_status_fragment(number: int, run_id: int, request: Request, session: SessionDep, settings: SettingsDep,
+                        ctx: VenueCtx):  # noqa: ANN201
+    """The run's status and the tail of its log as an htmx fragment; it polls itself while the run is
+    queued or running, and stops once it has finished."""
     sub = _runs_submission(session, ctx, number)
+    _sweep(session, settings, request)
     run = service.get_run(session, sub, run_id)
+    session.refresh(run)
     return render(request, "partials/run_status.html",
-                  {"venue": ctx.venue, "sub": sub, "run": run, "finished": run.status in FINISHED},
+                  {"venue": ctx.venue, "sub": sub, "run": run, "finished": run.status in FINISHED,
+                   "tail": service.log_tail(session, run, anonymize=not _unmasked(ctx, sub))},
                   user=ctx.user)
+
+
+@pages.get("/venues/{slug}/submissions/{number}/runs")
+def runs_page(number: int, request: Request, session: SessionDep, ctx: VenueCtx):  # noqa: ANN201
+    """A submission's runs, claims and badges for whoever may see its runs (staff; reviewers later)."""
+    sub = _runs_submission(session, ctx, number)
+    return render(request, "pages/submission_runs.html", {"venue": ctx.venue, "sub": sub,
+                                                          **runs_section(session, ctx, sub)}, user=ctx.user)
+
+
+def _back(ctx, number: int | None) -> str:  # noqa: ANN001
+    return (f"/venues/{ctx.venue.slug}/submission" if number is None
+            else f"/venues/{ctx.venue.slug}/submissions/{number}/runs")
+
+
+@pages.post("/venues/{slug}/submission/runs")
+def run_now(request: Request, session: SessionDep, settings: SettingsDep, ctx: VenueCtx):  # noqa: ANN201
+    """The authors' "Run now" button: queue a run of the current artifact (enqueued after the commit)."""
+    def start():  # noqa: ANN202
+        sub = _claims_submission(session, ctx, None)
+        require(permissions.can_request_run(ctx.user, ctx.member, ctx.venue, sub),
+                "Only the submission's authors and the venue's staff can start runs.")
+        run = service.create_run(session, ctx.user, sub, submission_service.current_artifact(session, sub))
+        queue.enqueue_after_commit(session, settings, run)
+        return run
+    return form_action(request, session, start, success=lambda r: f"Run {r.id} queued on a {r.rig_kind} rig.",
+                       next_url=_back(ctx, None) + "#runs", back_url=_back(ctx, None) + "#runs")
+
+
+@pages.post("/venues/{slug}/submissions/{number}/runs/{run_id}/cancel")
+def run_cancel_page(number: int, run_id: int, request: Request, session: SessionDep, ctx: VenueCtx):  # noqa: ANN201
+    back = (_back(ctx, None) if ctx.member is not None and ctx.member.group_id is not None else _back(ctx, number))
+    def cancel():  # noqa: ANN202
+        sub = _runs_submission(session, ctx, number, request=True)
+        return service.cancel_run(session, ctx.user, service.get_run(session, sub, run_id))
+    return form_action(request, session, cancel, success=lambda r: f"Run {r.id} cancelled.",
+                       next_url=back + "#runs", back_url=back + "#runs")
+
+
+def _claim_form(key: str, experiment: str, metric: str, value: str, direction: str, tolerance: str, text: str,
+                page: str) -> claim_service.ClaimIn:
+    return claim_service.ClaimIn(key=key, experiment=experiment, metric=metric, value=value, direction=direction,
+                                 tolerance=tolerance, text=text, page=page)
+
+
+@pages.post("/venues/{slug}/submission/claims")
+def claim_add_page(request: Request, session: SessionDep, ctx: VenueCtx, key: Annotated[str, Form()],
+                   experiment: Annotated[str, Form()], metric: Annotated[str, Form()], value: Annotated[str, Form()],
+                   direction: Annotated[str, Form()] = "at_least", tolerance: Annotated[str, Form()] = "0",
+                   text: Annotated[str, Form()] = "", page: Annotated[str, Form()] = ""):  # noqa: ANN201
+    def add():  # noqa: ANN202
+        sub = _claims_submission(session, ctx, None, edit=True)
+        return claim_service.save_claim(session, ctx.user, ctx.venue, sub,
+                                        submission_service.current_artifact(session, sub),
+                                        _claim_form(key, experiment, metric, value, direction, tolerance, text, page))
+    return form_action(request, session, add, success=lambda c: f"Claim {c.key} added.",
+                       next_url=_back(ctx, None) + "#claims", back_url=_back(ctx, None) + "#claims")
+
+
+@pages.post("/venues/{slug}/submission/claims/{claim_id}")
+def claim_edit_page(claim_id: int, request: Request, session: SessionDep, ctx: VenueCtx, key: Annotated[str, Form()],
+                    experiment: Annotated[str, Form()], metric: Annotated[str, Form()], value: Annotated[str, Form()],
+                    direction: Annotated[str, Form()] = "at_least", tolerance: Annotated[str, Form()] = "0",
+                    text: Annotated[str, Form()] = "", page: Annotated[str, Form()] = ""):  # noqa: ANN201
+    def edit():  # noqa: ANN202
+        sub = _claims_submission(session, ctx, None, edit=True)
+        return claim_service.save_claim(session, ctx.user, ctx.venue, sub,
+                                        submission_service.current_artifact(session, sub),
+                                        _claim_form(key, experiment, metric, value, direction, tolerance, text, page),
+                                        claim_id)
+    return form_action(request, session, edit, success=lambda c: f"Claim {c.key} saved.",
+                       next_url=_back(ctx, None) + "#claims", back_url=_back(ctx, None) + "#claims")
+
+
+@pages.post("/venues/{slug}/submission/claims/{claim_id}/delete")
+def claim_delete_page(claim_id: int, request: Request, session: SessionDep, ctx: VenueCtx):  # noqa: ANN201
+    def delete():  # noqa: ANN202
+        sub = _claims_submission(session, ctx, None, edit=True)
+        return claim_service.delete_claim(session, ctx.user, ctx.venue, sub, claim_id)
+    return form_action(request, session, delete, success=lambda key: f"Claim {key} deleted.",
+                       next_url=_back(ctx, None) + "#claims", back_url=_back(ctx, None) + "#claims")
+
+
+@pages.post("/venues/{slug}/submissions/{number}/badges/{badge}")
+def badge_decide_page(number: int, badge: str, request: Request, session: SessionDep, ctx: VenueCtx,
+                      decision: Annotated[str, Form()], reason: Annotated[str, Form()] = ""):  # noqa: ANN201
+    """A chair's confirm / award / withdraw / reset of one badge, from the runs page."""
+    def decide():  # noqa: ANN202
+        sub = _claims_submission(session, ctx, number)
+        require(permissions.can_decide_badges(ctx.user, ctx.member, ctx.venue, sub), "Only chairs decide badges.")
+        granted = {"grant": True, "deny": False, "reset": None}.get(decision, "bad")
+        if granted == "bad":
+            raise BadInput("The decision is grant, deny or reset.")
+        return badge_service.decide_badge(session, ctx.user, ctx.venue, sub, badge, granted=granted, reason=reason)
+    return form_action(request, session, decide, success=lambda b: f"{b['label']}: "
+                       + ("granted" if b["granted"] else "not granted") + f" ({b['decision']}).",
+                       next_url=_back(ctx, number) + "#badges", back_url=_back(ctx, number) + "#badges")
 
 
 __all__ = ["api", "pages"]

@@ -17,7 +17,7 @@ from app.artifacts.manifest import Manifest
 __all__ = ["RUN_STATUSES", "ExperimentOutcome", "RunOutcome", "copy_artifact", "read_metrics", "judge_run",
            "MetricsError", "Log", "MAX_METRICS_BYTES"]
 
-RUN_STATUSES = ("passed", "failed", "timed_out", "error")
+RUN_STATUSES = ("passed", "failed", "timed_out", "error", "cancelled")
 MAX_METRICS_BYTES = 1024 * 1024
 Log = Callable[[str], None]
 
@@ -35,7 +35,7 @@ class ExperimentOutcome:
 
 @dataclass
 class RunOutcome:
-    status: str                       # one of RUN_STATUSES
+    status: str                       # one of RUN_STATUSES ("cancelled" only when the caller cancelled it)
     reason: str | None
     metrics: dict[str, dict[str, float]]   # experiment id -> metric name -> value
     checks: list[Check]
@@ -97,7 +97,8 @@ def read_metrics(artifact_root: str | os.PathLike, rel: str) -> dict[str, float]
 def judge_run(manifest: Manifest, experiments: list[ExperimentOutcome], *, setup_failure: tuple[str, str] | None,
               duration_s: float, snapshot_stored: bool = True) -> RunOutcome:
     """Checks per claim, badges, and the run's status and reason from what happened."""
-    metrics = {e.id: dict(e.metrics) for e in experiments if e.metrics}
+    # every experiment that ran to completion is listed, even one whose metrics file is an empty object
+    metrics = {e.id: dict(e.metrics) for e in experiments if e.status == "ok" or e.metrics}
     checks = []
     for claim in manifest.claims:
         checks.append(check_claim(claim, metrics.get(claim.experiment, {}).get(claim.metric)))

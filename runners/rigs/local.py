@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -21,12 +22,23 @@ from runners.sandbox import (SandboxLimits, SandboxResult, SandboxUnavailable, d
 __all__ = ["run_artifact_dir", "DEFAULT_LIMITS"]
 
 DEFAULT_LIMITS = SandboxLimits()
+CANCELLED = "cancelled while running"
 
 
 def _error(reason: str, start: float, snapshot_stored: bool) -> RunOutcome:
     badges = ["available"] if snapshot_stored else []
     return RunOutcome(status="error", reason=reason, metrics={}, checks=[], badges=badges,
                       duration_s=time.monotonic() - start)
+
+
+def _cancelled(start: float, snapshot_stored: bool, experiments: list[ExperimentOutcome] | None = None,
+               on_log: Log | None = None) -> RunOutcome:
+    """The run was cancelled: what had run is kept, nothing is judged."""
+    if on_log is not None:
+        on_log("==> run cancelled: the running command's process tree was killed, nothing more is started")
+    return RunOutcome(status="cancelled", reason=CANCELLED, metrics={}, checks=[],
+                      badges=["available"] if snapshot_stored else [], duration_s=time.monotonic() - start,
+                      experiments=list(experiments or []))
 
 
 def run_artifact_dir(
@@ -41,13 +53,15 @@ def run_artifact_dir(
     snapshot_stored: bool = True,
     gpu_devices: tuple[int, ...] | None = None,
     keep_workdir: bool = False,
+    cancel: threading.Event | None = None,
 ) -> RunOutcome:
     """Run one artifact end to end and judge it; never raises for anything the artifact does.
 
     ``workdir`` is a directory for this run (a temporary one by default, removed afterwards);
     the artifact is copied to ``workdir/artifact``, the only place its commands may write.
     ``limits.wall_s`` is replaced per step by the experiment's timeout and what is left of
-    ``[artifact] timeout``. ``rig`` overrides the manifest's.
+    ``[artifact] timeout``. ``rig`` overrides the manifest's. Setting ``cancel`` kills the running
+    command's whole process tree (within ~0.1 s) and starts nothing more; the outcome is "cancelled".
     """
     start = time.monotonic()
     rig = rig or manifest.artifact.rig
@@ -70,7 +84,8 @@ def run_artifact_dir(
         prepare_workdir(base / "artifact")
         os.chmod(base, 0o755)
         return _run(art, manifest, rig=rig, start=start, deadline=deadline, on_log=on_log, limits=limits,
-                    sandbox=sandbox, snapshot_stored=snapshot_stored, gpu_devices=tuple(gpu_devices or ()))
+                    sandbox=sandbox, snapshot_stored=snapshot_stored, gpu_devices=tuple(gpu_devices or ()),
+                    cancel=cancel or threading.Event())
     except SandboxUnavailable as exc:
         return _error(str(exc), start, snapshot_stored)
     except OSError as exc:  # copying the artifact or preparing the workdir
@@ -81,22 +96,27 @@ def run_artifact_dir(
 
 
 def _run(art: Path, manifest: Manifest, *, rig: str, start: float, deadline: float, on_log: Log,
-         limits: SandboxLimits, sandbox: bool, snapshot_stored: bool, gpu_devices: tuple[int, ...]) -> RunOutcome:
+         limits: SandboxLimits, sandbox: bool, snapshot_stored: bool, gpu_devices: tuple[int, ...],
+         cancel: threading.Event) -> RunOutcome:
     def remaining() -> float:
         return deadline - time.monotonic()
 
     def run(command, wall_s: float, *, network: bool = False) -> SandboxResult:
         return run_sandboxed(command, art, limits.replace(wall_s=max(0.1, wall_s)), network=network,
-                             on_output=on_log, gpu_devices=gpu_devices, sandbox=sandbox)
+                             on_output=on_log, gpu_devices=gpu_devices, sandbox=sandbox, cancel=cancel)
 
     if not sandbox:
         on_log("[warning: running WITHOUT the sandbox (--unsafe-no-sandbox): only time, output and rlimits "
                "are bounded]")
     setup_failure = None
     for n, command in enumerate(manifest.setup.commands, start=1):
+        if cancel.is_set():
+            return _cancelled(start, snapshot_stored, on_log=on_log)
         on_log(f"==> setup {n}/{len(manifest.setup.commands)}"
                f"{' (network on)' if manifest.setup.network else ''}: {command}")
         res = run(command, remaining(), network=manifest.setup.network)
+        if res.killed_reason == "cancelled":
+            return _cancelled(start, snapshot_stored, on_log=on_log)
         if res.timed_out:
             setup_failure = ("timed_out", f"setup command {n} ({command}): {describe_exit(res)} "
                                           f"(artifact timeout {manifest.artifact.timeout_s:g} s)")
@@ -106,11 +126,15 @@ def _run(art: Path, manifest: Manifest, *, rig: str, start: float, deadline: flo
             return judge_run(manifest, [], setup_failure=setup_failure, duration_s=time.monotonic() - start,
                              snapshot_stored=snapshot_stored)
 
+    if cancel.is_set():
+        return _cancelled(start, snapshot_stored, on_log=on_log)
     if rig == "mcu":
         experiments = _run_mcu(art, manifest, on_log=on_log, remaining=remaining, run=run)
     else:
         experiments = []
         for exp in manifest.experiments:
+            if cancel.is_set():
+                return _cancelled(start, snapshot_stored, experiments, on_log=on_log)
             left = remaining()
             if left <= 0:
                 experiments.append(ExperimentOutcome(exp.id, "timed_out", reason="not started: the artifact's "
@@ -126,6 +150,8 @@ def _run(art: Path, manifest: Manifest, *, rig: str, start: float, deadline: flo
             else:
                 command = exp.command
             res = run(command, wall)
+            if res.killed_reason == "cancelled":
+                return _cancelled(start, snapshot_stored, experiments, on_log=on_log)
             outcome = ExperimentOutcome(exp.id, "ok", exit_code=res.exit_code, duration_s=res.duration_s,
                                         output_truncated=res.output_truncated)
             if res.timed_out:
@@ -143,6 +169,8 @@ def _run(art: Path, manifest: Manifest, *, rig: str, start: float, deadline: flo
                    + (f" ({outcome.reason})" if outcome.reason else "")
                    + (f" metrics {outcome.metrics}" if outcome.metrics else ""))
             experiments.append(outcome)
+    if cancel.is_set():
+        return _cancelled(start, snapshot_stored, experiments, on_log=on_log)
     result = judge_run(manifest, experiments, setup_failure=None, duration_s=time.monotonic() - start,
                        snapshot_stored=snapshot_stored)
     on_log(f"==> run {result.status}" + (f": {result.reason}" if result.reason else ""))

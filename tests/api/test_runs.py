@@ -68,7 +68,8 @@ def world(make, db, settings):  # noqa: ANN001, ANN201
     other_group = make.group(venue, "Team Beta")
     other, other_m = make.member(venue, group=other_group, name="Other Student")
     db.commit()
-    return {"venue": venue, "sub": sub, "other": other, **cast}
+    smoke = db.exec(select(Run).where(Run.submission_id == sub.id)).one()  # every new artifact gets a smoke run
+    return {"venue": venue, "sub": sub, "other": other, "smoke_id": smoke.id, **cast}
 
 
 def url(world, tail: str = "") -> str:  # noqa: ANN001
@@ -93,7 +94,8 @@ def test_author_queues_a_run_and_it_is_enqueued_after_commit(world, as_user, db,
     assert enqueued == [(run["id"], "local")]
     assert "requested_by" not in run  # no identities in run answers
     listed = as_user(world["student"]).get(url(world)).json()
-    assert [x["id"] for x in listed] == [run["id"]]
+    assert [x["id"] for x in listed] == [run["id"], world["smoke_id"]]
+    assert [x["smoke"] for x in listed] == [False, True]
     assert as_user(world["ta"]).get(url(world, f"/{run['id']}")).json()["status"] == "queued"
     assert db.exec(select(AuditEvent).where(AuditEvent.action == "run.request")).first() is not None
 
@@ -170,7 +172,9 @@ def test_rig_protocol_claim_log_heartbeat_result(world, app, as_user, db, settin
     assert r.status_code == 200 and r.json()["stop"] is True
     run = as_user(world["student"]).get(url(world, f"/{run_id}")).json()
     assert run["status"] == "passed" and run["finished"] and run["duration_s"] == 1.5
-    assert run["checks"] == result["checks"] and run["badges"] == ["available", "functional", "reproduced"]
+    assert [{k: c[k] for k in result["checks"][0]} for c in run["checks"]] == result["checks"]
+    assert run["checks"][0]["text"] == "The int8 model reaches 91% accuracy" and run["checks"][0]["page"] == 3
+    assert run["badges"] == ["available", "functional", "reproduced"]
     assert run["metrics"] == {"E1": {"accuracy": 0.92}} and run["facts"] == {"cpu": "test"}
     assert rig.post(f"/api/v1/rig/runs/{run_id}/result", json=result).status_code == 409
     assert rig.post(f"/api/v1/rig/runs/{run_id}/log", json={"text": "late\n"}).json()["stop"] is True
@@ -240,3 +244,241 @@ def test_log_is_capped_with_a_marker(world, as_user, db, monkeypatch, enqueued):
     text = run_service.read_log(db, run)
     assert text.count("x") == 100 - 2 and "[log truncated" in text and run.log_bytes == 100
     assert db.exec(select(Submission)).first() is not None
+
+
+# ---- smoke runs, server-side checks, claims, badges, GPUs, logs --------------------------------------
+
+GPU_MANIFEST = MANIFEST.replace('rig = "local"', 'rig = "gpu"').replace('timeout = "1m"', 'timeout = "1m"\ngpus = 2')
+
+
+def _finish(app, db, world, run_id: int, metrics: dict, *, checks: list | None = None,  # noqa: ANN001
+            badges: list | None = None, status: str = "passed") -> None:
+    """Claim the run with a fresh rig and post a result (checks and badges as the rig would claim them)."""
+    _, token = new_rig(db, name=f"rig-{run_id}")
+    rig = rig_client(app, token)
+    assert rig.post(f"/api/v1/rig/runs/{run_id}/claim").status_code == 200
+    r = rig.post(f"/api/v1/rig/runs/{run_id}/result", json={"status": status, "metrics": metrics,
+                                                            "checks": checks or [], "badges": badges or []})
+    assert r.status_code == 200, r.text
+
+
+def test_every_new_artifact_version_gets_a_smoke_run(world, as_user, db, settings):
+    r = as_user(world["student"]).post(f"/api/v1/venues/{world['venue'].slug}/submissions/1/artifact/archive",
+                                       files={"file": ("code.zip", artifact_zip(), "application/zip")})
+    assert r.status_code == 201, r.text
+    runs = db.exec(select(Run).where(Run.submission_id == world["sub"].id).order_by(Run.id)).all()
+    assert [(x.smoke, x.status, x.artifact_id) for x in runs][-1] == (True, "queued", r.json()["id"])
+    assert len(runs) == 2 and runs[0].artifact_id != runs[1].artifact_id
+    # an artifact without reproduce.toml cannot run: no smoke run for it
+    submission_service.artifact_from_archive(db, settings, world["student"], world["venue"], world["sub"],
+                                             artifact_zip(None), "code.zip")
+    assert len(db.exec(select(Run).where(Run.submission_id == world["sub"].id)).all()) == 2
+
+
+def test_a_smoke_run_is_enqueued_only_when_the_transaction_commits(monkeypatch, settings):
+    from types import SimpleNamespace
+
+    from sqlalchemy import create_engine
+    from sqlmodel import Session
+
+    from app.artifacts import queue
+
+    calls: list = []
+    monkeypatch.setattr(queue, "enqueue_run", lambda s, run_id, kind, **kw: calls.append((run_id, kind, kw)))
+    engine = create_engine("sqlite://")
+    with Session(engine) as s:
+        s.connection()
+        queue.enqueue_after_commit(s, settings, SimpleNamespace(id=7, rig_kind="gpu", attempts=0))
+        assert calls == []  # not before the commit
+        s.commit()
+    assert [(c[0], c[1], c[2]["attempt"]) for c in calls] == [(7, "gpu", 0)] and calls[0][2]["engine"] is engine
+    with Session(engine) as s:
+        s.connection()
+        queue.enqueue_after_commit(s, settings, SimpleNamespace(id=8, rig_kind="local", attempts=0))
+        s.rollback()
+        s.commit()
+    assert len(calls) == 1  # a rolled-back run is never enqueued
+    with engine.connect() as conn:  # a session inside someone else's transaction (as in tests) commits nothing
+        outer = conn.begin()
+        with Session(bind=conn, join_transaction_mode="create_savepoint") as s:
+            queue.enqueue_after_commit(s, settings, SimpleNamespace(id=9, rig_kind="local", attempts=0))
+            s.commit()
+        outer.rollback()
+    assert len(calls) == 1
+
+
+def test_the_server_recomputes_checks_and_badges_a_rig_cannot_forge_them(world, app, as_user, db, enqueued):
+    run_id = as_user(world["student"]).post(url(world), json={}).json()["id"]
+    forged = [{"claim": "C1", "metric": "accuracy", "claimed": 0.91, "measured": 0.95, "passed": True}]
+    _finish(app, db, world, run_id, {"E1": {"accuracy": 0.5}}, checks=forged,
+            badges=["available", "functional", "reproduced"])
+    run = as_user(world["student"]).get(url(world, f"/{run_id}")).json()
+    assert run["status"] == "failed" and "claim C1" in run["reason"]
+    assert len(run["checks"]) == 1 and run["checks"][0]["measured"] == 0.5 and run["checks"][0]["passed"] is False
+    assert run["badges"] == ["available", "functional"]
+    # metrics missing an experiment: not functional, whatever the rig says
+    run_id = as_user(world["student"]).post(url(world), json={}).json()["id"]
+    _finish(app, db, world, run_id, {}, badges=["available", "functional", "reproduced"])
+    run = as_user(world["student"]).get(url(world, f"/{run_id}")).json()
+    assert run["status"] == "failed" and run["reason"] == "experiment E1 reported no metrics"
+    assert run["badges"] == ["available"]
+
+
+def claim_body(**changes) -> dict:  # noqa: ANN003
+    body = {"key": "C2", "text": "Latency stays under 20 ms", "page": 5, "experiment": "E1", "metric": "latency_ms",
+            "value": 20, "direction": "at_most", "tolerance": "10%"}
+    return {**body, **changes}
+
+
+def test_authors_add_edit_and_delete_claims_checked_against_the_manifest(world, app, as_user, db, enqueued):
+    c = as_user(world["student"])
+    claims_url = f"/api/v1/venues/{world['venue'].slug}/submissions/1/claims"
+    r = c.post(claims_url, json=claim_body())
+    assert r.status_code == 201, r.text
+    assert [(x["key"], x["source"]) for x in r.json()] == [("C1", "manifest"), ("C2", "form")]
+    claim_id = r.json()[1]["id"]
+    bad = c.post(claims_url, json=claim_body(key="C3", experiment="E9", tolerance="ten"))
+    assert bad.status_code == 422 and "Experiment 'E9' is not in" in bad.json()["detail"]
+    assert "tolerance" in bad.json()["detail"]
+    assert c.post(claims_url, json=claim_body(key="C1")).status_code == 422  # reproduce.toml has C1
+    assert c.post(claims_url, json=claim_body()).status_code == 422  # C2 exists
+    r = c.put(f"{claims_url}/{claim_id}", json=claim_body(value=25))
+    assert r.status_code == 200 and r.json()[1]["value"] == 25
+
+    # a run's checks cover both claims; the claims table shows the latest run's measurement
+    run_id = c.post(url(world), json={}).json()["id"]
+    _finish(app, db, world, run_id, {"E1": {"accuracy": 0.92, "latency_ms": 30.0}})
+    run = c.get(url(world, f"/{run_id}")).json()
+    assert [(x["claim"], x["passed"], x["source"]) for x in run["checks"]] == [("C1", True, "manifest"),
+                                                                              ("C2", False, "form")]
+    assert run["status"] == "failed" and run["badges"] == ["available", "functional"]
+    table = {x["key"]: x for x in c.get(claims_url).json()}
+    assert table["C2"]["measured"] == 30.0 and table["C2"]["passed"] is False and table["C1"]["passed"] is True
+
+    assert c.delete(f"{claims_url}/{claim_id}").status_code == 204
+    assert [x["key"] for x in c.get(claims_url).json()] == ["C1"]
+    actions = {e.action for e in db.exec(select(AuditEvent).where(AuditEvent.action.like("claim.%"))).all()}
+    assert actions == {"claim.create", "claim.update", "claim.delete"}
+
+
+@pytest.mark.parametrize(("role", "status"), [("student", 201), ("chair", 201), ("admin", 201), ("ta", 403),
+                                              ("other", 404), ("reviewer", 404), ("loner", 404), ("outsider", 404)])
+def test_who_may_change_claims(world, as_user, role, status):
+    c = as_user(world[role])
+    claims_url = f"/api/v1/venues/{world['venue'].slug}/submissions/1/claims"
+    assert c.post(claims_url, json=claim_body()).status_code == status
+    if status == 201:
+        claim_id = c.get(claims_url).json()[1]["id"]
+        assert c.put(f"{claims_url}/{claim_id}", json=claim_body(value=1)).status_code == 200
+        assert c.delete(f"{claims_url}/{claim_id}").status_code == 204
+
+
+def test_claims_close_with_the_submission_phase_for_authors(world, as_user, db):
+    world["venue"].phase = "review"
+    db.add(world["venue"])
+    db.commit()
+    claims_url = f"/api/v1/venues/{world['venue'].slug}/submissions/1/claims"
+    assert as_user(world["student"]).post(claims_url, json=claim_body()).status_code == 403
+    assert as_user(world["chair"]).post(claims_url, json=claim_body()).status_code == 201
+
+
+def test_chair_confirms_and_overrides_badges_with_a_reason(world, app, as_user, db, enqueued):
+    badges_url = f"/api/v1/venues/{world['venue'].slug}/submissions/1/badges"
+    before = {b["badge"]: b for b in as_user(world["student"]).get(badges_url).json()}
+    assert before["available"]["granted"] and not before["reproduced"]["granted"]
+    assert before["reproduced"]["label"] == "Results Reproduced"
+    chair = as_user(world["chair"])
+    assert chair.put(f"{badges_url}/reproduced", json={"granted": True, "reason": ""}).status_code == 422
+    assert as_user(world["student"]).put(f"{badges_url}/reproduced",
+                                         json={"granted": True, "reason": "we say so"}).status_code == 403
+    assert as_user(world["ta"]).put(f"{badges_url}/reproduced",
+                                    json={"granted": True, "reason": "looks fine"}).status_code == 403
+    r = chair.put(f"{badges_url}/reproduced", json={"granted": True, "reason": "Re-ran it on the lab H100 by hand."})
+    assert r.status_code == 200 and r.json()["granted"] and r.json()["decision"] == "overridden"
+    r = chair.put(f"{badges_url}/available", json={"granted": True, "reason": "Snapshot checked."})
+    assert r.json()["decision"] == "confirmed"
+    after = {b["badge"]: b for b in as_user(world["student"]).get(badges_url).json()}
+    assert after["reproduced"]["granted"] and after["reproduced"]["reason"] == "Re-ran it on the lab H100 by hand."
+    events = db.exec(select(AuditEvent).where(AuditEvent.action == "badge.decide")).all()
+    assert len(events) == 2 and "reproduced" in events[0].summary
+    assert chair.put(f"{badges_url}/reproduced", json={"granted": None}).json()["decision"] == "automatic"
+    assert chair.put(f"{badges_url}/shiny", json={"granted": True, "reason": "why not"}).status_code == 422
+    # a run that reproduces every claim earns the badge without a decision
+    run_id = as_user(world["student"]).post(url(world), json={}).json()["id"]
+    _finish(app, db, world, run_id, {"E1": {"accuracy": 0.93}})
+    assert {b["badge"]: b["granted"] for b in as_user(world["student"]).get(badges_url).json()} == \
+        {"available": True, "functional": True, "reproduced": True}
+
+
+def test_a_gpu_rig_with_too_few_gpus_leaves_the_run_queued(world, app, as_user, db, settings, enqueued):
+    submission_service.artifact_from_archive(db, settings, world["student"], world["venue"], world["sub"],
+                                             artifact_zip(GPU_MANIFEST), "code.zip")
+    db.commit()
+    smoke = db.exec(select(Run).where(Run.submission_id == world["sub"].id).order_by(Run.id.desc())).first()
+    assert smoke.rig_kind == "gpu" and smoke.gpus == 2 and smoke.reason == "waiting for a rig with ≥ 2 GPUs"
+    assert as_user(world["student"]).get(url(world, f"/{smoke.id}")).json()["gpus"] == 2
+    _, token = new_rig(db, kind="gpu", name="one-gpu")
+    rig = rig_client(app, token)
+    rig.post("/api/v1/rig/heartbeat", json={"facts": {"gpus": [{"name": "NVIDIA H100"}]}})
+    r = rig.post(f"/api/v1/rig/runs/{smoke.id}/claim")
+    assert r.status_code == 409 and r.json()["code"] == "too-few-gpus" and "at least 2 GPUs" in r.json()["detail"]
+    db.refresh(smoke)
+    assert smoke.status == "queued" and smoke.reason == "waiting for a rig with ≥ 2 GPUs"
+    page = as_user(world["student"]).get(f"/venues/{world['venue'].slug}/submission").text
+    assert "waiting for a rig with ≥ 2 GPUs" in page
+    _, big = new_rig(db, kind="gpu", name="two-gpus")
+    big_rig = rig_client(app, big)
+    big_rig.post("/api/v1/rig/heartbeat", json={"facts": {"gpus": [{"name": "H100"}, {"name": "H100"}]}})
+    assert big_rig.post(f"/api/v1/rig/runs/{smoke.id}/claim").status_code == 200
+
+
+def test_logs_are_anonymized_for_readers_outside_the_group_and_staff(world, as_user, db, enqueued):
+    from app.security import permissions
+
+    run_id = as_user(world["student"]).post(url(world), json={}).json()["id"]
+    rig, _ = new_rig(db)
+    run = run_service.claim_run(db, rig, run_id)
+    email = world["student"].email
+    run_service.append_log(db, rig, run, f"training by Stu Dent <{email}>\nacc 0.92\n")
+    db.commit()
+    assert "Stu Dent" in as_user(world["student"]).get(url(world, f"/{run_id}/log")).text
+    masked = run_service.read_log(db, run, anonymize=True)
+    assert "Stu Dent" not in masked and email not in masked and "[anonymized]" in masked and "acc 0.92" in masked
+    assert "Stu Dent" not in run_service.log_tail(db, run, anonymize=True)
+    m = world["members"]
+    assert not permissions.can_read_run_logs_unmasked(world["reviewer"], m["reviewer"], world["venue"], world["sub"])
+    assert permissions.can_read_run_logs_unmasked(world["student"], m["student"], world["venue"], world["sub"])
+    r = as_user(world["student"]).get(url(world, f"/{run_id}/log?download=1"))
+    assert r.headers["content-disposition"] == f'attachment; filename="run-{run_id}.log"'
+
+
+def test_submission_page_runs_section_run_now_and_claims_form(world, app, browser_login, db, enqueued):
+    c = browser_login(world["student"])
+    slug = world["venue"].slug
+    page = c.get(f"/venues/{slug}/submission").text
+    assert 'id="runs"' in page and f'id="run-{world["smoke_id"]}"' in page and 'hx-trigger="every 2s"' in page
+    assert "Run now" in page and 'id="claims"' in page and "Results Reproduced" in page
+    r = c.post(f"/venues/{slug}/submission/runs", data={"csrf_token": c.csrf}, follow_redirects=False)
+    assert r.status_code == 303
+    assert len(db.exec(select(Run).where(Run.submission_id == world["sub"].id)).all()) == 2
+    r = c.post(f"/venues/{slug}/submission/claims", data={"csrf_token": c.csrf, **{
+        k: str(v) for k, v in claim_body().items()}}, follow_redirects=False)
+    assert r.status_code == 303
+    page = c.get(f"/venues/{slug}/submission").text
+    assert 'data-claim="C2"' in page and "Latency stays under 20 ms" in page and "Claim C2 added." in page
+    r = c.post(f"/venues/{slug}/submission/claims", data={"csrf_token": c.csrf, **{
+        k: str(v) for k, v in claim_body(key="C4", experiment="nope").items()}}, follow_redirects=True)
+    assert "is not in the artifact" in r.text
+    assert c.post(f"/venues/{slug}/submission/runs", data={}, follow_redirects=False).status_code == 403  # CSRF
+
+
+def test_staff_runs_page_and_badge_form(world, browser_login, db):
+    c = browser_login(world["chair"])
+    slug = world["venue"].slug
+    page = c.get(f"/venues/{slug}/submissions/1/runs").text
+    assert f'id="run-{world["smoke_id"]}"' in page and "Grant" in page
+    r = c.post(f"/venues/{slug}/submissions/1/badges/functional",
+               data={"csrf_token": c.csrf, "decision": "grant", "reason": "Ran it by hand"}, follow_redirects=True)
+    assert "Artifacts Evaluated — Functional: granted (overridden)." in r.text
+    ta = browser_login(world["ta"])
+    assert "Grant" not in ta.get(f"/venues/{slug}/submissions/1/runs").text

@@ -307,3 +307,43 @@ def test_mcu_fixture_through_the_same_pipeline():
     assert result["status"] == "passed", (result, lines[-20:])
     assert result["metrics"]["E1"]["accuracy"] >= 0.85 and result["metrics"]["E1"]["flash_bytes"] > 0
     assert result["badges"] == ["available", "functional", "reproduced"]
+
+
+def test_cancel_kills_the_running_experiment_and_starts_no_more(tmp_path):
+    import threading
+
+    marker = f"rr-cancel-{uuid.uuid4().hex}"
+    art = write_artifact(tmp_path / "c", f"""
+        [artifact]
+        timeout = "1m"
+        [[experiment]]
+        id = "A"
+        command = "sleep 300 & echo {marker}; python -c 'import time; time.sleep(300)' {marker}"
+        metrics = "a.json"
+        [[experiment]]
+        id = "B"
+        command = "echo never > b.txt; echo '{{}}' > b.json"
+        metrics = "b.json"
+        """)
+    cancel = threading.Event()
+
+    def on_log(line: str) -> None:
+        if line == marker:
+            threading.Timer(0.3, cancel.set).start()
+
+    t0 = time.monotonic()
+    result = reproduce(art, on_log=on_log, limits=TEST_LIMITS, cancel=cancel, workdir=tmp_path / "run")
+    assert result["status"] == "cancelled" and time.monotonic() - t0 < 5
+    assert not (tmp_path / "run" / "artifact" / "b.txt").exists()  # B never started
+    assert processes_with(marker) == []
+
+
+def test_json_shape_is_designs(tmp_path, capsys):
+    art = logreg_artifact(tmp_path / "a", claimed=0.9)
+    assert main([str(art), "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert set(out) == {"status", "reason", "metrics", "checks", "badges", "duration_s"}
+    assert set(out["metrics"]) == {"E1"} and set(out["metrics"]["E1"]) == {"accuracy", "loss"}  # experiment -> metric
+    assert set(out["checks"][0]) == {"claim", "metric", "claimed", "measured", "passed"}
+    assert out["status"] == "passed" and out["badges"] == ["available", "functional", "reproduced"]
+    assert isinstance(out["duration_s"], float) and out["reason"] is None

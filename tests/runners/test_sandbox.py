@@ -228,3 +228,30 @@ def test_private_tmp_is_writable_and_bounded(workdir):
     assert res.exit_code == 0 and lines[0] == "hi" and "FULL" in lines
     size = int(next(x for x in lines if x.startswith("-")).split()[4])
     assert size <= 8 * 1024**2
+
+
+@needs_bwrap
+@pytest.mark.parametrize("sandbox", [True, False])
+def test_cancel_kills_the_whole_tree_within_a_second(workdir, sandbox):
+    import threading
+
+    marker = f"rr-cancel-{uuid.uuid4().hex}"
+    cmd = (f"python -c 'import time; time.sleep(300)' {marker} & "
+           f"setsid python -c 'import time; time.sleep(300)' {marker} & echo started; sleep 300")
+    cancel = threading.Event()
+    lines: list[str] = []
+
+    def on_output(line: str) -> None:
+        lines.append(line)
+        if line == "started":
+            threading.Timer(0.5, cancel.set).start()
+
+    t0 = time.monotonic()
+    res = run_sandboxed(cmd, workdir, TEST_LIMITS, on_output=on_output, sandbox=sandbox, cancel=cancel)
+    assert res.killed_reason == "cancelled" and not res.timed_out
+    assert time.monotonic() - t0 < 3  # 0.5 s to the cancel, then at most CANCEL_POLL_S and the kill
+    assert describe_exit(res).startswith("cancelled") and "[killed: the run was cancelled]" in lines
+    deadline = time.monotonic() + 1
+    while processes_with(marker) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert processes_with(marker) == []
