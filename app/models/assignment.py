@@ -1,9 +1,9 @@
-"""Reviewer assignment: conflicts, bids, reviewer interests and the assignments themselves."""
+"""Reviewer assignment: conflicts, bids, reviewer interests, the assignments themselves and solve jobs."""
 
 from datetime import datetime
 from enum import StrEnum
 
-from sqlalchemy import UniqueConstraint
+from sqlalchemy import JSON, Column, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from app.models.base import ts_field
@@ -69,3 +69,32 @@ class Assignment(SQLModel, table=True):
     affinity: float | None = None
     created_by: int | None = Field(default=None, foreign_key="user.id")
     created_at: datetime = ts_field(default_now=True)
+
+
+class JobStatus(StrEnum):
+    queued = "queued"
+    running = "running"
+    done = "done"
+    failed = "failed"
+
+
+class AssignmentJob(SQLModel, table=True):
+    """One auto-solve (a preview or an apply) run in the background; its progress lives here so any API process
+    can report it. `heartbeat_at` going stale means the process running it stopped."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    venue_id: int = Field(foreign_key="venue.id", index=True)
+    requested_by: int | None = Field(default=None, foreign_key="user.id")
+    dry_run: bool = True
+    params: dict = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    status: str = Field(default=JobStatus.queued.value, max_length=20, index=True)
+    phase: str = Field(default="queued", max_length=40)
+    done: int = 0
+    total: int = 0
+    result: dict = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    error: str | None = Field(default=None, max_length=2000)
+    created_at: datetime = ts_field(default_now=True)
+    started_at: datetime | None = ts_field(nullable=True)
+    heartbeat_at: datetime | None = ts_field(nullable=True)
+    finished_at: datetime | None = ts_field(nullable=True)
+    applied_at: datetime | None = ts_field(nullable=True)

@@ -153,3 +153,333 @@ def test_assignment_endpoints_per_role(make, db, as_user, client):  # noqa: ANN0
     # Bids are for reviewers in the assignment phase; chairs cannot bid.
     assert as_user(chair).put(f"{base}/bids/1", json={"value": "eager"}).status_code == 403
     assert as_user(student).put(f"{base}/bids/1", json={"value": "maybe"}).status_code == 422
+
+
+# ---- jobs, explanations, incremental re-solve, cache, bad input (issue 5) --------------------------------
+
+import contextlib  # noqa: E402
+
+import pytest  # noqa: E402
+
+from app.models import Member, Submission  # noqa: E402
+from app.models.assignment import AssignmentJob, Conflict  # noqa: E402
+from app.services import assignments as assignment_service  # noqa: E402
+
+
+@pytest.fixture
+def inline_jobs(monkeypatch, db):  # noqa: ANN001, ANN201
+    """Run solve jobs in the request's thread on the test's session (a real thread could not see the test's
+    uncommitted data); the browser test runs them in the real background thread."""
+    started: list[int] = []
+
+    def launch(settings, engine, job_id):  # noqa: ANN001, ANN202
+        started.append(job_id)
+        assignment_service.run_job(lambda: contextlib.nullcontext(db), settings, job_id)
+
+    monkeypatch.setattr(assignment_service, "launch_job", launch)
+    return started
+
+
+def _count(db, model) -> int:  # noqa: ANN001
+    return db.exec(select(func.count()).select_from(model)).one()
+
+
+def _pairs(client, venue) -> set[tuple[int, int]]:  # noqa: ANN001
+    return {(r["submission"], r["member_id"]) for r in client.get(f"/api/v1/venues/{venue.slug}/assignments").json()}
+
+
+def _late_submission(make, db, venue, name="Fed A", title="Federated averaging with non-IID clients",  # noqa: ANN001, ANN202
+                     abstract="FedAvg on Dirichlet-skewed CIFAR-10 splits across 100 simulated clients; we compare "
+                              "FedProx and SCAFFOLD for client drift."):
+    venue.phase = "submission"
+    db.add(venue)
+    group = make.group(venue, name)
+    members = [make.member(venue, "student", group=group, name=f"{name} student {i}") for i in range(2)]
+    sub = save_submission(db, members[0][0], venue, members[0][1], title=title, abstract=abstract, keywords=[])
+    venue.phase = "assignment"
+    db.add(venue)
+    db.commit()
+    return sub, members
+
+
+def test_preview_job_reports_progress_and_saves_nothing_then_apply_saves_it(make, db, as_user, inline_jobs):  # noqa: ANN001
+    venue, chair, _people = _venue(make, db)
+    c = as_user(chair)
+    r = c.post(f"/api/v1/venues/{venue.slug}/assignment/jobs", json={"k": 2, "max_load": 2, "dry_run": True})
+    assert r.status_code == 202, r.text
+    job_id = r.json()["id"]
+    assert inline_jobs == [job_id]
+    job = c.get(f"/api/v1/venues/{venue.slug}/assignment/jobs/{job_id}").json()
+    assert job["status"] == "done" and job["finished"] and job["phase"] == "done", job
+    # progress counts texts: 4 submissions + 8 profile items (each student's own paper, cached once embedded)
+    assert job["total"] == 12 and job["done"] == job["total"]
+    assert job["result"]["stats"]["added"] == 8 and len(job["result"]["changes"]) == 8
+    assert {ch["op"] for ch in job["result"]["changes"]} == {"add"}
+    summary = job["result"]["summary"]
+    assert 0 < summary["min_affinity"] <= summary["mean_affinity"] <= 1
+    assert summary["load_histogram"] == {"1": 8}  # 8 pairs over 8 reviewers with max load 2: the solver spreads them
+    assert _count(db, Assignment) == 0  # a preview saves nothing
+    # The job's progress lives in the database, where any API process can read it.
+    db.expire_all()
+    assert db.get(AssignmentJob, job_id).done == 12
+    r = c.post(f"/api/v1/venues/{venue.slug}/assignment/jobs/{job_id}/apply")
+    assert r.status_code == 200, r.text
+    assert _count(db, Assignment) == 8
+    assert {(ch["submission"], ch["member_id"]) for ch in job["result"]["changes"]} == _pairs(c, venue)
+    again = c.post(f"/api/v1/venues/{venue.slug}/assignment/jobs/{job_id}/apply")
+    assert again.status_code == 409 and "applied already" in again.json()["detail"]
+    assert _count(db, Assignment) == 8
+
+
+def test_a_failed_job_says_why_and_changes_nothing(make, db, as_user, inline_jobs):  # noqa: ANN001
+    venue, chair, _people = _venue(make, db)
+    c = as_user(chair)
+    r = c.post(f"/api/v1/venues/{venue.slug}/assignment/jobs", json={"k": 7, "max_load": 4})
+    assert r.status_code == 202
+    job = c.get(f"/api/v1/venues/{venue.slug}/assignment/jobs/{r.json()['id']}").json()
+    assert job["status"] == "failed" and job["finished"]
+    assert "No assignment is possible" in job["error"] and "submission #1 has only 6 non-conflicted" in job["error"]
+    assert _count(db, Assignment) == 0
+    # max load 0 is refused before any job starts
+    r = c.post(f"/api/v1/venues/{venue.slug}/assignment/jobs", json={"k": 2, "max_load": 0})
+    assert r.status_code == 422 and "max load" in r.json()["detail"]
+    assert _count(db, AssignmentJob) == 1
+
+
+def test_a_second_job_waits_for_the_running_one(make, db, as_user, monkeypatch):  # noqa: ANN001
+    venue, chair, _people = _venue(make, db)
+    monkeypatch.setattr(assignment_service, "launch_job", lambda *a, **kw: None)  # stays queued
+    c = as_user(chair)
+    assert c.post(f"/api/v1/venues/{venue.slug}/assignment/jobs", json={"k": 2, "max_load": 2}).status_code == 202
+    r = c.post(f"/api/v1/venues/{venue.slug}/assignment/jobs", json={"k": 2, "max_load": 2})
+    assert r.status_code == 409 and "already queued" in r.json()["detail"]
+
+
+def test_explanations_give_affinity_ranks_closest_item_and_quality(make, db, as_user, settings):  # noqa: ANN001
+    venue, chair, people = _venue(make, db)
+    c = as_user(chair)
+    base = f"/api/v1/venues/{venue.slug}"
+    # A manual pair before anything is embedded: explanations read the cache only and say so.
+    pick = people["Dist A"][0][1]
+    assert c.post(f"{base}/assignments", json=[{"op": "add", "submission": 1, "member_id": pick.id}]).status_code == 200
+    before = c.get(f"{base}/assignments/explain").json()
+    assert before["available"] is False and "not embedded yet" in before["reason"]
+    assert c.post(f"{base}/assignments", json=[{"op": "remove", "submission": 1, "member_id": pick.id}]).status_code == 200
+    assert c.post(f"{base}/assignment/solve", json={"k": 2, "max_load": 2}).status_code == 200
+    r = c.get(f"{base}/assignments/explain")
+    assert r.status_code == 200
+    out = r.json()
+    assert out["available"] is True and len(out["pairs"]) == 8
+    group_of = {m.id: name for name, ms in people.items() for _u, m in ms}
+    numbers = {name: i + 1 for i, name in enumerate(TOPICS)}
+    for p in out["pairs"]:
+        assert 0 <= p["affinity"] <= 1 and p["rank_for_reviewer"] >= 1 and p["rank_for_paper"] >= 1
+        # a student's only profile item is their own group's paper: that is the closest item, named for the chair
+        assert p["closest_item"]["label"] == f"own submission #{numbers[group_of[p['member_id']]]}"
+        assert p["closest_item"]["excerpt"]
+    tiny_a = [p for p in out["pairs"] if p["submission"] == numbers["Tiny A"]]
+    assert all(p["rank_for_paper"] <= 2 for p in tiny_a)  # its two reviewers are its two best matches (Tiny B)
+    q = out["summary"]
+    assert q["pairs"] == 8 and q["load_histogram"] == {"1": 8}
+    assert q["min_affinity"] <= q["mean_affinity"]
+    student = people["Tiny A"][0][0]
+    assert as_user(student).get(f"{base}/assignments/explain").status_code == 403
+
+
+def test_interests_are_profile_items(make, db, as_user, settings):  # noqa: ANN001
+    venue, chair, _people = _venue(make, db)
+    ext, ext_m = make.member(venue, "reviewer", name="External Reviewer")
+    db.commit()
+    c = as_user(ext)
+    base = f"/api/v1/venues/{venue.slug}"
+    assert c.get(f"{base}/interests").json() == {"items": []}
+    r = c.put(f"{base}/interests", json={"items": ["  Int8 quantisation and TinyML on Cortex-M microcontrollers  ",
+                                                   "   "]})
+    assert r.status_code == 200 and r.json()["items"] == ["Int8 quantisation and TinyML on Cortex-M microcontrollers"]
+    assert c.get(f"{base}/interests").json()["items"] == r.json()["items"]
+    too_many = c.put(f"{base}/interests", json={"items": [f"topic {i}" for i in range(11)]})
+    assert too_many.status_code == 422 and "at most 10" in too_many.json()["detail"]
+    assert len(c.get(f"{base}/interests").json()["items"]) == 1  # unchanged
+    sc = assignment_service.score_venue(db, settings, venue)
+    j = [m.id for m in sc.members].index(ext_m.id)
+    assert [i.label for i in sc.items[j]] == ["interest 1"]
+    tiny = [i for i, s in enumerate(sc.subs) if s.title.startswith(("Keyword", "Gesture"))]
+    dist = [i for i in range(len(sc.subs)) if i not in tiny]
+    assert min(sc.matrix[i, j] for i in tiny) > max(sc.matrix[i, j] for i in dist)
+
+
+def test_a_late_submission_changes_only_what_it_needs(make, db, as_user):  # noqa: ANN001
+    venue, chair, people = _venue(make, db)
+    c = as_user(chair)
+    base = f"/api/v1/venues/{venue.slug}"
+    assert c.post(f"{base}/assignment/solve", json={"k": 2, "max_load": 2}).status_code == 200
+    before = _pairs(c, venue)
+    sub, _late_people = _late_submission(make, db, venue)
+    r = c.post(f"{base}/assignment/solve", json={"k": 2, "max_load": 2})
+    assert r.status_code == 200, r.text
+    st = r.json()["stats"]
+    assert st["mode"] == "incremental" and st["removed"] == 0 and st["kept"] == 8 and st["added"] == 2
+    after = _pairs(c, venue)
+    assert before <= after and {s for s, _m in after - before} == {sub.number}
+
+
+def test_a_dropped_reviewer_is_replaced_and_nothing_else_moves(make, db, as_user):  # noqa: ANN001
+    venue, chair, people = _venue(make, db)
+    c = as_user(chair)
+    base = f"/api/v1/venues/{venue.slug}"
+    assert c.post(f"{base}/assignment/solve", json={"k": 2, "max_load": 2}).status_code == 200
+    before = _pairs(c, venue)
+    number, member_id = sorted(before)[0]
+    # The reviewer drops out of reviewing (becomes a TA, who is not in the pool by default).
+    member = db.get(Member, member_id)
+    member.role = "ta"
+    db.add(member)
+    db.commit()
+    r = c.post(f"{base}/assignment/solve", json={"k": 2, "max_load": 2})
+    assert r.status_code == 200, r.text
+    after = _pairs(c, venue)
+    assert before - after == {(number, member_id)}
+    assert len(after - before) == 1 and next(iter(after - before))[0] == number
+
+
+def test_a_rerun_embeds_only_the_new_text(make, db, as_user, monkeypatch):  # noqa: ANN001
+    from app.assignment import embeddings
+
+    encoded: list[str] = []
+    real = embeddings.encode_chunks
+
+    def counting(chunks, model_name=embeddings.DEFAULT_MODEL):  # noqa: ANN001, ANN202
+        encoded.extend(chunks)
+        return real(chunks, model_name)
+
+    monkeypatch.setattr(embeddings, "encode_chunks", counting)
+    venue, chair, _people = _venue(make, db)
+    c = as_user(chair)
+    base = f"/api/v1/venues/{venue.slug}"
+    assert c.post(f"{base}/assignment/solve", json={"k": 2, "max_load": 2, "dry_run": True}).status_code == 200
+    assert len(encoded) == 4  # four distinct texts (each is also its authors' profile item), one chunk each
+    encoded.clear()
+    assert c.post(f"{base}/assignment/solve", json={"k": 2, "max_load": 2, "dry_run": True}).status_code == 200
+    assert encoded == []  # all cached
+    sub, _late = _late_submission(make, db, venue)
+    assert c.post(f"{base}/assignment/solve", json={"k": 2, "max_load": 2, "dry_run": True}).status_code == 200
+    assert len(encoded) == 1 and sub.title in encoded[0]
+
+
+def test_bad_input_names_the_cause_and_changes_nothing(make, db, as_user):  # noqa: ANN001
+    venue, chair, people = _venue(make, db)
+    c = as_user(chair)
+    base = f"/api/v1/venues/{venue.slug}"
+    # k larger than the reviewers there are
+    r = c.post(f"{base}/assignment/solve", json={"k": 9, "max_load": 4})
+    assert r.status_code == 422 and "k=9" in r.json()["detail"] and "only 8 reviewer" in r.json()["detail"]
+    # max load 0
+    r = c.post(f"{base}/assignment/solve", json={"k": 2, "max_load": 0})
+    assert r.status_code == 422 and "max load" in r.json()["detail"]
+    # every reviewer conflicted with #2 (imported: "same team last term")
+    lines = [f"{u.email},2" for name, ms in people.items() if name != "Tiny B" for u, _m in ms]
+    r = c.post(f"{base}/conflicts/import", files={"file": ("c.csv", "\n".join(lines).encode(), "text/csv")})
+    assert r.status_code == 200 and r.json()["created"] == 6
+    r = c.post(f"{base}/assignment/solve", json={"k": 2, "max_load": 2})
+    assert r.status_code == 422 and "all reviewers are conflicted with submission #2" in r.json()["detail"]
+    assert _count(db, Assignment) == 0
+    db.exec(Conflict.__table__.delete().where(Conflict.venue_id == venue.id))
+    # a submission with no text to match on (a title that is only blanks, e.g. from an old import)
+    sub = db.exec(select(Submission).where(Submission.venue_id == venue.id, Submission.number == 3)).one()
+    sub.title, sub.abstract = "   ", ""
+    db.add(sub)
+    db.commit()
+    r = c.post(f"{base}/assignment/solve", json={"k": 2, "max_load": 2})
+    assert r.status_code == 422 and "#3 have no text" in r.json()["detail"]
+    assert _count(db, Assignment) == 0
+
+
+def test_assignment_csv_lists_every_bad_line_and_changes_nothing(make, db, as_user):  # noqa: ANN001
+    venue, chair, people = _venue(make, db)
+    c = as_user(chair)
+    base = f"/api/v1/venues/{venue.slug}"
+    tiny_b, dist_a = people["Tiny B"][0][0], people["Dist A"][0][0]
+    # Tiny B's student declares a conflict with a Tiny A author.
+    assert as_user(tiny_b).post(f"{base}/conflicts", json={"with_email": people["Tiny A"][0][0].email}).status_code == 201
+    csv_text = (f"submission,reviewer_email\n1,{dist_a.email}\n1,nobody@uni.example\n1,{tiny_b.email}\n"
+                f"9,{dist_a.email}\n2,{tiny_b.email}\n").encode()
+    r = c.post(f"{base}/assignments/import", files={"file": ("a.csv", csv_text, "text/csv")})
+    assert r.status_code == 422
+    detail = r.json()["detail"]
+    assert "4 bad line(s)" in detail
+    assert "line 3: nobody@uni.example is not a reviewer" in detail
+    assert f"line 4: {tiny_b.email} has a conflict with #1" in detail
+    assert "line 5: no submission #9" in detail
+    assert f"line 6: {tiny_b.email} is an author of #2" in detail
+    assert [d["message"][:6] for d in r.json()["details"]] == ["line 3", "line 4", "line 5", "line 6"]
+    assert _count(db, Assignment) == 0
+    ok = c.post(f"{base}/assignments/import", files={"file": ("a.csv", f"1,{dist_a.email}\n".encode(), "text/csv")})
+    assert ok.status_code == 200 and _count(db, Assignment) == 1
+
+
+def test_conflict_import_is_strict_and_the_list_is_for_staff(make, db, as_user):  # noqa: ANN001
+    venue, chair, people = _venue(make, db)
+    ta, _ = make.member(venue, "ta", name="TA")
+    db.commit()
+    c = as_user(chair)
+    base = f"/api/v1/venues/{venue.slug}"
+    a, b = people["Tiny A"][0][0], people["Dist B"][1][0]
+    bad = (f"reviewer,other\n{a.email},{b.email}\nghost@uni.example,{b.email}\n{a.email},#12\n{a.email},soon\n"
+           f"{a.email},{people['Tiny A'][1][0].email}\n").encode()
+    r = c.post(f"{base}/conflicts/import", files={"file": ("c.csv", bad, "text/csv")})
+    assert r.status_code == 422
+    msgs = [d["message"] for d in r.json()["details"]]
+    assert msgs == ["line 3: ghost@uni.example is not a member of this venue", "line 4: there is no submission #12",
+                    "line 5: the second column must be an email or a submission number, not 'soon'"]
+    assert _count(db, Conflict) == 0
+    good = f"{a.email},{b.email},same team last term\n{a.email},#4\n{a.email},{people['Tiny A'][1][0].email}\n".encode()
+    r = c.post(f"{base}/conflicts/import", files={"file": ("c.csv", good, "text/csv")})
+    assert r.status_code == 200 and r.json() == {"created": 1, "skipped": 2, "assigned_now_conflicted": 0}
+    listed = as_user(ta).get(f"{base}/conflicts").json()
+    assert [(x["reviewer"], x["group"], x["submission"], x["source"]) for x in listed] == [
+        (a.email, "Dist B", 4, "imported")]
+    own = as_user(a).get(f"{base}/conflicts").json()
+    assert own and all(set(x) == {"source", "reason", "created_at"} for x in own)  # no names, no groups
+    assert as_user(a).get(f"{base}/conflicts").text.count("Dist B") == 0
+    assert as_user(ta).post(f"{base}/conflicts/import", files={"file": ("c.csv", good, "text/csv")}).status_code == 403
+    # The solver honours it: Tiny A's author never reviews Dist B.
+    assert c.post(f"{base}/assignment/solve", json={"k": 2, "max_load": 2}).status_code == 200
+    a_member = people["Tiny A"][0][1].id
+    assert (4, a_member) not in _pairs(c, venue)
+
+
+def test_bidding_list_shows_titles_and_abstracts_only(make, db, as_user):  # noqa: ANN001
+    venue, chair, people = _venue(make, db)
+    user = people["Dist A"][0][0]
+    c = as_user(user)
+    base = f"/api/v1/venues/{venue.slug}"
+    assert c.put(f"{base}/bids/1", json={"value": "eager"}).status_code == 200
+    rows = c.get(f"{base}/bids").json()
+    assert [r["number"] for r in rows] == [1, 2, 4]  # not their own #3
+    assert set(rows[0]) == {"number", "title", "abstract", "bid"} and rows[0]["bid"] == "eager"
+    text = c.get(f"{base}/bids").text
+    assert not any(name in text for name in TOPICS)  # no group names
+    assert "student" not in text  # no author names
+    assert as_user(chair).get(f"{base}/bids").status_code == 403
+
+
+def test_job_and_explain_endpoints_per_role(make, db, as_user, client, inline_jobs):  # noqa: ANN001
+    venue, chair, people = _venue(make, db)
+    ta, _ = make.member(venue, "ta", name="TA")
+    outsider = make.user("Outsider")
+    db.commit()
+    student = people["Dist B"][0][0]
+    base = f"/api/v1/venues/{venue.slug}"
+    r = as_user(chair).post(f"{base}/assignment/jobs", json={"k": 2, "max_load": 2, "dry_run": True})
+    job = r.json()["id"]
+    for url in (f"{base}/assignment/jobs/{job}", f"{base}/assignments/explain"):
+        assert as_user(ta).get(url).status_code == 200
+        assert as_user(student).get(url).status_code == 403
+        assert as_user(outsider).get(url).status_code == 404
+        assert client.get(url).status_code == 401
+    for url in (f"{base}/assignment/jobs", f"{base}/assignment/jobs/{job}/apply"):
+        assert as_user(ta).post(url, json={"k": 1}).status_code == 403
+        assert as_user(student).post(url, json={"k": 1}).status_code == 403
+        assert as_user(outsider).post(url, json={"k": 1}).status_code == 404
+    assert as_user(chair).get(f"{base}/assignment/jobs/99999").status_code == 404
+    assert _count(db, Assignment) == 0

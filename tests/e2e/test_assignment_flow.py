@@ -1,0 +1,98 @@
+"""In a real browser: the chair previews an assignment (a background job whose progress the page polls),
+applies it, reads the quality summary and locks a pair; a student bids on the bidding page (htmx radios)."""
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from sqlmodel import Session, select
+
+from app.models import Deadline, Group, Member, Submission, User, Venue
+from app.models.assignment import Assignment, Bid
+from app.security.passwords import hash_password
+
+pytestmark = pytest.mark.e2e
+PASSWORD = "assign pass 1"
+PAPERS = [
+    ("Wake", "Keyword spotting on a Cortex-M4 microcontroller",
+     "An int8 depthwise CNN for keyword spotting runs with TFLite Micro on the Nano 33 BLE Sense."),
+    ("Pipes", "Pipeline parallel training of GPT-2 on four GPUs",
+     "We compare GPipe and 1F1B schedules for data and model parallel transformer training."),
+    ("Feds", "Client drift in federated learning on non-IID data",
+     "FedAvg, FedProx and SCAFFOLD on Dirichlet-skewed CIFAR-10 with 100 simulated clients."),
+]
+
+
+def _seed(engine) -> None:  # noqa: ANN001
+    with Session(engine) as s:
+        venue = Venue(slug="assign-e2e", title="Assignment E2E", timezone="Europe/London", phase="assignment")
+        s.add(venue)
+        s.flush()
+        s.add(Deadline(venue_id=venue.id, kind="submission", due_at=datetime.now(UTC) - timedelta(days=1)))
+        chair = User(email="chair.assign@uni.example", full_name="Cara Chair", password_hash=hash_password(PASSWORD))
+        s.add(chair)
+        s.flush()
+        s.add(Member(venue_id=venue.id, user_id=chair.id, role="chair"))
+        for n, (name, title, abstract) in enumerate(PAPERS, start=1):
+            group = Group(venue_id=venue.id, name=f"Team {name}", join_code=f"ASSIGN{n:02d}")
+            user = User(email=f"{name.lower()}@uni.example", full_name=f"{name} Author",
+                        password_hash=hash_password(PASSWORD))
+            s.add_all([group, user])
+            s.flush()
+            s.add(Member(venue_id=venue.id, user_id=user.id, group_id=group.id))
+            s.add(Submission(venue_id=venue.id, group_id=group.id, number=n, title=title, abstract=abstract))
+        s.commit()
+
+
+def _login(page, url: str, email: str) -> None:  # noqa: ANN001
+    page.goto(f"{url}/login")
+    page.fill("#email", email)
+    page.fill("#password", PASSWORD)
+    page.click("button:has-text('Sign in')")
+    page.wait_for_selector("button:has-text('Sign out')")
+
+
+def test_chair_previews_applies_locks_and_a_student_bids(live_server, browser):  # noqa: ANN001
+    _seed(live_server.engine)
+    url = live_server.url
+    chair = browser.new_context().new_page()
+    chair.set_default_timeout(15_000)
+    _login(chair, url, "chair.assign@uni.example")
+    chair.goto(f"{url}/venues/assign-e2e/assignments")
+    chair.fill("#k", "1")
+    chair.fill("#max_load", "1")
+    chair.click("button[value='preview']")
+    # The job runs in a background thread of the server; the page polls its progress, then reloads.
+    chair.wait_for_selector("#assign-job")
+    chair.wait_for_selector("#preview-changes", timeout=120_000)
+    assert chair.locator("#preview-changes tbody tr").count() == 3
+    with Session(live_server.engine) as s:
+        assert s.exec(select(Assignment)).all() == []  # a preview saves nothing
+    chair.click("#apply-preview")
+    chair.wait_for_selector("#flashes >> text=Preview applied.")
+    assert chair.locator("#assignment tbody tr[data-origin='auto']").count() == 3
+    chair.wait_for_selector("#quality-summary")
+    mean = float(chair.inner_text("#mean-affinity"))
+    assert 0 < mean <= 1
+    assert "3 reviewer(s) with 1" in chair.inner_text("#load-histogram")
+    assert chair.locator("#affinity-plot svg").count() == 1
+    chair.locator("#assignment tbody tr").first.locator("button:has-text('Lock')").click()
+    chair.wait_for_selector("#flashes >> text=Pair locked.")
+    assert chair.locator("#assignment tbody tr[data-origin='locked']").count() == 1
+    with Session(live_server.engine) as s:
+        assert len([a for a in s.exec(select(Assignment)).all() if a.locked]) == 1
+
+    student = browser.new_context().new_page()
+    student.set_default_timeout(15_000)
+    _login(student, url, "wake@uni.example")
+    student.goto(f"{url}/venues/assign-e2e/bids")
+    rows = student.locator("#bids li.bid-row")
+    assert rows.count() == 2  # not their own paper
+    listed = student.inner_text("#bids")
+    assert "Pipeline parallel" in listed and "Keyword spotting" not in listed
+    assert "Team" not in listed and "Author" not in listed  # no group or author names
+    student.locator("#bid-2 input[value='eager']").check()  # htmx saves on change, no button press
+    student.wait_for_selector("#bid-2 >> text=Saved: eager")
+    with Session(live_server.engine) as s:
+        assert [b.value for b in s.exec(select(Bid)).all()] == ["eager"]
+    student.context.close()
+    chair.context.close()
