@@ -47,7 +47,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     from sqlmodel import Session
 
     from app.db import get_engine
-    from app.demo import DEMO_PASSWORD, DEMO_SLUG, demo_logins, seed_demo
+    from app.demo import DEMO_PASSWORD, DEMO_SLUG, demo_logins, seed_demo, seed_last_term
     from app.migrate import upgrade
 
     settings = _settings()
@@ -55,6 +55,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     upgrade(settings.resolved_database_url)
     with Session(get_engine()) as session:
         seed_demo(session)
+        seed_last_term(session)
         session.commit()
         logins = demo_logins(session)
     url = f"http://{args.host}:{args.port}"
@@ -164,13 +165,18 @@ def cmd_assign(args: argparse.Namespace) -> int:
             bar = "#" * int(30 * done / total)
             print(f"\rembedding texts [{bar:<30}] {done}/{total}", end="", file=sys.stderr, flush=True)
 
+    def on_phase(phase: str, done: int, total: int) -> None:
+        if not args.json and phase != "embedding" and done == 0:
+            print(f"\n{phase}…" if phase == "solving" else f"{phase}…", file=sys.stderr, flush=True)
+
     with Session(get_engine()) as session:
         try:
             venue = venues.get_venue(session, args.venue)
             actor = session.exec(select(User).where(User.is_admin == True)).first()  # noqa: E712
             plan = assignments.auto_assign(session, settings, actor, venue, k=args.k, min_load=args.min_load,
                                            max_load=args.max_load, include_tas=args.include_tas, fair=args.fair,
-                                           dry_run=args.dry_run, progress=progress)
+                                           keep_existing=not args.full, dry_run=args.dry_run, progress=progress,
+                                           on_phase=on_phase)
         except Infeasible as exc:
             print(f"\nerror: no assignment is possible: {exc}", file=sys.stderr)
             return 2
@@ -203,6 +209,116 @@ def cmd_reproduce(args: argparse.Namespace) -> int:
     from app.artifacts.reproduce import main as reproduce_main
 
     return reproduce_main(args.rest)
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    """Queue a run of a submission's current artifact through the service; print the run's id."""
+    from sqlmodel import Session, select
+
+    from app.artifacts import queue
+    from app.artifacts.runs import create_run
+    from app.db import get_engine
+    from app.errors import DomainError
+    from app.models import Venue
+    from app.services.submissions import current_artifact, get_submission
+
+    settings = _settings()
+    engine = get_engine()
+    with Session(engine, expire_on_commit=False) as session:
+        venue = session.exec(select(Venue).where(Venue.slug == args.venue)).first()
+        if venue is None:
+            print(f"error: there is no venue '{args.venue}'", file=sys.stderr)
+            return 2
+        try:
+            sub = get_submission(session, venue, args.submission)
+            run = create_run(session, None, sub, current_artifact(session, sub), rig_kind=args.rig_kind)
+            if settings.redis_url:  # without Redis the API's embedded rig picks it up (its sweep finds it)
+                queue.enqueue_after_commit(session, settings, run)
+            session.commit()
+        except DomainError as exc:
+            print(f"error: {exc.message}", file=sys.stderr)
+            return 2
+    if args.json:
+        print(json.dumps({"run_id": run.id, "rig_kind": run.rig_kind, "status": run.status, "gpus": run.gpus}))
+    else:
+        print(run.id)
+    return 0
+
+
+def cmd_check_manifest(args: argparse.Namespace) -> int:
+    """Validate a reproduce.toml (or an artifact directory): exit 0 when valid, 2 with line-numbered errors."""
+    from app.artifacts.manifest import ManifestError, load_manifest
+
+    try:
+        manifest = load_manifest(args.path)
+    except ManifestError as exc:
+        if args.json:
+            print(json.dumps({"ok": False, "errors": [{"line": i.line, "message": i.message} for i in exc.errors]}))
+        print(str(exc), file=sys.stderr)
+        return 2
+    if args.json:
+        print(json.dumps({"ok": True, "rig": manifest.artifact.rig, "experiments": [e.id for e in manifest.experiments],
+                          "claims": [c.id for c in manifest.claims]}))
+    else:
+        print(f"reproduce.toml is valid: {manifest.artifact.rig} rig, {len(manifest.experiments)} experiment(s) "
+              f"({', '.join(e.id for e in manifest.experiments)}), {len(manifest.claims)} claim(s)")
+    return 0
+
+
+def cmd_sweep_runs(args: argparse.Namespace) -> int:  # noqa: ARG001
+    """Re-queue runs whose rig went silent and enqueue again queued runs the queue lost (cron-friendly)."""
+    from sqlmodel import Session
+
+    from app.artifacts import queue
+    from app.artifacts import runs as run_service
+    from app.db import get_engine
+    from app.models.run import Run
+
+    settings = _settings()
+    engine = get_engine()
+    with Session(engine, expire_on_commit=False) as session:
+        requeued = run_service.expire_stale_runs(session, ttl_s=run_service.HEARTBEAT_TTL_S,
+                                                 max_attempts=run_service.MAX_ATTEMPTS)
+        kinds = [(r, session.get(Run, r).rig_kind, session.get(Run, r).attempts) for r in requeued]
+        session.commit()
+        lost = [r for r in run_service.queued_runs(session) if r[0] not in requeued]
+        session.commit()
+    if not settings.redis_url:
+        print(f"re-queued {len(requeued)} silent run(s); without Redis the API's embedded rig runs queued runs")
+        return 0
+    queue.enqueue_runs(settings, kinds, engine=engine)
+    recovered = queue.recover_lost_runs(settings, lost, engine=engine)
+    print(f"re-queued {len(requeued)} silent run(s), enqueued again {len(recovered)} lost run(s)")
+    return 0
+
+
+def cmd_notify(args: argparse.Namespace) -> int:
+    """Mail: `digest` queues and sends today's deadline digests; `send` sends pending mail and retries failures."""
+    from datetime import datetime
+
+    from app.db import get_engine
+    from app.services import notifications
+
+    settings, engine = _settings(), get_engine()
+    if args.notify_command == "digest":
+        now = datetime.fromisoformat(args.now) if args.now else None
+        if now is not None and now.tzinfo is None:
+            print("--now needs a time zone, e.g. 2026-11-24T07:00:00+00:00", file=sys.stderr)
+            return 2
+        from app.errors import DomainError
+
+        try:
+            queued, report = notifications.run_digest(settings, engine, venue_slug=args.venue, now=now)
+        except DomainError as exc:
+            print(exc.message, file=sys.stderr)
+            return 2
+        print(f"queued {queued} digest(s); sent {report.sent}, failed {report.failed}")
+    else:
+        report = notifications.deliver_pending(settings, engine, retry_failed=True)
+        print(f"sent {report.sent}, failed {report.failed}")
+    for line in report.errors:
+        print(line, file=sys.stderr)
+    return 1 if report.failed else 0
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -253,9 +369,36 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--max-load", type=int, default=4)
     p.add_argument("--include-tas", action="store_true")
     p.add_argument("--fair", action="store_true", help="raise the worst-off submission first")
+    p.add_argument("--full", action="store_true",
+                   help="re-solve everything (default: keep current pairs, fill open slots; locked pairs always stay)")
     p.add_argument("--dry-run", action="store_true")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_assign)
+
+    p = sub.add_parser("run", help="queue a run of a submission's artifact: reproreview run --venue SLUG 17")
+    p.add_argument("submission", type=int, help="the submission's number")
+    p.add_argument("--venue", required=True, help="venue short name, e.g. mlsys-2026")
+    p.add_argument("--rig-kind", choices=["local", "gpu", "notebook", "mcu"],
+                   help="override the rig the artifact's reproduce.toml asks for")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_run)
+
+    p = sub.add_parser("check-manifest", help="validate a reproduce.toml: exit 0 valid, 2 with line-numbered errors")
+    p.add_argument("path", help="reproduce.toml, or an artifact directory holding one")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_check_manifest)
+
+    p = sub.add_parser("sweep-runs", help="re-queue runs of silent rigs and runs the queue lost (run it from cron)")
+    p.set_defaults(func=cmd_sweep_runs)
+
+    p = sub.add_parser("notify", help="email: daily deadline digest, and sending/retrying the outbox (run from cron)")
+    nsub = p.add_subparsers(dest="notify_command", required=True)
+    d = nsub.add_parser("digest", help="mail each person their deadlines of the next 48 h (once a day)")
+    d.add_argument("--venue", help="only this venue (short name)")
+    d.add_argument("--now", help="ISO time to compute the digest for (default: now)")
+    d.set_defaults(func=cmd_notify)
+    s = nsub.add_parser("send", help="send pending mail and retry failed mail")
+    s.set_defaults(func=cmd_notify)
 
     p = sub.add_parser("worker", help="run a rig worker: reproreview worker --rig-kind gpu --api URL --token T",
                        add_help=False)

@@ -85,4 +85,6 @@ def get_session(request: Request) -> Iterator[Session]:
             raise
 
 
-SessionDep = Annotated[Session, Depends(get_session)]
+# scope="function": the request commits BEFORE the response is sent (the default "request" scope runs the code
+# after `yield` once the client already has its answer, so a client could act on a change not yet committed).
+SessionDep = Annotated[Session, Depends(get_session, scope="function")]

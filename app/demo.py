@@ -203,4 +203,138 @@ def demo_logins(session: Session) -> list[tuple[str, str, str]]:
         rows.append(("student in a group", grouped.email, "their group and deadlines"))
     if ungrouped:
         rows.append(("student without a group", ungrouped.email, "create or join a group"))
+    last = session.exec(select(Venue).where(Venue.slug == LAST_TERM_SLUG)).first()
+    if last is not None:
+        first = session.exec(select(Submission).where(Submission.venue_id == last.id, Submission.number == 1)).one()
+        author = session.exec(select(User).join(Member, Member.user_id == User.id)
+                              .where(Member.group_id == first.group_id).order_by(Member.id)).first()
+        from app.models import Assignment
+
+        reviewer = session.exec(select(User).join(Member, Member.user_id == User.id)
+                                .join(Assignment, Assignment.member_id == Member.id)
+                                .where(Assignment.submission_id == first.id).order_by(Assignment.id)).first()
+        rows.append(("author (last term)", author.email, "the reviews of #1 and the response form"))
+        rows.append(("reviewer (last term)", reviewer.email, "their review of #1 and the discussion"))
     return rows
+
+
+LAST_TERM_SLUG = "mlsys-2025"
+
+_STRENGTHS = [
+    "The measurements are done on real hardware and the methodology section says exactly how (warm-up, {n} repeats, "
+    "median reported).",
+    "The paper is easy to follow: the figure comparing the baseline with the proposed version makes the main claim "
+    "obvious at a glance.",
+    "The related-work section is short but places the project well against what we saw in the lectures.",
+]
+_WEAKNESSES = [
+    "Only one configuration is evaluated; I would like to see whether the speed-up holds for smaller and larger "
+    "inputs.",
+    "The error bars are missing in the main table, so it is hard to tell whether the 5-10 % differences are real.",
+    "The claim in the abstract is stronger than what the experiments show; please tone it down or add an ablation.",
+]
+_CODE = [
+    "I followed the README: `pip install -r requirements.txt` and `python bench.py` worked on the first try, and the "
+    "smoke run on the rig passed. The code is small and readable.",
+    "The README misses the step that downloads the dataset, so the first run failed; after adding it everything ran. "
+    "The evaluation script hard-codes a path in the authors' home directory.",
+    "The repository runs, but the numbers in Table 2 come from a notebook that is not in the artifact, so I could "
+    "not reproduce them from the code alone.",
+]
+
+
+def seed_last_term(session: Session, *, now: datetime | None = None) -> Venue:
+    """Last term's course, now in the response phase: submitted reviews, a discussion, responses and ratings.
+
+    Everything goes through the services (assignments, reviews, comments), so the demo shows exactly what the
+    product does. Idempotent.
+    """
+    from app.services import reviews as review_service
+    from app.services.assignments import Change, apply_changes
+
+    existing = session.exec(select(Venue).where(Venue.slug == LAST_TERM_SLUG)).first()
+    if existing is not None:
+        return existing
+    now = now or datetime.now(UTC)
+    rng = random.Random(2025)
+    pw = hash_password(DEMO_PASSWORD)
+    chair = session.exec(select(User).where(User.email == STAFF[0][1])).one()
+    ta = session.exec(select(User).where(User.email == STAFF[2][1])).one()
+    venue = Venue(slug=LAST_TERM_SLUG, title="MLSys 2025 (last term)", course_code="CS 4803 / 7643 ML Systems",
+                  timezone="Europe/London", phase=Phase.submission.value, group_min=2, group_max=3, page_limit=8)
+    session.add(venue)
+    session.flush()
+    session.add(Member(venue_id=venue.id, user_id=chair.id, role=Role.chair.value))
+    session.add(Member(venue_id=venue.id, user_id=ta.id, role=Role.ta.value))
+    for kind, days in (("submission", -40), ("review", 2), ("response", 6), ("discussion", 12)):
+        venue_service.set_deadline(session, chair, venue, kind, (now + timedelta(days=days)).replace(
+            hour=17, minute=0, second=0, microsecond=0), now=now - timedelta(days=60))
+    groups: list[tuple[Group, list[tuple[User, Member]]]] = []
+    for g, (name, title, abstract) in enumerate(PROJECTS[8:14]):
+        group = Group(venue_id=venue.id, name=f"{name} '25", join_code=new_join_code())
+        session.add(group)
+        session.flush()
+        people = []
+        for k in range(3 if g % 2 == 0 else 2):
+            first, last = FIRST[(g * 3 + k) % len(FIRST)], LAST[(g * 3 + k + 29) % len(LAST)]
+            email = demo_student_email(first, last).replace("@student.", "@alumni.")
+            user = User(email=email, full_name=f"{first} {last}", password_hash=pw)
+            session.add(user)
+            session.flush()
+            member = Member(venue_id=venue.id, user_id=user.id, role=Role.student.value, group_id=group.id)
+            session.add(member)
+            people.append((user, member))
+        session.add(Submission(venue_id=venue.id, group_id=group.id, number=g + 1, title=title, abstract=abstract,
+                               keywords=[]))
+        groups.append((group, people))
+    session.flush()
+    subs = session.exec(select(Submission).where(Submission.venue_id == venue.id).order_by(Submission.number)).all()
+    # Each paper gets three reviewers from the three following groups (never the authors' own group).
+    changes, pairs = [], []
+    for i, sub in enumerate(subs):
+        for step in (1, 2, 3):
+            user, member = groups[(i + step) % len(groups)][1][(i + step) % len(groups[(i + step) % len(groups)][1])]
+            changes.append(Change("add", sub.id, member.id))
+            pairs.append((sub, user, member))
+    venue.phase = Phase.assignment.value
+    apply_changes(session, chair, venue, changes, action="assignment.manual", summary="demo assignment")
+    venue.phase = Phase.review.value
+    session.add(venue)
+    session.flush()
+    for n, (sub, user, member) in enumerate(pairs):
+        answers = {
+            "summary": f"The paper \"{sub.title}\" {sub.abstract[0].lower()}{sub.abstract[1:200]}… The authors "
+                       "evaluate their approach on the course's hardware and report the main numbers in Table 1.",
+            "strengths": rng.choice(_STRENGTHS).format(n=rng.choice((10, 20, 50))),
+            "weaknesses": rng.choice(_WEAKNESSES),
+            "soundness": rng.randint(2, 4), "presentation": rng.randint(2, 4), "contribution": rng.randint(2, 3),
+            "runs_from_readme": rng.randint(2, 4), "reproducible": rng.randint(2, 4), "code_quality": rng.randint(2, 4),
+            "documentation_quality": rng.randint(1, 4), "code_review": rng.choice(_CODE),
+            "questions": "How sensitive are the results to the batch size?",
+            "overall": rng.randint(4, 8), "confidence": rng.randint(2, 4),
+        }
+        if n == len(pairs) - 1:  # one reviewer is still writing: a draft, not submitted
+            review_service.save_draft(session, user, venue, member, sub, {"summary": answers["summary"]}, 0, now=now)
+            continue
+        review_service.submit_review(session, user, venue, member, sub, answers, 0, now=now)
+    first_sub, first_reviewer, first_member = pairs[0]
+    rel = review_service.relation(session, first_member, first_sub)
+    review_service.post_comment(session, first_reviewer, venue, first_member, first_sub,
+                                "Did anyone else get the 3.1x figure from the rig run? I measured 2.4x on the A100.",
+                                audience="reviewers", is_staff=False, rel=rel)
+    venue.phase = Phase.response.value
+    session.add(venue)
+    session.flush()
+    author, author_m = groups[0][1][0]
+    review_service.save_response(session, author, venue, first_sub,
+                                 "Thank you for the careful reviews. The 3.1x figure is for hidden size 8192; we "
+                                 "added a table with every size to the appendix and fixed the README.", None)
+    arel = review_service.relation(session, author_m, first_sub)
+    review_service.post_comment(session, author, venue, author_m, first_sub,
+                                "We pushed a fix for the missing dataset download step (commit 4f2a9c1).",
+                                is_staff=False, rel=arel)
+    for review in session.exec(select(review_service.Review).where(
+            review_service.Review.submission_id == first_sub.id,
+            review_service.Review.status == "submitted")).all():
+        review_service.rate_review(session, author, venue, author_m, review, rng.randint(3, 5))
+    return venue

@@ -14,10 +14,11 @@ from sqlalchemy.engine import Engine
 from app.db import get_engine, make_engine
 from app.errors import DomainError, NotSignedIn
 from app.migrate import ensure_migrated
-from app.routers import assignments, audit, auth, extensions, groups, members, runs, submissions, venues
+from app.routers import assignments, audit, auth, extensions, groups, members, reviews, runs, submissions, venues
+from app.routers import notifications
 from app.settings import ROOT, Settings, get_settings
 
-ROUTERS = (auth, venues, members, groups, extensions, audit, submissions, assignments, runs)
+ROUTERS = (auth, venues, members, groups, extensions, audit, submissions, assignments, runs, reviews, notifications)
 
 
 def _is_api(request: Request) -> bool:
@@ -42,6 +43,7 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
                               "Authenticate scripts with `Authorization: Bearer <token>` (create one on /account).")
     app.state.settings = settings
     app.state.engine = engine
+    app.add_middleware(notifications.DeliverAfterCommit)  # mails what a request committed, after its response
     app.add_middleware(SessionMiddleware, secret_key=settings.resolved_secret_key, session_cookie="rr_session",
                        max_age=settings.session_max_age_s, same_site="lax", https_only=settings.secure_cookies)
     app.mount("/static", StaticFiles(directory=str(ROOT / "static")), name="static")

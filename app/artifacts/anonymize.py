@@ -45,8 +45,15 @@ def _name_parts(name: str) -> list[str]:
     return parts
 
 
-def _build_pattern(names: Iterable[str], emails: Iterable[str], usernames: Iterable[str]) -> re.Pattern[str] | None:
+def _build_pattern(names: Iterable[str], emails: Iterable[str], usernames: Iterable[str],
+                   phrases: Iterable[str] = ()) -> re.Pattern[str] | None:
     alts: list[tuple[int, str]] = []
+    for phrase in phrases:
+        # A group's name, whole ("Zephyr Quokkas", "zephyr-quokkas", "Zephyr_Quokkas"); its words alone are
+        # often ordinary words, so they are not masked on their own as a person's name parts are.
+        words = phrase.split()
+        if words:
+            alts.append((len(phrase), r"(?<!\w)" + r"[\s_-]*".join(re.escape(w) for w in words) + r"(?!\w)"))
     for email in emails:
         email = email.strip()
         if email:
@@ -80,10 +87,11 @@ def _build_pattern(names: Iterable[str], emails: Iterable[str], usernames: Itera
 
 
 def anonymize_text(
-    text: str, names: list[str], emails: list[str], usernames: list[str] | None = None
+    text: str, names: list[str], emails: list[str], usernames: list[str] | None = None, phrases: list[str] = ()
 ) -> str:
-    """Replace full names, name parts (>= 3 chars, whole words), emails and usernames with [anonymized]."""
-    pattern = _build_pattern(names, emails, usernames or [])
+    """Replace full names, name parts (>= 3 chars, whole words), emails, usernames and whole phrases (the group's
+    name) with [anonymized]."""
+    pattern = _build_pattern(names, emails, usernames or [], phrases)
     return pattern.sub(MASK, text) if pattern else text
 
 
@@ -118,9 +126,10 @@ def anonymized_view(
     names: list[str],
     emails: list[str],
     usernames: list[str] | None = None,
+    phrases: list[str] = (),
 ) -> str:
     """Write the anonymised copy of snapshot ``sha`` to the store and return its blob id."""
-    pattern = _build_pattern(names, emails, usernames or [])
+    pattern = _build_pattern(names, emails, usernames or [], phrases)
     with scratch_dir(store) as staging:
         # The source is already a checked snapshot, so its limits only need to admit it again.
         tree = TreeBuilder(

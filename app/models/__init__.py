@@ -3,6 +3,20 @@
 from app.models.account import ApiToken, LoginAttempt, User
 from app.models.assignment import Assignment, Bid, BidValue, Conflict, Origin, ReviewerInterest
 from app.models.audit import AuditEvent
+from app.models.claim import BadgeOverride, SubmissionClaim
+from app.models.review import (
+    Audience,
+    Comment,
+    NotificationSetting,
+    Pseudonym,
+    Rating,
+    Response,
+    Review,
+    ReviewForm,
+    ReviewHistory,
+    ReviewStatus,
+    SentNotification,
+)
 from app.models.run import Rig, Run, RunLog
 from app.models.submission import Artifact, Revision, Submission
 from app.models.venue import (
@@ -19,7 +33,9 @@ from app.models.venue import (
 )
 
 __all__ = [
-    "Rig", "Run", "RunLog",
+    "Audience", "Comment", "NotificationSetting", "Pseudonym", "Rating", "Response", "Review", "ReviewForm",
+    "ReviewHistory", "ReviewStatus", "SentNotification",
+    "Rig", "Run", "RunLog", "BadgeOverride", "SubmissionClaim",
     "PHASES", "ApiToken", "Assignment", "Bid", "BidValue", "Conflict", "Origin", "ReviewerInterest", "Artifact", "Revision", "Submission", "AuditEvent", "Deadline", "DeadlineKind", "Extension", "ExtensionStatus",
     "Group", "LoginAttempt", "Member", "Phase", "Role", "User", "Venue",
 ]

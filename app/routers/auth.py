@@ -11,7 +11,7 @@ from app.db import SessionDep
 from app.deps import CurrentUser, OptionalUser, SettingsDep
 from app.errors import BadInput, NotSignedIn
 from app.security.sessions import flash, sign_in, sign_out, verify_csrf
-from app.services import accounts
+from app.services import accounts, notifications
 from app.services.deadlines import check_timezone
 from app.web import form_action, redirect, render
 
@@ -88,7 +88,8 @@ def reset_submit(request: Request, session: SessionDep, settings: SettingsDep, t
 def account_page(request: Request, session: SessionDep, user: CurrentUser):  # noqa: ANN201
     return render(request, "pages/account.html",
                   {"tokens": accounts.list_api_tokens(session, user),
-                   "new_token": request.session.pop("new_token", None)}, user=user)
+                   "new_token": request.session.pop("new_token", None),
+                   **notifications.account_context(session, request.app.state.settings, user)}, user=user)
 
 
 @pages.post("/account/tokens")

@@ -1,11 +1,13 @@
 """Submissions: the authors' page, PDF revisions with the format report, code artifacts; staff listing."""
 
 from typing import Annotated
+from urllib.parse import quote
 
 from fastapi import APIRouter, File, Form, Request, UploadFile
-from fastapi.responses import FileResponse, Response
+from fastapi.responses import FileResponse, Response, StreamingResponse
 
 from app import schemas
+from app.anonymity import display_email, display_name
 from app.db import SessionDep, begin_write
 from app.deps import SettingsDep, VenueCtx
 from app.errors import NotFound, TooLarge
@@ -13,6 +15,8 @@ from app.models import Submission
 from app.security import permissions
 from app.security.permissions import require
 from app.services import groups as group_service
+from app.markdown import render_markdown
+from app.services import reviews as review_service
 from app.services import submissions as service
 from app.web import form_action, redirect, render
 
@@ -31,7 +35,8 @@ def _check_length(request: Request, limit: int) -> None:
 
 def _visible_submission(session, ctx, number: int) -> Submission:  # noqa: ANN001
     sub = service.get_submission(session, ctx.venue, number)
-    if not permissions.can_view_submission(ctx.user, ctx.member, ctx.venue, sub):
+    assigned = review_service.relation(session, ctx.member, sub).assigned
+    if not permissions.can_view_submission(ctx.user, ctx.member, ctx.venue, sub, assigned=assigned):
         raise NotFound(f"There is no submission #{number} in this venue.")
     return sub
 
@@ -62,29 +67,42 @@ def _checked_upload(session, settings, ctx, sub: Submission, data: bytes, filena
     return rev
 
 
-def revision_out(rev, current_id: int | None) -> schemas.RevisionOut:  # noqa: ANN001
-    return schemas.RevisionOut(id=rev.id, uploaded_at=rev.uploaded_at, size=rev.size, filename=rev.filename,
+# Findings whose messages quote the names and emails the anonymity check found in the PDF.
+IDENTITY_FINDINGS = {"not-anonymous", "metadata"}
+
+
+def revision_out(rev, current_id: int | None, *, identities: bool = True) -> schemas.RevisionOut:  # noqa: ANN001
+    """Without `identities` (reviewers), no uploaded file name and no findings that quote the authors' names."""
+    report = rev.format_report if identities else {
+        **rev.format_report,
+        "findings": [f for f in rev.format_report.get("findings", []) if f.get("code") not in IDENTITY_FINDINGS]}
+    return schemas.RevisionOut(id=rev.id, uploaded_at=rev.uploaded_at, size=rev.size,
+                               filename=rev.filename if identities else f"revision-{rev.id}.pdf",
                                format_ok=rev.format_ok, pages_main=rev.pages_main, pages_total=rev.pages_total,
-                               format_report=rev.format_report, current=rev.id == current_id)
+                               format_report=report, current=rev.id == current_id)
 
 
-def artifact_out(art) -> schemas.ArtifactOut | None:  # noqa: ANN001
+def artifact_out(art, *, identities: bool = True) -> schemas.ArtifactOut | None:  # noqa: ANN001
+    """Without `identities` (reviewers), no repository URL, commit (searchable on forges) or archive file name."""
     if art is None:
         return None
-    return schemas.ArtifactOut(id=art.id, source=art.source, repo_url=art.repo_url, commit=art.commit,
-                               archive_name=art.archive_name, file_count=art.file_count, total_bytes=art.total_bytes,
-                               manifest_ok=art.manifest_ok, manifest_errors=art.manifest_errors,
-                               created_at=art.created_at)
+    return schemas.ArtifactOut(id=art.id, source=art.source, repo_url=art.repo_url if identities else None,
+                               commit=art.commit if identities else None,
+                               archive_name=art.archive_name if identities else None, file_count=art.file_count,
+                               total_bytes=art.total_bytes, manifest_ok=art.manifest_ok,
+                               manifest_errors=art.manifest_errors, created_at=art.created_at)
 
 
 def submission_out(session, ctx, sub: Submission) -> schemas.SubmissionOut:  # noqa: ANN001
     current = service.current_revision(session, sub)
     group = group_service.get_group(session, ctx.venue, sub.group_id)
     shows_group = permissions.can_view_group(ctx.user, ctx.member, ctx.venue, group)
+    identities = permissions.can_view_artifact_original(ctx.user, ctx.member, ctx.venue, sub)
     return schemas.SubmissionOut(number=sub.number, title=sub.title, abstract=sub.abstract, keywords=sub.keywords,
                                  group_name=group.name if shows_group else None, updated_at=sub.updated_at,
-                                 current_revision=revision_out(current, current.id) if current else None,
-                                 artifact=artifact_out(service.current_artifact(session, sub)))
+                                 current_revision=revision_out(current, current.id, identities=identities)
+                                 if current else None,
+                                 artifact=artifact_out(service.current_artifact(session, sub), identities=identities))
 
 
 # ---- pages ------------------------------------------------------------------------------------------
@@ -106,8 +124,15 @@ def my_submission_page(request: Request, session: SessionDep, ctx: VenueCtx):  #
     return render(request, "pages/submission.html", {
         "venue": ctx.venue, "sub": sub, "revisions": revs, "current": revs[0] if revs else None,
         "artifact": art, "files": files, "can_submit": permissions.can_submit(ctx.user, ctx.member, ctx.venue),
+        **_runs_section(session, ctx, sub),
     }, user=ctx.user, partial="partials/format_report.html" if request.headers.get("hx-target") == "format-report"
         else None)
+
+
+def _runs_section(session, ctx, sub) -> dict:  # noqa: ANN001
+    from app.routers.runs import runs_section  # runs.py imports this module
+
+    return runs_section(session, ctx, sub)
 
 
 def _my_url(ctx) -> str:  # noqa: ANN001
@@ -163,6 +188,104 @@ def submissions_page(request: Request, session: SessionDep, ctx: VenueCtx):  # n
     return render(request, "pages/submissions.html", {"venue": ctx.venue, "rows": rows}, user=ctx.user)
 
 
+def _staff_url(ctx, sub: Submission) -> str:  # noqa: ANN001
+    return f"/venues/{ctx.venue.slug}/submissions/{sub.number}"
+
+
+@pages.get("/venues/{slug}/submissions/{number:int}")
+def submission_staff_page(number: int, request: Request, session: SessionDep, ctx: VenueCtx):  # noqa: ANN201
+    """Chairs and TAs: metadata, the group (with identities), every revision, PDFs, the artifact and its manifest."""
+    sub = _visible_submission(session, ctx, number)
+    if not permissions.can_view_submission_staff_page(ctx.user, ctx.member, ctx.venue):
+        if ctx.member is not None and ctx.member.group_id == sub.group_id:
+            return redirect(_my_url(ctx))
+        require(False, "Only chairs and TAs see this page.")
+    view = service.submission_overview(session, ctx.venue, sub)
+    members = [(display_name(ctx.user, ctx.member, u, m), display_email(ctx.user, ctx.member, u, m))
+               for m, u in view.members]
+    rel = review_service.relation(session, ctx.member, sub)
+    reviews = review_service.visible_reviews(session, ctx.user, ctx.member, ctx.venue, sub, is_staff=True, rel=rel)
+    return render(request, "pages/submission_staff.html", {
+        "venue": ctx.venue, "sub": sub, "group": view.group, "members": members, "revisions": view.revisions,
+        "current": view.revisions[0] if view.revisions else None, "artifact": view.artifact,
+        "reviews": reviews, "render_markdown": render_markdown,
+    }, user=ctx.user)
+
+
+def _artifact_for(session, ctx, number: int, view: str):  # noqa: ANN001, ANN202
+    """The submission, its artifact, the snapshot this viewer reads, and whether they may pick the original.
+
+    Only the group and staff may pick; anyone else gets the anonymized view whatever they asked for.
+    """
+    sub = _visible_submission(session, ctx, number)
+    art = service.current_artifact(session, sub)
+    if art is None:
+        raise NotFound("This submission has no code artifact yet.")
+    may_choose = permissions.can_view_artifact_original(ctx.user, ctx.member, ctx.venue, sub)
+    original = may_choose and view == "original"
+    return sub, art, service.artifact_sha(art, original), original, may_choose
+
+
+def _back_url(ctx, sub: Submission) -> str:  # noqa: ANN001
+    if permissions.can_view_submission_staff_page(ctx.user, ctx.member, ctx.venue):
+        return _staff_url(ctx, sub)
+    if ctx.member is not None and ctx.member.group_id == sub.group_id:
+        return _my_url(ctx)
+    return ""
+
+
+@pages.get("/venues/{slug}/submissions/{number:int}/artifact")
+def artifact_tree_page(number: int, request: Request, session: SessionDep, settings: SettingsDep, ctx: VenueCtx,
+                       view: str = "anonymized"):  # noqa: ANN201
+    """The artifact's files as a collapsible tree (anonymized for reviewers; authors and staff may pick)."""
+    from app.artifacts.browse import build_tree, list_entries
+
+    sub, art, sha, original, may_choose = _artifact_for(session, ctx, number, view)
+    session.commit()  # no connection held while the snapshot is read
+    entries = list_entries(service.store(settings), sha)
+    return render(request, "pages/artifact_tree.html", {
+        "venue": ctx.venue, "sub": sub, "artifact": art, "tree": build_tree(entries), "original": original,
+        "may_choose": may_choose, "back_url": _back_url(ctx, sub), "file_count": art.file_count,
+        "base": f"/venues/{ctx.venue.slug}/submissions/{sub.number}/artifact",
+        "query": "?view=original" if original else "",
+    }, user=ctx.user)
+
+
+@pages.get("/venues/{slug}/submissions/{number:int}/artifact/{path:path}")
+def artifact_file_page(number: int, path: str, request: Request, session: SessionDep, settings: SettingsDep,
+                       ctx: VenueCtx, view: str = "anonymized", download: bool = False,
+                       source: bool = False):  # noqa: ANN201
+    """One file: text with line numbers, README rendered (sanitised), binary or `download=1` as an attachment."""
+    from app.artifacts import browse
+
+    sub, art, sha, original, may_choose = _artifact_for(session, ctx, number, view)
+    session.commit()
+    blobs = service.store(settings)
+    if not path.strip("/") and not path.startswith("/"):
+        return redirect(f"/venues/{ctx.venue.slug}/submissions/{sub.number}/artifact"
+                        + ("?view=original" if original else ""))
+    if download:
+        name, size = browse.find_file(blobs, sha, path)
+        filename = browse.download_name(name)
+        return StreamingResponse(browse.iter_file(blobs, sha, name), media_type="application/octet-stream", headers={
+            "Content-Disposition": f"attachment; filename*=UTF-8''{quote(filename, safe='')}",
+            "Content-Length": str(size), "X-Content-Type-Options": "nosniff",
+            "Content-Security-Policy": "sandbox", "Cache-Control": "private, no-store"})
+    shown = browse.file_view(blobs, sha, path, source=source)
+    base = f"/venues/{ctx.venue.slug}/submissions/{sub.number}/artifact"
+    return render(request, "pages/artifact_file.html", {
+        "venue": ctx.venue, "sub": sub, "artifact": art, "file": shown, "original": original,
+        "may_choose": may_choose, "back_url": _back_url(ctx, sub), "base": base,
+        "query": "?view=original" if original else "", "crumbs": _crumbs(shown.path),
+    }, user=ctx.user)
+
+
+def _crumbs(path: str) -> list[tuple[str, str]]:
+    """(name, path) for each directory above a file, for the breadcrumb."""
+    parts = path.split("/")
+    return [(part, "/".join(parts[: i + 1])) for i, part in enumerate(parts[:-1])]
+
+
 # ---- JSON API ---------------------------------------------------------------------------------------
 
 
@@ -209,7 +332,8 @@ def api_revision_upload(number: int, request: Request, session: SessionDep, sett
 def api_revisions(number: int, session: SessionDep, ctx: VenueCtx):  # noqa: ANN201
     sub = _visible_submission(session, ctx, number)
     revs = service.revisions(session, sub)
-    return [revision_out(r, revs[0].id) for r in revs]
+    identities = permissions.can_view_artifact_original(ctx.user, ctx.member, ctx.venue, sub)
+    return [revision_out(r, revs[0].id, identities=identities) for r in revs]
 
 
 @api.get("/venues/{slug}/submissions/{number}/revisions/{revision_id}/pdf")
@@ -251,27 +375,20 @@ def api_artifact_archive(number: int, request: Request, session: SessionDep, set
 @api.get("/venues/{slug}/submissions/{number}/artifact/files")
 def api_artifact_files(number: int, session: SessionDep, settings: SettingsDep, ctx: VenueCtx,
                        view: str = "anonymized") -> list[dict]:
-    """The snapshot's file list (`view=anonymized` as reviewers see it, `original` for authors and chairs)."""
+    """The snapshot's file list (`view=anonymized` as reviewers see it; `original` for authors and staff only)."""
     from app.artifacts.snapshot import list_files
 
-    sub = _visible_submission(session, ctx, number)
-    art = service.current_artifact(session, sub)
-    if art is None:
-        raise NotFound("This submission has no code artifact yet.")
-    sha = art.snapshot_sha if view == "original" else art.anonymized_sha
+    _sub, _art, sha, _original, _may = _artifact_for(session, ctx, number, view)
     return [{"path": p, "size": s} for p, s in list_files(service.store(settings), sha)]
 
 
 @api.get("/venues/{slug}/submissions/{number}/artifact/files/{path:path}")
 def api_artifact_file(number: int, path: str, session: SessionDep, settings: SettingsDep, ctx: VenueCtx,
                       view: str = "anonymized") -> Response:
+    """One file's bytes (`view=original` only for authors and staff; anyone else always reads the anonymized view)."""
     from app.artifacts.snapshot import read_file
 
-    sub = _visible_submission(session, ctx, number)
-    art = service.current_artifact(session, sub)
-    if art is None:
-        raise NotFound("This submission has no code artifact yet.")
-    sha = art.snapshot_sha if view == "original" else art.anonymized_sha
+    _sub, _art, sha, _original, _may = _artifact_for(session, ctx, number, view)
     data = read_file(service.store(settings), sha, path, 5 * 1024 * 1024)
     return Response(data, media_type="text/plain; charset=utf-8" if _is_text(data) else "application/octet-stream")
 

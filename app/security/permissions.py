@@ -9,6 +9,13 @@ from app.models import Extension, Group, Member, Phase, Role, User, Venue
 
 GROUP_PHASES = {Phase.setup.value, Phase.submission.value}
 STAFF_ROLES = {Role.chair.value, Role.ta.value}
+# phases in which assigned reviewers read their papers; authors read their reviews from the response phase on
+REVIEWING_PHASES = {Phase.review.value, Phase.response.value, Phase.discussion.value, Phase.moderation.value,
+                    Phase.released.value, Phase.closed.value}
+REVIEW_WRITE_PHASES = {Phase.review.value, Phase.response.value, Phase.discussion.value}
+AUTHORS_READ_REVIEWS = {Phase.response.value, Phase.discussion.value, Phase.moderation.value, Phase.released.value,
+                        Phase.closed.value}
+COMMENT_PHASES = {Phase.review.value, Phase.response.value, Phase.discussion.value}
 
 
 def require(allowed: bool, message: str = "You are not allowed to do that.") -> None:
@@ -118,9 +125,11 @@ def can_submit(user: User, member: Member | None, venue: Venue) -> bool:
     return is_author(member) and member.group_id is not None and venue.phase == Phase.submission.value
 
 
-def can_view_submission(user: User, member: Member | None, venue: Venue, submission) -> bool:  # noqa: ANN001
-    """Staff and the submitting group; reviewers gain access through assignments (a later phase)."""
-    return is_staff(user, member) or (member is not None and member.group_id == submission.group_id)
+def can_view_submission(user: User, member: Member | None, venue: Venue, submission,  # noqa: ANN001
+                        assigned: bool = False) -> bool:
+    """Staff and the submitting group; an assigned reviewer from the review phase on (anonymized views only)."""
+    return is_staff(user, member) or (member is not None and member.group_id == submission.group_id) \
+        or (assigned and member is not None and venue.phase in REVIEWING_PHASES)
 
 
 def can_view_original_pdf(user: User, member: Member | None, venue: Venue, submission) -> bool:  # noqa: ANN001
@@ -158,11 +167,122 @@ def can_request_run(user: User, member: Member | None, venue: Venue, submission)
     return is_staff(user, member) or (member is not None and member.group_id == submission.group_id)
 
 
-def can_view_runs(user: User, member: Member | None, venue: Venue, submission) -> bool:  # noqa: ANN001
-    """Whoever may see the submission sees its runs (reviewers gain it through assignments)."""
-    return can_view_submission(user, member, venue, submission)
+def can_view_runs(user: User, member: Member | None, venue: Venue, submission,  # noqa: ANN001
+                  assigned: bool = False) -> bool:
+    """Whoever may see the submission sees its runs (reviewers through their assignment, logs anonymized)."""
+    return can_view_submission(user, member, venue, submission, assigned=assigned)
 
 
 def can_manage_rigs(user: User, chairs_a_venue: bool) -> bool:
     """Rigs are site-wide: admins and the chair of any venue register them and see their tokens once."""
     return user.is_admin or chairs_a_venue
+
+
+def can_view_artifact_original(user: User, member: Member | None, venue: Venue, submission) -> bool:  # noqa: ANN001
+    """The artifact as uploaded (names, emails) is for the group and staff; everyone else reads the anonymized view."""
+    return is_staff(user, member) or (member is not None and member.group_id == submission.group_id)
+
+
+def can_view_submission_staff_page(user: User, member: Member | None, venue: Venue) -> bool:
+    """The staff page of a submission (identities, original PDFs, manifest problems): chairs and TAs."""
+    return is_staff(user, member)
+
+
+def can_edit_interests(user: User, member: Member | None, venue: Venue) -> bool:
+    """Reviewers (students, external reviewers) and staff describe their expertise until reviewing starts."""
+    return member is not None and venue.phase in {Phase.setup.value, Phase.submission.value,
+                                                  Phase.assignment.value}
+
+
+def can_view_conflicts(user: User, member: Member | None, venue: Venue) -> bool:
+    """The venue's whole conflict list names people and groups: staff only."""
+    return is_staff(user, member)
+
+
+def can_import_conflicts(user: User, member: Member | None, venue: Venue) -> bool:
+    return is_chair(user, member) and venue.phase != Phase.closed.value
+
+
+def can_edit_claims(user: User, member: Member | None, venue: Venue, submission) -> bool:  # noqa: ANN001
+    """Authors state their claims while they may still change the submission; chairs may correct them."""
+    return is_chair(user, member) or (can_submit(user, member, venue) and member.group_id == submission.group_id)
+
+
+def can_decide_badges(user: User, member: Member | None, venue: Venue, submission) -> bool:  # noqa: ANN001, ARG001
+    """Only chairs confirm or override a submission's artifact badges (with a reason, audited)."""
+    return is_chair(user, member)
+
+
+def can_read_run_logs_unmasked(user: User, member: Member | None, venue: Venue, submission) -> bool:  # noqa: ANN001
+    """Run logs as printed (they may name the authors) for the group and staff; others read them anonymized."""
+    return is_staff(user, member) or (member is not None and member.group_id == submission.group_id)
+
+
+# --- reviews, discussion, responses, ratings -----------------------------------------------------------------
+# `assigned`: the member is assigned to review this submission; `submitted_own`: their review is submitted.
+# The review service computes both (app.services.reviews.relation) so these stay pure.
+
+
+def is_submission_author(member: Member | None, submission) -> bool:  # noqa: ANN001
+    return member is not None and member.group_id is not None and member.group_id == submission.group_id
+
+
+def can_write_review(user: User, member: Member | None, venue: Venue, assigned: bool) -> bool:
+    """Assigned reviewers write in the review phase and may update a submitted review up to the discussion."""
+    return assigned and member is not None and venue.phase in REVIEW_WRITE_PHASES
+
+
+def can_read_reviews(user: User, member: Member | None, venue: Venue, submission, *,  # noqa: ANN001
+                     assigned: bool, submitted_own: bool) -> bool:
+    """Staff always; a reviewer once their own review is in; the authors from the response phase on."""
+    if is_staff(user, member):
+        return True
+    if assigned and submitted_own and venue.phase in REVIEWING_PHASES:
+        return True
+    return is_submission_author(member, submission) and venue.phase in AUTHORS_READ_REVIEWS
+
+
+def can_read_discussion(user: User, member: Member | None, venue: Venue, submission, *,  # noqa: ANN001
+                        assigned: bool, submitted_own: bool) -> bool:
+    return can_read_reviews(user, member, venue, submission, assigned=assigned, submitted_own=submitted_own)
+
+
+def can_post_comment(user: User, member: Member | None, venue: Venue, submission, *,  # noqa: ANN001
+                     assigned: bool, submitted_own: bool) -> bool:
+    """Reviewers after submitting their own review; authors in the response phase; staff while it runs."""
+    if is_staff(user, member):
+        return venue.phase in COMMENT_PHASES | {Phase.moderation.value}
+    if assigned and submitted_own:
+        return venue.phase in COMMENT_PHASES
+    return is_submission_author(member, submission) and venue.phase == Phase.response.value
+
+
+def can_respond(user: User, member: Member | None, venue: Venue, submission) -> bool:  # noqa: ANN001
+    """One response per group, written by its members in the response phase."""
+    return is_author(member) and is_submission_author(member, submission) and venue.phase == Phase.response.value
+
+
+def can_read_response(user: User, member: Member | None, venue: Venue, submission, *,  # noqa: ANN001
+                      assigned: bool) -> bool:
+    if is_staff(user, member) or is_submission_author(member, submission):
+        return True
+    return assigned and venue.phase in AUTHORS_READ_REVIEWS
+
+
+def can_rate_review(user: User, member: Member | None, venue: Venue, submission) -> bool:  # noqa: ANN001
+    """Authors rate the helpfulness of the reviews they can read."""
+    return is_author(member) and is_submission_author(member, submission) and venue.phase in AUTHORS_READ_REVIEWS
+
+
+def can_view_ratings(user: User, member: Member | None, venue: Venue) -> bool:
+    """Ratings are an input to review-quality marks: staff only, never shown to the reviewer by name."""
+    return is_staff(user, member)
+
+
+def can_edit_review_form(user: User, member: Member | None, venue: Venue) -> bool:
+    return is_chair(user, member) and venue.phase != Phase.closed.value
+
+
+def can_list_own_reviews(user: User, member: Member | None, venue: Venue) -> bool:
+    return member is not None
+

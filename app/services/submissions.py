@@ -99,6 +99,12 @@ def group_identity(session: Session, group_id: int) -> tuple[list[str], list[str
     return [u.full_name for u in rows], [u.email for u in rows]
 
 
+def group_name(session: Session, group_id: int) -> list[str]:
+    """The group's name, which identifies its authors as much as their names do (masked in anonymized views)."""
+    group = session.get(Group, group_id)
+    return [group.name] if group is not None else []
+
+
 def read_limited(stream: BinaryIO, max_bytes: int) -> bytes:
     """Read an upload, refusing (TooLarge) as soon as it passes max_bytes."""
     chunks, size = [], 0
@@ -234,7 +240,8 @@ def _store_artifact(session: Session, settings: Settings, actor: User, venue: Ve
                            details=[{"line": i.line, "message": i.message} for i in exc.errors]) from None
     names, emails = group_identity(session, submission.group_id)
     usernames = [m.group(1) for m in [re.search(r"github\.com[:/]([^/\s]+)", repo_url or "")] if m]
-    anon_sha = anonymized_view(store(settings), snap.sha, names, emails, usernames)
+    anon_sha = anonymized_view(store(settings), snap.sha, names, emails, usernames,
+                               group_name(session, submission.group_id))
     artifact = Artifact(submission_id=submission.id, source=source, repo_url=repo_url, commit=commit,
                         archive_name=archive_name, snapshot_sha=snap.sha, anonymized_sha=anon_sha,
                         file_count=snap.file_count, total_bytes=snap.total_bytes, manifest_ok=not errors,
@@ -245,7 +252,24 @@ def _store_artifact(session: Session, settings: Settings, actor: User, venue: Ve
                  summary=f"stored a code snapshot of #{submission.number} from {source} "
                          f"({snap.file_count} files{'' if not errors else ', manifest has problems'})",
                  submission_id=submission.id, artifact_id=artifact.id)
+    if not errors:
+        _queue_smoke_run(session, settings, actor, submission, artifact)
     return artifact
+
+
+def _queue_smoke_run(session: Session, settings: Settings, actor: User, submission: Submission,
+                     artifact: Artifact) -> None:
+    """Every new artifact version gets a smoke run, so authors see problems before the deadline;
+    it is enqueued only once this transaction commits."""
+    from app.artifacts import queue
+    from app.artifacts.runs import create_run
+    from app.errors import Conflict
+
+    try:
+        run = create_run(session, actor, submission, artifact, smoke=True)
+    except Conflict:  # three runs already waiting: the authors can start one later
+        return
+    queue.enqueue_after_commit(session, settings, run)
 
 
 def _discard_unreferenced(session: Session, settings: Settings, sha: str) -> None:
@@ -291,3 +315,28 @@ def current_artifact(session: Session, submission: Submission) -> Artifact | Non
 def artifacts(session: Session, submission: Submission) -> list[Artifact]:
     return list(session.exec(select(Artifact).where(Artifact.submission_id == submission.id)
                              .order_by(Artifact.created_at.desc(), Artifact.id.desc())).all())
+
+
+@dataclass
+class SubmissionOverview:
+    """Everything the staff page shows about one submission."""
+
+    submission: Submission
+    group: Group
+    members: list[tuple[Member, User]]
+    revisions: list[Revision]
+    artifact: Artifact | None
+
+
+def submission_overview(session: Session, venue: Venue, submission: Submission) -> SubmissionOverview:
+    """The submission with its group, the group's members, every revision (newest first) and the current artifact."""
+    from app.services.groups import get_group, group_members
+
+    group = get_group(session, venue, submission.group_id)
+    return SubmissionOverview(submission=submission, group=group, members=group_members(session, group),
+                              revisions=revisions(session, submission), artifact=current_artifact(session, submission))
+
+
+def artifact_sha(artifact: Artifact, original: bool) -> str:
+    """The snapshot a viewer reads: the authors' original or the anonymized view reviewers get."""
+    return artifact.snapshot_sha if original else artifact.anonymized_sha

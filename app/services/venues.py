@@ -7,7 +7,7 @@ from sqlmodel import Session, select
 
 from app.errors import BadInput, Conflict, NotFound, PhaseError
 from app.models import PHASES, Deadline, DeadlineKind, Member, Phase, Role, User, Venue
-from app.services import audit
+from app.services import audit, notifications
 from app.services.deadlines import check_timezone, format_in, venue_deadlines
 
 SLUG_RE = re.compile(r"^[a-z0-9][a-z0-9-]{1,62}$")
@@ -134,6 +134,7 @@ def move_phase(session: Session, actor: User, venue: Venue, target: str) -> Venu
     session.add(venue)
     audit.record(session, venue_id=venue.id, actor=actor, action="venue.phase",
                  summary=f"moved the venue from {before} to {target}", before=before, after=target)
+    notifications.phase_changed(session, venue, before, target)
     return venue
 
 

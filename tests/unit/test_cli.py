@@ -43,18 +43,21 @@ def test_demo_creates_a_realistic_course_once(tmp_path):  # noqa: ANN001
     assert r2.returncode == 0
     engine = make_engine(f"sqlite:///{tmp_path / 'reproreview.db'}")
     with Session(engine) as s:
-        venue = s.exec(select(Venue)).one()
-        assert venue.title == "MLSys 2026"
+        venue, last_term = s.exec(select(Venue).order_by(Venue.id)).all()
+        assert venue.title == "MLSys 2026" and last_term.phase == "response"
         roles = dict(s.exec(select(Member.role, func.count()).where(Member.venue_id == venue.id)
                             .group_by(Member.role)).all())
         assert roles == {"student": 60, "chair": 2, "ta": 2}
-        sizes = s.exec(select(func.count()).select_from(Member).where(Member.group_id != None)  # noqa: E711
+        sizes = s.exec(select(func.count()).select_from(Member).where(Member.group_id != None,  # noqa: E711
+                                                                      Member.venue_id == venue.id)
                        .group_by(Member.group_id)).all()
         assert len(sizes) == 20 and all(2 <= n <= 4 for n in sizes)
-        assert s.exec(select(func.count()).select_from(Group)).one() == 20
-        from app.models import Submission
+        assert s.exec(select(func.count()).select_from(Group).where(Group.venue_id == venue.id)).one() == 20
+        from app.models import Review, Submission
 
-        assert s.exec(select(func.count()).select_from(Submission)).one() == 18
+        assert s.exec(select(func.count()).select_from(Submission).where(Submission.venue_id == venue.id)).one() == 18
+        statuses = s.exec(select(Review.status, func.count()).group_by(Review.status)).all()
+        assert dict(statuses) == {"submitted": 17, "draft": 1}
     # Each demo login sees its own dashboard.
     app = create_app(Settings(data_dir=tmp_path, _env_file=None), engine=engine)
     with TestClient(app) as c:
@@ -67,6 +70,16 @@ def test_demo_creates_a_realistic_course_once(tmp_path):  # noqa: ANN001
         c.cookies.clear()
         assert c.post("/api/v1/session", json={"email": student, "password": "reproreview-demo"}).status_code == 200
         assert "Your group" in c.get("/venues/mlsys-2026").text
+        # last term: the author reads #1's reviews under pseudonyms, with the response and the discussion
+        author = next(w for line in r.stdout.splitlines() if "author (last term)" in line for w in line.split()
+                      if "@" in w)
+        c.cookies.clear()
+        assert c.post("/api/v1/session", json={"email": author, "password": "reproreview-demo"}).status_code == 200
+        reviews = c.get("/api/v1/venues/mlsys-2025/submissions/1/reviews").json()
+        assert sorted(v["reviewer"] for v in reviews) == ["Reviewer A", "Reviewer B", "Reviewer C"]
+        assert all(v["my_rating"] for v in reviews)
+        page = c.get("/venues/mlsys-2025/submissions/1/reviews").text
+        assert "Thank you for the careful reviews" in page and "I measured 2.4x" not in page  # reviewers-only post
 
 
 def test_import_roster_and_create_admin_commands(tmp_path):  # noqa: ANN001
