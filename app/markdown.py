@@ -30,17 +30,6 @@ _TAGS = set(nh3.ALLOWED_TAGS) - {"img", "area", "map"}
 
 
 def render_markdown(text: str) -> str:
-    """Markdown to HTML with the artifact's own HTML escaped, then sanitised again (defence in depth)."""
-    return nh3.clean(_MD.render(text), tags=_TAGS, url_schemes={"http", "https", "mailto"},
-                     link_rel="noopener noreferrer nofollow")
-
-
-_MD = MarkdownIt("commonmark", {"html": False, "linkify": False}).enable("table").enable("strikethrough")
-_MD.add_render_rule("image", _image_as_link)
-_TAGS = set(nh3.ALLOWED_TAGS) - {"img", "area", "map"}
-
-
-def render_markdown(text: str) -> str:
     """Markdown to HTML with any HTML in the source escaped, then sanitised again."""
     return nh3.clean(_MD.render(text), tags=_TAGS, url_schemes={"http", "https", "mailto"},
                      link_rel="noopener noreferrer nofollow")
