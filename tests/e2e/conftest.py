@@ -88,3 +88,22 @@ def page(browser):  # noqa: ANN001, ANN201
     pg.set_default_timeout(10_000)
     yield pg
     context.close()
+
+
+def sign_in(page, url: str, email: str, password: str) -> None:  # noqa: ANN001
+    """Sign in through the login form and wait until the page says so."""
+    page.goto(f"{url}/login")
+    page.fill("#email", email)
+    page.fill("#password", password)
+    page.click("button:has-text('Sign in')")
+    page.wait_for_selector("button:has-text('Sign out')")
+
+
+def register_and_upload_archive(page, url: str, slug: str, title: str, archive) -> None:  # noqa: ANN001
+    """On the authors' submission page: save the title, then store a code archive (a path) as the artifact."""
+    page.goto(f"{url}/venues/{slug}/submission")
+    page.fill("#title", title)
+    page.click("button:has-text('Save')")
+    page.wait_for_selector("text=Submission #1 saved.")
+    page.set_input_files("#archive", str(archive))
+    page.click("button:has-text('Store code snapshot')")

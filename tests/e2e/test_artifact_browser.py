@@ -10,6 +10,7 @@ from sqlmodel import Session
 
 from app.models import Deadline, Group, Member, User, Venue
 from app.security.passwords import hash_password
+from tests.e2e.conftest import register_and_upload_archive, sign_in
 
 pytestmark = pytest.mark.e2e
 
@@ -43,19 +44,10 @@ def _code_zip() -> bytes:
 def test_author_uploads_an_archive_and_browses_it(live_server, page, tmp_path):  # noqa: ANN001
     _seed(live_server.engine)
     url = live_server.url
-    page.goto(f"{url}/login")
-    page.fill("#email", "ines.quarrington@uni.example")
-    page.fill("#password", "browse pass 1")
-    page.click("button:has-text('Sign in')")
-    page.wait_for_selector("button:has-text('Sign out')")
-    page.goto(f"{url}/venues/art-e2e/submission")
-    page.fill("#title", "Keyword Spotting on a Budget")
-    page.click("button:has-text('Save')")
-    page.wait_for_selector("text=Submission #1 saved.")
+    sign_in(page, url, "ines.quarrington@uni.example", "browse pass 1")
     archive = tmp_path / "code.zip"
     archive.write_bytes(_code_zip())
-    page.set_input_files("#archive", str(archive))
-    page.click("button:has-text('Store code snapshot')")
+    register_and_upload_archive(page, url, "art-e2e", "Keyword Spotting on a Budget", archive)
     page.wait_for_selector("#flashes >> text=Code snapshot stored (3 files)")
 
     page.click("#browse-files")

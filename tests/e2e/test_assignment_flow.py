@@ -9,6 +9,7 @@ from sqlmodel import Session, select
 from app.models import Deadline, Group, Member, Submission, User, Venue
 from app.models.assignment import Assignment, Bid
 from app.security.passwords import hash_password
+from tests.e2e.conftest import sign_in
 
 pytestmark = pytest.mark.e2e
 PASSWORD = "assign pass 1"
@@ -44,11 +45,7 @@ def _seed(engine) -> None:  # noqa: ANN001
 
 
 def _login(page, url: str, email: str) -> None:  # noqa: ANN001
-    page.goto(f"{url}/login")
-    page.fill("#email", email)
-    page.fill("#password", PASSWORD)
-    page.click("button:has-text('Sign in')")
-    page.wait_for_selector("button:has-text('Sign out')")
+    sign_in(page, url, email, PASSWORD)
 
 
 def test_chair_previews_applies_locks_and_a_student_bids(live_server, browser):  # noqa: ANN001

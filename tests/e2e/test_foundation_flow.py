@@ -9,6 +9,7 @@ from sqlmodel import Session
 
 from app.models import Deadline, Member, User, Venue
 from app.security.passwords import hash_password
+from tests.e2e.conftest import sign_in
 
 pytestmark = pytest.mark.e2e
 
@@ -32,12 +33,6 @@ def _seed(engine) -> str:  # noqa: ANN001
         return venue.slug
 
 
-def _sign_in(page, url: str, email: str, password: str) -> None:  # noqa: ANN001
-    page.goto(f"{url}/login")
-    page.fill("#email", email)
-    page.fill("#password", password)
-    page.click("button:has-text('Sign in')")
-    page.wait_for_selector("button:has-text('Sign out')")
 
 
 def _set_password_via_email(page, live, email: str, password: str) -> None:  # noqa: ANN001
@@ -61,7 +56,7 @@ def test_lecturer_imports_roster_opens_submission_students_form_a_group(live_ser
     url = live_server.url
 
     # Lecturer: sign in, import the roster, open the submission phase.
-    _sign_in(page, url, "lecturer@uni.example", "lecturer password")
+    sign_in(page, url, "lecturer@uni.example", "lecturer password")
     page.goto(f"{url}/venues/{slug}/roster")
     csv_path = tmp_path / "gradebook.csv"
     csv_path.write_text(ROSTER, encoding="utf-8-sig")
@@ -79,7 +74,7 @@ def test_lecturer_imports_roster_opens_submission_students_form_a_group(live_ser
     # First student: set a password from the emailed link, sign in, create a group.
     page.context.clear_cookies()
     _set_password_via_email(page, live_server, "amara.okafor@student.uni.example", "amara password 1")
-    _sign_in(page, url, "amara.okafor@student.uni.example", "amara password 1")
+    sign_in(page, url, "amara.okafor@student.uni.example", "amara password 1")
     page.wait_for_selector("text=not in a group yet")
     page.click("text=Create or join one")
     page.fill("#group-name", "Team Int8")
@@ -91,7 +86,7 @@ def test_lecturer_imports_roster_opens_submission_students_form_a_group(live_ser
     # Second student: joins with the code.
     page.context.clear_cookies()
     _set_password_via_email(page, live_server, "bao.nguyen@student.uni.example", "bao password 22")
-    _sign_in(page, url, "bao.nguyen@student.uni.example", "bao password 22")
+    sign_in(page, url, "bao.nguyen@student.uni.example", "bao password 22")
     page.goto(f"{url}/venues/{slug}/groups")
     page.fill("#join-code", "nope0000")
     page.click("button:has-text('Join group')")

@@ -12,6 +12,7 @@ from app.models import Assignment, Deadline, Group, Member, Review, ReviewHistor
 from app.security.passwords import hash_password
 from app.services.reviews import submit_review
 from app.services.submissions import save_submission
+from tests.e2e.conftest import sign_in
 
 pytestmark = pytest.mark.e2e
 PASSWORD = "review pass 1"
@@ -60,11 +61,7 @@ def _seed(engine) -> dict:  # noqa: ANN001
 
 
 def _login(page, url: str, email: str) -> None:  # noqa: ANN001
-    page.goto(f"{url}/login")
-    page.fill("#email", email)
-    page.fill("#password", PASSWORD)
-    page.click("button:has-text('Sign in')")
-    page.wait_for_selector("button:has-text('Sign out')")
+    sign_in(page, url, email, PASSWORD)
 
 
 def _new_page(browser):  # noqa: ANN001, ANN202

@@ -12,6 +12,7 @@ from app.models import Deadline, Group, Member, User, Venue
 from app.security.passwords import hash_password
 from runners.sandbox import bwrap_available
 from tests.api.test_runs import MANIFEST
+from tests.e2e.conftest import register_and_upload_archive, sign_in
 
 pytestmark = [pytest.mark.e2e,
               pytest.mark.skipif(not bwrap_available(), reason="artifacts only run inside bubblewrap")]
@@ -44,19 +45,10 @@ def _zip() -> bytes:
 def test_smoke_run_live_status_claims_form_and_run_now(live_server, page, tmp_path):  # noqa: ANN001
     _seed(live_server.engine)
     url = live_server.url
-    page.goto(f"{url}/login")
-    page.fill("#email", "runner@uni.example")
-    page.fill("#password", "runner pass 1")
-    page.click("button:has-text('Sign in')")
-    page.wait_for_selector("button:has-text('Sign out')")
-    page.goto(f"{url}/venues/runs-e2e/submission")
-    page.fill("#title", "Int8 keyword spotting")
-    page.click("button:has-text('Save')")
-    page.wait_for_selector("text=Submission #1 saved.")
+    sign_in(page, url, "runner@uni.example", "runner pass 1")
     code = tmp_path / "code.zip"
     code.write_bytes(_zip())
-    page.set_input_files("#archive", str(code))
-    page.click("button:has-text('Store code snapshot')")
+    register_and_upload_archive(page, url, "runs-e2e", "Int8 keyword spotting", code)
     page.wait_for_selector("text=Code snapshot stored")
 
     # the smoke run was queued with the snapshot; its fragment polls until the run is done, then stops

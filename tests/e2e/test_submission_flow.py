@@ -9,6 +9,7 @@ from sqlmodel import Session
 from app.models import Deadline, Group, Member, User, Venue
 from app.security.passwords import hash_password
 from tests.api.test_submissions import make_pdf
+from tests.e2e.conftest import sign_in
 
 pytestmark = pytest.mark.e2e
 
@@ -31,11 +32,7 @@ def _seed(engine) -> None:  # noqa: ANN001
 def test_student_uploads_a_pdf_and_reads_the_format_report(live_server, page, tmp_path):  # noqa: ANN001
     _seed(live_server.engine)
     url = live_server.url
-    page.goto(f"{url}/login")
-    page.fill("#email", "uploader@uni.example")
-    page.fill("#password", "upload pass 1")
-    page.click("button:has-text('Sign in')")
-    page.wait_for_selector("button:has-text('Sign out')")
+    sign_in(page, url, "uploader@uni.example", "upload pass 1")
     page.goto(f"{url}/venues/sub-e2e/submission")
     page.fill("#title", "Fast Int8 Keyword Spotting on Microcontrollers")
     page.fill("#abstract", "We measure int8 keyword spotting on a Cortex-M4.")
