@@ -30,7 +30,7 @@ SHARED = ROOT.parent / "shared"
 def pytest_collection_modifyitems(config, items):  # noqa: ANN001, ARG001
     """Mark every test that touches the database, so CI can run exactly those again on PostgreSQL."""
     for item in items:
-        if "engine" in item.fixturenames or "live_server" in item.fixturenames or "database_url" in item.fixturenames:
+        if {"engine", "live_server", "database_url", "live"} & set(item.fixturenames):
             item.add_marker(pytest.mark.db)
 
 

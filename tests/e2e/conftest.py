@@ -4,29 +4,16 @@ import email
 import email.policy
 import os
 import shutil
-import socket
-import threading
-import time
 from pathlib import Path
 
 import pytest
-import uvicorn
 
-from app.db import make_engine
-from app.main import create_app
-from app.migrate import upgrade
 from app.settings import Settings
-from tests.conftest import _fresh_database
+from tests.live import serve_in_thread
 
 CHROMIUM = os.environ.get("REPROREVIEW_CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-sync",
                  "--disable-background-networking", "--disable-component-update"]
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 class LiveServer:
@@ -46,27 +33,8 @@ class LiveServer:
 
 @pytest.fixture(scope="session")
 def live_server(tmp_path_factory: pytest.TempPathFactory):  # noqa: ANN201
-    tmp = tmp_path_factory.mktemp("live")
-    base = os.environ.get("REPROREVIEW_TEST_DATABASE_URL") or f"sqlite:///{tmp / 'live.db'}"
-    url, drop = _fresh_database(base)
-    upgrade(url)
-    port = _free_port()
-    settings = Settings(data_dir=tmp / "data", database_url=url, secret_key="e2e-secret",
-                        base_url=f"http://127.0.0.1:{port}", _env_file=None)
-    engine = make_engine(url)
-    app = create_app(settings, engine=engine)
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.time() + 20
-    while not server.started and time.time() < deadline:
-        time.sleep(0.05)
-    assert server.started, "the live server did not start"
-    yield LiveServer(f"http://127.0.0.1:{port}", settings, engine)
-    server.should_exit = True
-    thread.join(10)
-    engine.dispose()
-    drop()
+    with serve_in_thread(tmp_path_factory.mktemp("live"), secret_key="e2e-secret") as served:
+        yield LiveServer(served.url, served.settings, served.engine)
 
 
 @pytest.fixture(scope="session")

@@ -2,7 +2,6 @@
 and the embedded in-process rig when no Redis is configured."""
 
 import os
-import socket
 import subprocess
 import sys
 import threading
@@ -14,21 +13,16 @@ from pathlib import Path
 import httpx
 import pytest
 import redis
-import uvicorn
 from sqlmodel import Session
 
 from app.artifacts import runs as run_service
-from app.db import make_engine
-from app.main import create_app
-from app.migrate import upgrade
 from app.models.run import FINISHED, Rig
 from app.services import submissions as submission_service
 from app.services.accounts import create_api_token
-from app.settings import Settings
 from runners.sandbox import bwrap_available
 from tests import factories
 from tests.api.test_runs import MANIFEST, artifact_zip
-from tests.conftest import _fresh_database
+from tests.live import serve_in_thread
 from tests.runners.conftest import processes_with
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -39,53 +33,33 @@ SLOW_SCRIPT = ('import json, time\nprint("warming up", flush=True)\ntime.sleep(1
 pytestmark = pytest.mark.skipif(not bwrap_available(), reason="bubblewrap is needed: artifacts only run sandboxed")
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def live(tmp_path_factory: pytest.TempPathFactory):  # noqa: ANN201
     """uvicorn in a thread with its own fresh database, a venue, a submission with an artifact, a rig token."""
-    tmp = tmp_path_factory.mktemp("runs-live")
-    base = os.environ.get("REPROREVIEW_TEST_DATABASE_URL") or f"sqlite:///{tmp / 'live.db'}"
-    url, drop = _fresh_database(base)
-    upgrade(url)
-    port = _free_port()
-    settings = Settings(data_dir=tmp / "data", database_url=url, secret_key="runs-secret", redis_url=REDIS_URL,
-                        base_url=f"http://127.0.0.1:{port}", _env_file=None)
-    engine = make_engine(url)
-    with Session(engine, expire_on_commit=False) as db:
-        make = factories.Factory(db)
-        venue = make.venue(phase="submission")
-        cast = make.cast(venue)
-        sub = submission_service.save_submission(db, cast["student"], venue, cast["members"]["student"],
-                                                 title="Int8 keyword spotting", abstract="", keywords="")
-        submission_service.artifact_from_archive(db, settings, cast["student"], venue, sub,
-                                                 artifact_zip(MANIFEST, SLOW_SCRIPT), "code.zip")
-        _, student_token = create_api_token(db, cast["student"], "e2e")
-        rig, rig_token = run_service.create_rig(db, None, name="ci-local", kind="local")
-        db.commit()
-        rig_id = rig.id
-    server = uvicorn.Server(uvicorn.Config(create_app(settings, engine=engine), host="127.0.0.1", port=port,
-                                           log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.time() + 20
-    while not server.started and time.time() < deadline:
-        time.sleep(0.05)
-    assert server.started
-    api = httpx.Client(base_url=f"http://127.0.0.1:{port}", headers={"Authorization": f"Bearer {student_token}"},
-                       timeout=30)
-    yield {"url": f"http://127.0.0.1:{port}", "settings": settings, "engine": engine, "api": api,
-           "runs": f"/api/v1/venues/{venue.slug}/submissions/{sub.number}/runs", "rig_token": rig_token,
-           "rig_id": rig_id}
-    api.close()
-    server.should_exit = True
-    thread.join(10)
-    engine.dispose()
-    drop()
+    seeded = {}
+
+    def seed(settings, engine) -> None:  # noqa: ANN001
+        with Session(engine, expire_on_commit=False) as db:
+            make = factories.Factory(db)
+            venue = make.venue(phase="submission")
+            cast = make.cast(venue)
+            sub = submission_service.save_submission(db, cast["student"], venue, cast["members"]["student"],
+                                                     title="Int8 keyword spotting", abstract="", keywords="")
+            submission_service.artifact_from_archive(db, settings, cast["student"], venue, sub,
+                                                     artifact_zip(MANIFEST, SLOW_SCRIPT), "code.zip")
+            _, seeded["student_token"] = create_api_token(db, cast["student"], "e2e")
+            rig, seeded["rig_token"] = run_service.create_rig(db, None, name="ci-local", kind="local")
+            db.commit()
+            seeded["rig_id"] = rig.id
+            seeded["runs"] = f"/api/v1/venues/{venue.slug}/submissions/{sub.number}/runs"
+
+    with serve_in_thread(tmp_path_factory.mktemp("runs-live"), secret_key="runs-secret", redis_url=REDIS_URL,
+                         seed=seed) as served:
+        api = httpx.Client(base_url=served.url, headers={"Authorization": f"Bearer {seeded['student_token']}"},
+                           timeout=30)
+        yield {"url": served.url, "settings": served.settings, "engine": served.engine, "api": api,
+               "runs": seeded["runs"], "rig_token": seeded["rig_token"], "rig_id": seeded["rig_id"]}
+        api.close()
 
 
 def _wait_finished(live, run_id: int, timeout_s: float = 40) -> tuple[dict, list[str]]:  # noqa: ANN001
