@@ -124,6 +124,8 @@ def my_submission_page(request: Request, session: SessionDep, ctx: VenueCtx):  #
     return render(request, "pages/submission.html", {
         "venue": ctx.venue, "sub": sub, "revisions": revs, "current": revs[0] if revs else None,
         "artifact": art, "files": files, "can_submit": permissions.can_submit(ctx.user, ctx.member, ctx.venue),
+        "reviews_open": sub is not None and permissions.can_read_reviews(ctx.user, ctx.member, ctx.venue, sub,
+                                                                         assigned=False, submitted_own=False),
         **_runs_section(session, ctx, sub),
     }, user=ctx.user, partial="partials/format_report.html" if request.headers.get("hx-target") == "format-report"
         else None)

@@ -272,7 +272,9 @@ def test_markdown_is_sanitized_everywhere_it_is_shown(venue_setup, as_user, brow
     assert "&lt;script&gt;" in html  # shown as text, not run
     assert "<strong>bold</strong>" in html
     _phase(db, s, "response")
-    page = browser_login(s["ada"]).get(f"/venues/{s['venue'].slug}/submissions/1/reviews")
+    author_web = browser_login(s["ada"])
+    assert 'id="reviews-open"' in author_web.get(f"/venues/{s['venue'].slug}/submission").text
+    page = author_web.get(f"/venues/{s['venue'].slug}/submissions/1/reviews")
     assert page.status_code == 200
     assert "<script>alert" not in page.text and "<strong>bold</strong>" in page.text
     assert "Bea Reviewer" not in page.text and "Reviewer A" in page.text
