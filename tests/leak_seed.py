@@ -1,0 +1,329 @@
+"""A realistic venue for the double-blind leak crawl, seeded through the services.
+
+Three groups with distinctive names and members, each with a submission (a PDF whose metadata names its
+authors, uploaded under a file name that names them too), a code artifact whose README, source and file
+names carry an author's name and email, reviews (one reviewer signs only the chairs-only confidential field),
+discussion in every audience, a response, ratings, finished runs whose logs name the authors, an extension
+request, bids and an assignment job. `Seed.forbidden(viewer)` says which identities a viewer must never see.
+
+Reviewer sets and groups do not overlap confusingly: every student reviews exactly one paper of another
+group, and the external reviewer reviews #1 and #2, so for each non-staff viewer the forbidden set is
+simply every identity outside their own group (students never see other students: group names and names
+are identities, see permissions.can_view_group), which includes the design's minimum (the authors of the
+papers they review, the reviewers of their own paper).
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import subprocess
+import tarfile
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from sqlmodel import Session
+
+from app.artifacts import runs as run_service
+from app.models import PHASES, Audience, Member, Phase, Submission, User, Venue
+from app.models.run import RunStatus
+from app.services import accounts, assignments, extensions, groups, notifications, reviews, submissions, venues
+from app.settings import Settings
+from tests.api.test_submissions import make_pdf
+
+# Group name -> its members (full name, email). Every word is distinctive: none occurs in the app's texts.
+GROUPS = {
+    "Zephyr Quokkas": [("Alessandra Marchetti-Oyelaran", "a.marchetti-oyelaran@students.lakeside.example"),
+                       ("Bartholomew Krzyzanowski", "bkrzyzanowski@students.lakeside.example")],
+    "Obsidian Narwhals": [("Cosima Haverbrook-Nakagawa", "cosima.haverbrook@students.lakeside.example"),
+                          ("Dmitri Valdespino-Achterberg", "dvaldespino@students.lakeside.example")],
+    "Saffron Pangolins": [("Evangelina Thistlewood", "evangelina.thistlewood@students.lakeside.example"),
+                          ("Florian Abernathy-Okonkwo", "florian.okonkwo@students.lakeside.example")],
+}
+EXTERNAL = ("Ignatius Wrenfield-Castellanos", "i.wrenfield@partner-lab.example")   # role reviewer, no group
+CHAIR = ("Octavia Lindqvist-Mbeki", "o.lindqvist@staff.lakeside.example")
+TA = ("Philippa Greymoor-Sandoval", "p.greymoor@staff.lakeside.example")
+OUTSIDER = ("Quentin Fairweather-Dunmore", "quentin.fairweather@elsewhere.example")
+
+# submission number -> reviewers (person keys). Each student reviews one paper; the external reviewer two.
+REVIEWERS = {1: ["cosima", "evangelina", "ignatius"], 2: ["florian", "alessandra", "ignatius"],
+             3: ["bartholomew", "dmitri"]}
+TITLES = {1: "Int8 Keyword Spotting on a Cortex-M4 Microcontroller",
+          2: "Fused Attention Kernels for Small GPUs",
+          3: "Federated Learning with Stragglers on Raspberry Pi Clusters"}
+ABSTRACT = ("We measure latency and accuracy of a compact model on constrained hardware and compare it with a "
+            "float baseline across compiler settings and memory layouts, and release code that reproduces it.")
+MANIFEST = ('[artifact]\nrig = "local"\ntimeout = "5m"\n\n[[experiment]]\nid = "E1"\n'
+            'command = "python src/train.py"\nmetrics = "m.json"\n')
+REVIEW = {
+    "summary": "The paper quantises a compact network to int8 and measures it on the target device in detail.",
+    "strengths": "Careful measurements on real hardware, with a reproducible artifact and clear plots.",
+    "weaknesses": "Only one dataset; no comparison with pruning or distillation; error bars are missing.",
+    "soundness": 3, "presentation": 3, "contribution": 2, "runs_from_readme": 3, "reproducible": 3,
+    "code_quality": 3, "documentation_quality": 2,
+    "code_review": "The smoke run passed; the README misses the flashing step for the board.",
+    "overall": 6, "confidence": 3,
+}
+
+
+def key_of(full_name: str) -> str:
+    return full_name.split()[0].lower()
+
+
+@dataclass
+class Person:
+    key: str
+    name: str
+    email: str
+    user: User
+    member: Member | None
+    role: str                 # student | reviewer | ta | chair | outsider
+    group: str | None = None  # group name for students
+
+
+@dataclass
+class Seed:
+    venue: Venue
+    settings: Settings
+    people: dict[str, Person]
+    subs: dict[int, Submission]                       # number -> submission
+    group_of_sub: dict[int, str]                      # number -> group name
+    revision_ids: dict[int, list[int]]                # number -> revision ids
+    runs: dict[int, list[int]]                        # number -> run ids
+    review_ids: dict[int, list[int]]
+    job_id: int
+    artifact_paths: dict[int, set[str]] = field(default_factory=dict)  # number -> original + anonymized paths
+    rig_token: str = ""
+
+    def identity(self, key: str) -> list[str]:
+        """The strings that identify a person: full name, email, and each distinctive part of the name."""
+        p = self.people[key]
+        parts = {w for word in p.name.split() for w in [word, *word.split("-")] if len(w) >= 5}
+        return [p.name, p.email, p.email.split("@")[0], *sorted(parts)]
+
+    def group_identity(self, group: str) -> list[str]:
+        return [group, *group.split()]
+
+    def forbidden(self, viewer: str) -> dict[str, str]:
+        """token -> whose identity it is, for everything this viewer must never see (staff: nothing)."""
+        v = self.people[viewer]
+        if v.role in ("chair", "ta"):
+            return {}
+        out: dict[str, str] = {}
+        for p in self.people.values():
+            if p.role in ("chair", "ta", "outsider") or p.key == viewer:
+                continue
+            if v.group is not None and p.group == v.group:
+                continue
+            why = (f"author of #{self.number_of_group(p.group)}" if p.group else "reviewer") + f" {p.name}"
+            for token in self.identity(p.key):
+                out[token] = why
+        for group in GROUPS:
+            if group != v.group:
+                for token in self.group_identity(group):
+                    out[token] = f"group name {group}"
+        return out
+
+    def number_of_group(self, group: str | None) -> int | None:
+        return next((n for n, g in self.group_of_sub.items() if g == group), None)
+
+
+def _targz(files: dict[str, bytes]) -> bytes:
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w:gz") as tar:
+        for name, data in files.items():
+            info = tarfile.TarInfo(f"project/{name}")
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
+    return buf.getvalue()
+
+
+def _artifact_files(group: str, members: list[tuple[str, str]]) -> dict[str, bytes]:
+    """README, source and a notes file named after an author: all name the authors; the binary does not."""
+    (name, email), (name2, email2) = members
+    surname = name2.split()[-1].lower()
+    readme = (f"# {group}: course project\n\nMaintained by {name} (<{email}>) and {name2}.\n\n"
+              f"Questions: [mail us](mailto:{email2}).\n\nRun `python src/train.py`.\n")
+    source = f'"""Training loop.\n\nAuthor: {name} <{email}>\n"""\nimport json\nprint(json.dumps({{"acc": 0.91}}))\n'
+    return {"README.md": readme.encode(), "src/train.py": source.encode(), "reproduce.toml": MANIFEST.encode(),
+            f"notes/{surname}-lab-notes.md": f"Notes by {name2}.\n".encode(),
+            "LICENSE": f"MIT License\n\nCopyright (c) 2025 {name}\n".encode(),
+            "data/weights.bin": bytes(range(256)) * 4}
+
+
+def _git(cwd: Path, *args: str, name: str, email: str) -> str:
+    env = {"PATH": os.environ["PATH"], "HOME": str(cwd), "GIT_CONFIG_NOSYSTEM": "1", "GIT_CONFIG_GLOBAL": os.devnull,
+           "GIT_AUTHOR_NAME": name, "GIT_AUTHOR_EMAIL": email, "GIT_COMMITTER_NAME": name,
+           "GIT_COMMITTER_EMAIL": email, "LC_ALL": "C"}
+    return subprocess.run(["git", *args], cwd=cwd, env=env, check=True, capture_output=True, text=True).stdout.strip()
+
+
+def _git_repo(root: Path, files: dict[str, bytes], name: str, email: str) -> tuple[str, str]:
+    """A local repository (its path names an author, as a GitHub URL with a username would) and its commit."""
+    work = root / f"{name.split()[-1].lower()}-kws"
+    work.mkdir(parents=True)
+    _git(work, "init", "--quiet", "--initial-branch=main", name=name, email=email)
+    for rel, data in files.items():
+        (work / rel).parent.mkdir(parents=True, exist_ok=True)
+        (work / rel).write_bytes(data)
+    _git(work, "add", "-A", name=name, email=email)
+    _git(work, "commit", "--quiet", "-m", f"work by {name}", name=name, email=email)
+    return str(work), _git(work, "rev-parse", "HEAD", name=name, email=email)
+
+
+def _finish_runs(db: Session, rig, sub: Submission, group: str, names: list[str],  # noqa: ANN001
+                 emails: list[str]) -> list[int]:
+    """Play a rig for every queued run: claim, a log that names the authors, a result (no worker needed)."""
+    ids = []
+    for run in run_service.list_runs(db, sub):
+        if run.status != RunStatus.queued.value:
+            continue
+        run_service.claim_run(db, rig, run.id)
+        run_service.append_log(db, rig, run, f"$ whoami\n{emails[0]}\nhello from {names[0]} and {names[1]}\n"
+                                             f"git log: {names[1]} <{emails[1]}>\nteam: {group}\n", 0)
+        run_service.finish_run(db, rig, run, status="passed", metrics={"acc": 0.91}, facts={"host": "rig-1"})
+        ids.append(run.id)
+    return ids
+
+
+def seed(db: Session, settings: Settings, tmp: Path) -> Seed:
+    """Build the venue, move it through its phases doing what each allows, and leave it in `closed`."""
+    now = datetime.now(UTC)
+    admin = accounts.create_user(db, "leak-admin@staff.lakeside.example", "Site Admin", is_admin=True)
+    venue = venues.create_venue(db, admin, slug="leak-crawl", title="ML Systems 2026", course_code="MLS26",
+                                timezone="Europe/Berlin", group_min=2, group_max=3)
+    people: dict[str, Person] = {}
+
+    def add(name: str, email: str, role: str) -> Person:
+        user = accounts.create_user(db, email, name)
+        member = venues.add_member(db, admin, venue, user, role) if role != "outsider" else None
+        person = Person(key_of(name), name, email, user, member, role)
+        people[person.key] = person
+        return person
+
+    chair = add(*CHAIR, "chair")
+    add(*TA, "ta")
+    add(*EXTERNAL, "reviewer")
+    add(*OUTSIDER, "outsider")
+    for kind, days in (("submission", 7), ("bidding", 8), ("review", 14), ("response", 21), ("discussion", 28)):
+        venues.set_deadline(db, chair.user, venue, kind, now + timedelta(days=days))
+
+    def advance(to: Phase) -> None:
+        """Move through the phases one at a time, as the chair does (mails about them are queued)."""
+        while venue.phase != to.value:
+            venues.move_phase(db, chair.user, venue, PHASES[PHASES.index(Phase(venue.phase)) + 1].value)
+
+    advance(Phase.submission)
+    subs: dict[int, Submission] = {}
+    group_of_sub: dict[int, str] = {}
+    revision_ids: dict[int, list[int]] = {}
+    for i, (group_name, members) in enumerate(GROUPS.items(), start=1):
+        founder = add(*members[0], "student")
+        group = groups.create_group(db, founder.user, venue, group_name, founder.member)
+        founder.group = group_name
+        for name, email in members[1:]:
+            p = add(name, email, "student")
+            groups.join_group(db, p.user, venue, p.member, group.join_code)
+            p.group = group_name
+        sub = submissions.save_submission(db, founder.user, venue, founder.member, title=TITLES[i],
+                                          abstract=ABSTRACT, keywords=["TinyML", "systems"])
+        subs[sub.number], group_of_sub[sub.number] = sub, group_name
+        names, emails = [n for n, _ in members], [e for _, e in members]
+        author_meta = "; ".join(names)
+        filename = f"{names[0].split()[-1]}_{names[1].split()[-1]}_final.pdf"
+        revs = [submissions.upload_revision(db, settings, founder.user, venue, sub,
+                                            make_pdf(4, author=author_meta, title=TITLES[i]), filename)]
+        if i == 1:  # a second revision, so revision ids are more than one per submission
+            revs.append(submissions.upload_revision(db, settings, founder.user, venue, sub,
+                                                    make_pdf(5, author=author_meta, title=TITLES[i]), filename))
+        revision_ids[sub.number] = [r.id for r in revs]
+        files = _artifact_files(group_name, members)
+        if i == 3:
+            url, commit = _git_repo(tmp / "repos", files, *members[1])
+            submissions.artifact_from_git(db, settings, founder.user, venue, sub, url, commit)
+        else:
+            archive = f"{names[0].split()[-1].lower()}-{group_name.split()[0].lower()}-code.tar.gz"
+            submissions.artifact_from_archive(db, settings, founder.user, venue, sub, _targz(files), archive)
+    # G1 asks for an extension, with a reason that names a member (visible to G1 and staff only).
+    g1 = people["alessandra"]
+    extensions.request_extension(db, g1.user, venue, g1.member.group_id,
+                                 "Bartholomew Krzyzanowski was in hospital for a week (note attached).",
+                                 now + timedelta(days=9))
+    rig, rig_token = run_service.create_rig(db, chair.user, name="bench-1", kind="local")
+    runs = {}
+    for n, sub in subs.items():
+        authors = [p for p in people.values() if p.group == group_of_sub[n]]
+        runs[n] = _finish_runs(db, rig, sub, group_of_sub[n], [p.name for p in authors], [p.email for p in authors])
+
+    advance(Phase.assignment)
+    for n, keys in REVIEWERS.items():
+        for k in keys:
+            assignments.set_bid(db, venue, people[k].member, subs[n], "eager")
+    assignments.set_interests(db, people["ignatius"].member, ["int8 quantisation on microcontrollers"])
+    job = assignments.start_job(db, chair.user, venue, k=2, min_load=0, max_load=3)
+    changes = [assignments.Change("add", subs[n].id, people[k].member.id) for n, keys in REVIEWERS.items()
+               for k in keys]
+    assignments.apply_changes(db, chair.user, venue, changes, action="assignment.manual")
+
+    advance(Phase.review)
+    review_ids: dict[int, list[int]] = {}
+    for n, keys in REVIEWERS.items():
+        for k in keys:
+            p = people[k]
+            answers = dict(REVIEW)
+            if k == "cosima":  # her own name, in the field only chairs read
+                answers["confidential"] = f"Signed {p.name} ({p.email}); I may know this code base."
+            saved = reviews.save_draft(db, p.user, venue, p.member, subs[n], answers, 0)
+            if k == "dmitri":  # stays a draft: staff see it, nobody else
+                continue
+            review = reviews.submit_review(db, p.user, venue, p.member, subs[n], answers, saved.review.version)
+            review_ids.setdefault(n, []).append(review.id)
+
+    def rel(p: Person, n: int) -> reviews.Relation:
+        return reviews.relation(db, p.member, subs[n])
+
+    def comment(k: str, n: int, body: str, audience: str = Audience.everyone.value, staff: bool = False) -> None:
+        p = people[k]
+        reviews.post_comment(db, p.user, venue, p.member, subs[n], body, audience=audience, is_staff=staff,
+                             rel=rel(p, n))
+
+    comment("cosima", 1, "Did you try per-channel quantisation? The README's numbers differ from Table 2.")
+    comment("evangelina", 1, "Between reviewers: I think the baseline is weak.", Audience.reviewers.value)
+    comment("ignatius", 1, f"For the chairs: {EXTERNAL[0]} here, I co-supervised a similar project last year.",
+            Audience.chairs.value)
+    comment("octavia", 1, "Chairs: please discuss whether the speed-up claim holds.", staff=True)
+    comment("florian", 2, "The kernel timing excludes the host copy; please clarify.")
+    notifications.queue_digests(db, now=now + timedelta(days=13), venue=venue)  # a day before reviews are due
+
+    advance(Phase.response)
+    for n in subs:
+        author = next(p for p in people.values() if p.group == group_of_sub[n])
+        reviews.save_response(db, author.user, venue, subs[n], "We thank the reviewers; we added error bars.", None)
+        comment(author.key, n, "Per-channel quantisation is in the new appendix.")
+        for rid in review_ids.get(n, []):
+            review = reviews.get_review_by_id(db, subs[n], rid)
+            reviews.rate_review(db, author.user, venue, author.member, review, 4,
+                                f"Helpful, thanks. {author.name}, {author.email}")
+
+    advance(Phase.closed)  # release mails to the authors on the way
+    for p in people.values():  # a mail to every person, whatever else the notifications send
+        accounts.request_password_reset(db, settings, p.email)
+    db.flush()
+    seed_ = Seed(venue=venue, settings=settings, people=people, subs=subs, group_of_sub=group_of_sub,
+                 revision_ids=revision_ids, runs=runs, review_ids=review_ids, job_id=job.id, rig_token=rig_token)
+    from app.artifacts.snapshot import list_files
+
+    store = submissions.store(settings)
+    for n, sub in subs.items():
+        art = submissions.current_artifact(db, sub)
+        seed_.artifact_paths[n] = {p for sha in (art.snapshot_sha, art.anonymized_sha) for p, _ in
+                                   list_files(store, sha)}
+    return seed_
+
+
+def deliver_mail(db: Session, settings: Settings) -> int:
+    """Send what the seeding queued (notifications) into the outbox directory, as the request middleware would."""
+    db.commit()
+    return notifications.deliver_pending(settings, db.connection(), limit=1000).sent
+
