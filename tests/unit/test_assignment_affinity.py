@@ -7,7 +7,8 @@ import numpy as np
 import pytest
 
 from app.assignment import embeddings
-from app.assignment.affinity import DEFAULT_METHOD, _aggregate, affinity_matrix, apply_bids, score
+from app.assignment.affinity import (DEFAULT_GRANULARITY, DEFAULT_METHOD, _aggregate, _maxsim, affinity_matrix,
+                                     apply_bids, score, split_sentences)
 from app.assignment.conflicts import conflict_mask, own_group_pairs
 from app.assignment.embeddings import MemoryEmbeddingCache
 from app.assignment.explain import explain_pairs, quality_summary, svg_histogram
@@ -83,6 +84,52 @@ def test_default_aggregation_is_max_for_short_profiles_and_top_few_for_long_ones
     s = np.tile(np.linspace(0.05, 1.0, 20), (2, 1))  # a researcher's 20 papers: the best three
     np.testing.assert_allclose(_aggregate(s, "top15"), [0.95, 0.95])
     assert _aggregate(np.zeros((3, 0)), "top15").tolist() == [0, 0, 0]
+
+
+def test_split_sentences() -> None:
+    text = ("A short title\nWe study int8 quantisation of keyword spotting models. It works, e.g. Table 2 shows "
+            "a gain of 3 points on the benchmark! Why? Because the calibration set matters a lot here.\n  Code online.")
+    assert split_sentences(text) == [
+        "A short title We study int8 quantisation of keyword spotting models.",  # a 3-word title joins the next
+        "It works, e.g. Table 2 shows a gain of 3 points on the benchmark!",  # "e.g. Table" breaks, then rejoins
+        "Why? Because the calibration set matters a lot here. Code online.",  # short pieces merge forward, last back
+    ]
+    assert split_sentences("one two three four five six. Seven eight nine ten eleven twelve.") == [
+        "one two three four five six.", "Seven eight nine ten eleven twelve."]
+    assert split_sentences("Too short.") == ["Too short."] and split_sentences(" \n ") == []
+    assert split_sentences("A b c d e f. " * 10, max_words=12) == ["A b c d e f.", "A b c d e f."]
+
+
+def test_maxsim_on_hand_made_vectors() -> None:
+    e = np.eye(3, dtype=np.float32)
+    # paper 0: sentences along x and y; paper 1: along z. item 0: x only; item 1: x, y and z; item 2: (x+y)/√2
+    p_vecs, p_counts = np.stack([e[0], e[1], e[2]]), [2, 1]
+    q_vecs, q_counts = np.stack([e[0], e[0], e[1], e[2], (e[0] + e[1]) / np.sqrt(2)]), [1, 3, 1]
+    h = 1 / np.sqrt(2)
+    forward = _maxsim(p_vecs, p_counts, q_vecs, q_counts)
+    np.testing.assert_allclose(forward, [[0.5, 1.0, h], [0.0, 1.0, 0.0]], atol=1e-6)
+    # symmetric: item 1's three sentences find in paper 0 matches 1, 1, 0 -> 2/3; in paper 1: 0, 0, 1 -> 1/3
+    both = _maxsim(p_vecs, p_counts, q_vecs, q_counts, symmetric=True)
+    np.testing.assert_allclose(both, [[0.75, (1 + 2 / 3) / 2, h], [0.0, (1 + 1 / 3) / 2, 0.0]], atol=1e-6)
+    # blocks smaller than the data give the same result; negative cosines count as 0
+    np.testing.assert_allclose(_maxsim(p_vecs, p_counts, q_vecs, q_counts, block_rows=1), forward)
+    assert _maxsim(-p_vecs, p_counts, q_vecs, q_counts).max() == 0
+    assert _maxsim(p_vecs, p_counts, q_vecs[:0], []).shape == (2, 0)
+
+
+def test_sentence_granularity_in_score(monkeypatch) -> None:  # noqa: ANN001
+    fake_vectors(monkeypatch)
+    assert DEFAULT_GRANULARITY == "text"
+    papers = ["aaaa aaaa aaaa aaaa aaaa aaaa. Zzzz zzzz zzzz zzzz zzzz zzzz."]
+    profiles = [["aaaa aaaa aaaa aaaa aaaa aaaa."], ["Mmmm mmmm mmmm mmmm mmmm mmmm."]]
+    res = score(papers, profiles, lexical_weight=0.0, granularity="sentence")
+    # the "a" sentence matches reviewer 0 exactly, the "z" one barely: about (1 + 0) / 2
+    assert res.matrix[0, 0] == pytest.approx(0.5, abs=0.01) and res.matrix[0, 1] < 0.01
+    sym = affinity_matrix(papers, profiles, lexical_weight=0.0, granularity="sentence-symmetric")
+    assert sym[0, 0] == pytest.approx(0.75, abs=0.01)  # the item's single sentence is matched fully
+    assert ((sym >= 0) & (sym <= 1)).all()
+    with pytest.raises(ValueError, match="granularity"):
+        affinity_matrix(papers, profiles, granularity="word")
 
 
 def test_lexical_blend_rewards_shared_rare_terms(monkeypatch) -> None:  # noqa: ANN001
