@@ -64,7 +64,7 @@ def enqueue_run(settings: Settings, run_id: int, rig_kind: str, *, attempt: int 
         except Exception as exc:  # noqa: BLE001 — the committed run is recovered by recover_lost_runs
             log.warning("run %s could not be enqueued (%s); the sweep will enqueue it again", run_id, exc)
     else:
-        start_embedded(settings, run_id, engine=engine)
+        start_embedded(settings, run_id, engine=engine, kind=rig_kind)
 
 
 def enqueue_runs(settings: Settings, runs: list[tuple], *, engine: Engine | None = None) -> None:
@@ -108,8 +108,8 @@ def recover_lost_runs(settings: Settings, runs: list[tuple[int, str, int]], *,
     if not settings.redis_url:
         with _pending_lock:
             lost = [r for r in runs if r[0] not in _embedded_pending]
-        for run_id, _kind, _attempt in lost:
-            start_embedded(settings, run_id, engine=engine)
+        for run_id, kind, _attempt in lost:
+            start_embedded(settings, run_id, engine=engine, kind=kind)
         return [r[0] for r in lost]
     recovered: list[int] = []
     by_kind: dict[str, list[tuple[int, int]]] = {}
@@ -189,12 +189,15 @@ def _run_coroutine(coro) -> None:  # noqa: ANN001
 class LocalRigClient:
     """RigClient's interface over the service layer: one short session and one commit per call."""
 
-    def __init__(self, engine: Engine, settings: Settings) -> None:
+    def __init__(self, engine: Engine, settings: Settings, kind: str = "local") -> None:
         from app.artifacts import runs
+        from runners.jobs import rig_facts
 
         self.engine, self.settings = engine, settings
         with Session(engine, expire_on_commit=False) as session:
-            self.rig_id = runs.embedded_rig(session).id
+            rig = runs.embedded_rig(session, kind)
+            runs.rig_heartbeat(session, rig, rig_facts())  # the GPU count decides whether it may take gpu runs
+            self.rig_id = rig.id
             session.commit()
 
     def _call(self, fn):  # noqa: ANN001, ANN202
@@ -259,8 +262,10 @@ def _engine_for(settings: Settings) -> Engine:
     return _engines[url]
 
 
-def start_embedded(settings: Settings, run_id: int, *, engine: Engine | None = None) -> threading.Thread:
-    """Run the job in a daemon thread of this process (one run at a time), sandboxed like a worker's."""
+def start_embedded(settings: Settings, run_id: int, *, engine: Engine | None = None,
+                   kind: str = "local") -> threading.Thread:
+    """Run the job in a daemon thread of this process (one run at a time), sandboxed like a worker's, as the
+    embedded rig of the run's kind (a gpu run takes this machine's GPUs, or waits when it has none)."""
     engine = engine or _engine_for(settings)
     with _pending_lock:
         _embedded_pending.add(run_id)
@@ -270,7 +275,7 @@ def start_embedded(settings: Settings, run_id: int, *, engine: Engine | None = N
 
         with _embedded_lock:
             try:
-                execute_run(LocalRigClient(engine, settings), run_id, sandbox=True)
+                execute_run(LocalRigClient(engine, settings, kind), run_id, sandbox=True)
             except Exception:  # noqa: BLE001 — a daemon thread has nobody to raise to
                 log.exception("embedded run %s failed", run_id)
             finally:

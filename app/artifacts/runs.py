@@ -105,11 +105,12 @@ def rig_heartbeat(session: Session, rig: Rig, facts: dict | None = None, now: da
     return rig
 
 
-def embedded_rig(session: Session) -> Rig:
-    """The in-process local rig used when no Redis is configured (its token is never shown to anyone)."""
-    rig = session.exec(select(Rig).where(Rig.name == EMBEDDED_RIG, Rig.kind == RigKind.local.value)).first()
+def embedded_rig(session: Session, kind: str = RigKind.local.value) -> Rig:
+    """The in-process rig of one kind, used when no Redis is configured (its token is never shown to anyone)."""
+    name = EMBEDDED_RIG if kind == RigKind.local.value else f"embedded-{kind}"
+    rig = session.exec(select(Rig).where(Rig.name == name, Rig.kind == kind)).first()
     if rig is None:
-        rig = Rig(name=EMBEDDED_RIG, kind=RigKind.local.value, description="in-process rig of the API server",
+        rig = Rig(name=name, kind=kind, description="in-process rig of the API server",
                   token_hash=token_digest(new_rig_token()))
         session.add(rig)
         session.flush()
