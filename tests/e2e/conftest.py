@@ -53,7 +53,7 @@ def browser():  # noqa: ANN201
 def page(browser):  # noqa: ANN001, ANN201
     context = browser.new_context()
     pg = context.new_page()
-    pg.set_default_timeout(10_000)
+    pg.set_default_timeout(30_000)  # generous: CI machines are shared and slow at times; a hang still fails
     yield pg
     context.close()
 
