@@ -303,8 +303,8 @@ def seed_last_term(session: Session, *, now: datetime | None = None) -> Venue:
     session.flush()
     for n, (sub, user, member) in enumerate(pairs):
         answers = {
-            "summary": f"The paper \"{sub.title}\" {sub.abstract[0].lower()}{sub.abstract[1:200]}… The authors "
-                       "evaluate their approach on the course's hardware and report the main numbers in Table 1.",
+            "summary": f"The paper \"{sub.title}\" says: {sub.abstract[:200].rstrip('.')}. The authors evaluate "
+                       "their approach on the course's hardware and report the main numbers in Table 1.",
             "strengths": rng.choice(_STRENGTHS).format(n=rng.choice((10, 20, 50))),
             "weaknesses": rng.choice(_WEAKNESSES),
             "soundness": rng.randint(2, 4), "presentation": rng.randint(2, 4), "contribution": rng.randint(2, 3),

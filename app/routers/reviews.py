@@ -266,9 +266,10 @@ def reviews_page(request: Request, session: SessionDep, ctx: VenueCtx):  # noqa:
     require(permissions.can_list_own_reviews(ctx.user, ctx.member, ctx.venue), "Members of the venue only.")
     mine = service.assigned_reviews(session, ctx.venue, ctx.member) if ctx.member else []
     deadline = service.review_deadline_text(session, ctx.venue, ctx.member) if ctx.member else None
+    is_staff = permissions.is_staff(ctx.user, ctx.member)
+    progress = service.review_progress(session, ctx.venue) if is_staff else []
     return render(request, "pages/reviews.html", {"venue": ctx.venue, "mine": mine, "deadline": deadline,
-                                                  "is_staff": permissions.is_staff(ctx.user, ctx.member)},
-                  user=ctx.user)
+                                                  "is_staff": is_staff, "progress": progress}, user=ctx.user)
 
 
 def _review_page_context(session, ctx, sub, rel) -> dict:  # noqa: ANN001

@@ -471,3 +471,54 @@ def rate_review(session: Session, actor: User, venue: Venue, member: Member, rev
     audit.record(session, venue_id=venue.id, actor=actor, action="rating.set",
                  summary=f"a review was rated {score}/5", review_id=review.id)
     return row
+
+
+# --- the chairs' overview -----------------------------------------------------------------------------------
+
+
+@dataclass
+class ProgressRow:
+    """One submission's reviewing state, for chairs and TAs (names included: staff see everybody)."""
+
+    submission: Submission
+    reviewers: list[dict]  # {"name", "pseudonym", "status", "is_late", "overall"}
+    submitted: int
+    assigned: int
+    mean_overall: float | None
+    comments: int
+    has_response: bool
+
+
+def review_progress(session: Session, venue: Venue) -> list[ProgressRow]:
+    """Every submission with its assigned reviewers and where each review stands, in a handful of queries."""
+    from collections import Counter
+
+    subs = session.exec(select(Submission).where(Submission.venue_id == venue.id)
+                        .order_by(col(Submission.number))).all()
+    pairs = session.exec(select(Assignment, Member, User).join(Member, col(Member.id) == Assignment.member_id)
+                         .join(User, col(User.id) == Member.user_id)
+                         .where(Assignment.venue_id == venue.id).order_by(col(Assignment.id))).all()
+    reviews = {(r.submission_id, r.member_id): r for r in session.exec(
+        select(Review).where(Review.venue_id == venue.id)).all()}
+    labels = {(p.submission_id, p.member_id): f"Reviewer {p.label}" for p in session.exec(
+        select(Pseudonym).join(Submission, col(Submission.id) == Pseudonym.submission_id)
+        .where(Submission.venue_id == venue.id)).all()}
+    comments = Counter(session.exec(select(Comment.submission_id).where(Comment.venue_id == venue.id)).all())
+    responded = set(session.exec(select(Response.submission_id).join(
+        Submission, col(Submission.id) == Response.submission_id).where(Submission.venue_id == venue.id)).all())
+    by_sub: dict[int, list[dict]] = {}
+    for a, member, user in pairs:
+        review = reviews.get((a.submission_id, member.id))
+        overall = (review.published or {}).get("overall") if review else None
+        by_sub.setdefault(a.submission_id, []).append({
+            "name": user.full_name, "pseudonym": labels.get((a.submission_id, member.id)),
+            "status": review.status if review else "not started", "is_late": bool(review and review.is_late),
+            "overall": overall if isinstance(overall, int) else None})
+    rows = []
+    for sub in subs:
+        people = by_sub.get(sub.id, [])
+        scores = [p["overall"] for p in people if p["overall"] is not None and p["status"] == "submitted"]
+        rows.append(ProgressRow(sub, people, sum(p["status"] == "submitted" for p in people), len(people),
+                                round(sum(scores) / len(scores), 2) if scores else None, comments.get(sub.id, 0),
+                                sub.id in responded))
+    return rows

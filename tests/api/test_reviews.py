@@ -318,3 +318,16 @@ def test_review_pages_autosave_and_report_a_conflict(venue_setup, browser_login)
     assert "typed" in web.get(base).text
     listing = web.get(f"/venues/{s['venue'].slug}/reviews")
     assert "Keyword spotting on a microcontroller" in listing.text and "draft" in listing.text
+
+
+def test_chairs_see_reviewing_progress_with_names_students_do_not(venue_setup, as_user, browser_login):  # noqa: ANN001
+    s = venue_setup
+    _submit(as_user(s["bea"]), s)
+    as_user(s["cy"]).put(_url(s, "/review"), json={"answers": {"summary": "started"}, "version": 0})
+    page = browser_login(s["chair"]).get(f"/venues/{s['venue'].slug}/reviews")
+    assert page.status_code == 200
+    assert 'id="progress-summary">1 of 2 assigned reviews submitted' in page.text
+    assert "Bea Reviewer (Reviewer A): submitted, overall 6" in page.text
+    assert "Cy Reviewer (Reviewer B): draft" in page.text
+    student_page = browser_login(s["bea"]).get(f"/venues/{s['venue'].slug}/reviews")
+    assert "review-progress" not in student_page.text and "Cy Reviewer" not in student_page.text
