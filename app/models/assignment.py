@@ -3,7 +3,7 @@
 from datetime import datetime
 from enum import StrEnum
 
-from sqlalchemy import JSON, Column, UniqueConstraint
+from sqlalchemy import JSON, Column, Index, UniqueConstraint, text
 from sqlmodel import Field, SQLModel
 
 from app.models.base import ts_field
@@ -81,6 +81,12 @@ class JobStatus(StrEnum):
 class AssignmentJob(SQLModel, table=True):
     """One auto-solve (a preview or an apply) run in the background; its progress lives here so any API process
     can report it. `heartbeat_at` going stale means the process running it stopped."""
+
+    # At most one active job per venue, enforced by the database: two chairs pressing Preview at the same
+    # instant in two API processes cannot both start one.
+    __table_args__ = (Index("uq_assignmentjob_active_venue", "venue_id", unique=True,
+                            sqlite_where=text("status IN ('queued', 'running')"),
+                            postgresql_where=text("status IN ('queued', 'running')")),)
 
     id: int | None = Field(default=None, primary_key=True)
     venue_id: int = Field(foreign_key="venue.id", index=True)

@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 import numpy as np
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
 from app.errors import BadInput, Conflict as ConflictError, DomainError, NotFound
@@ -557,8 +558,11 @@ def start_job(session: Session, actor: User, venue: Venue, *, k: int, min_load: 
     job = AssignmentJob(venue_id=venue.id, requested_by=actor.id, dry_run=dry_run,
                         params={"k": k, "min_load": min_load, "max_load": max_load, "include_tas": include_tas,
                                 "fair": fair, "keep_existing": keep_existing})
-    session.add(job)
-    session.flush()
+    try:
+        with session.begin_nested():
+            session.add(job)
+    except IntegrityError:  # another process started one between our check and our insert
+        raise ConflictError("An assignment job was just started by someone else: wait for it to finish.") from None
     return job
 
 

@@ -42,9 +42,13 @@ def upgrade() -> None:
     with op.batch_alter_table('assignmentjob', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_assignmentjob_status'), ['status'], unique=False)
         batch_op.create_index(batch_op.f('ix_assignmentjob_venue_id'), ['venue_id'], unique=False)
+    op.create_index('uq_assignmentjob_active_venue', 'assignmentjob', ['venue_id'], unique=True,
+                    sqlite_where=sa.text("status IN ('queued', 'running')"),
+                    postgresql_where=sa.text("status IN ('queued', 'running')"))
 
 
 def downgrade() -> None:
+    op.drop_index('uq_assignmentjob_active_venue', table_name='assignmentjob')
     with op.batch_alter_table('assignmentjob', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_assignmentjob_venue_id'))
         batch_op.drop_index(batch_op.f('ix_assignmentjob_status'))

@@ -1,5 +1,7 @@
 """Reviewer assignment through the API and the CLI, with the real embedding model."""
 
+from datetime import UTC, datetime
+
 from sqlmodel import func, select
 
 from app.models import AuditEvent
@@ -483,3 +485,27 @@ def test_job_and_explain_endpoints_per_role(make, db, as_user, client, inline_jo
         assert as_user(outsider).post(url, json={"k": 1}).status_code == 404
     assert as_user(chair).get(f"{base}/assignment/jobs/99999").status_code == 404
     assert _count(db, Assignment) == 0
+
+
+def test_two_processes_starting_a_job_at_once_get_one_job(make, db, as_user, monkeypatch):  # noqa: ANN001
+    """The race the check above cannot see: another process inserts its job between our check and our insert.
+    The database's partial unique index (one queued/running job per venue) refuses ours: 409, not two jobs."""
+    from sqlalchemy import event, insert
+
+    from app.models.assignment import AssignmentJob
+
+    venue, chair, _people = _venue(make, db)
+    monkeypatch.setattr(assignment_service, "launch_job", lambda *a, **kw: None)
+
+    def rival_first(session, flush_context, instances) -> None:  # noqa: ANN001
+        if any(isinstance(o, AssignmentJob) for o in session.new):
+            session.connection().execute(insert(AssignmentJob.__table__).values(
+                venue_id=venue.id, dry_run=True, params={}, status="running", phase="embedding", done=0, total=0,
+                result={}, created_at=datetime.now(UTC), heartbeat_at=datetime.now(UTC)))
+
+    event.listen(db, "before_flush", rival_first)
+    try:
+        r = as_user(chair).post(f"/api/v1/venues/{venue.slug}/assignment/jobs", json={"k": 2, "max_load": 2})
+    finally:
+        event.remove(db, "before_flush", rival_first)
+    assert r.status_code == 409 and "just started by someone else" in r.json()["detail"]
