@@ -72,10 +72,14 @@ IDENTITY_FINDINGS = {"not-anonymous", "metadata"}
 
 
 def revision_out(rev, current_id: int | None, *, identities: bool = True) -> schemas.RevisionOut:  # noqa: ANN001
-    """Without `identities` (reviewers), no uploaded file name and no findings that quote the authors' names."""
+    """Without `identities` (reviewers), no uploaded file name, and the findings that quote the authors' names keep
+    their code, severity and page but not their words (so `format_ok` still matches the findings shown)."""
     report = rev.format_report if identities else {
         **rev.format_report,
-        "findings": [f for f in rev.format_report.get("findings", []) if f.get("code") not in IDENTITY_FINDINGS]}
+        "findings": [f if f.get("code") not in IDENTITY_FINDINGS else
+                     {**f, "message": "The paper (or its PDF metadata) may reveal who wrote it; the details are shown "
+                                      "to the authors and the chairs only."}
+                     for f in rev.format_report.get("findings", [])]}
     return schemas.RevisionOut(id=rev.id, uploaded_at=rev.uploaded_at, size=rev.size,
                                filename=rev.filename if identities else f"revision-{rev.id}.pdf",
                                format_ok=rev.format_ok, pages_main=rev.pages_main, pages_total=rev.pages_total,

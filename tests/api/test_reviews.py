@@ -331,3 +331,24 @@ def test_chairs_see_reviewing_progress_with_names_students_do_not(venue_setup, a
     assert "Cy Reviewer (Reviewer B): draft" in page.text
     student_page = browser_login(s["bea"]).get(f"/venues/{s['venue'].slug}/reviews")
     assert "review-progress" not in student_page.text and "Cy Reviewer" not in student_page.text
+
+
+def test_reviewers_see_that_a_pdf_is_not_anonymous_but_not_the_names(venue_setup, as_user, db, settings):  # noqa: ANN001
+    from app.services.submissions import upload_revision
+    from tests.api.test_submissions import make_pdf
+
+    s = venue_setup
+    s["venue"].phase = "submission"
+    upload_revision(db, settings, s["ada"], s["venue"], s["sub"], make_pdf(4, author="Ada Author"), "ada-author.pdf")
+    s["venue"].phase = "review"
+    db.add(s["venue"])
+    db.commit()
+    base = f"/api/v1/venues/{s['venue'].slug}/submissions/1/revisions"
+    mine = as_user(s["ada"]).get(base).json()[0]
+    assert "Ada Author" in str(mine["format_report"]["findings"]) and mine["filename"] == "ada-author.pdf"
+    seen = as_user(s["bea"]).get(base)
+    assert seen.status_code == 200
+    rev = seen.json()[0]
+    assert "Ada" not in seen.text and rev["filename"].startswith("revision-")
+    codes = {f["code"] for f in rev["format_report"]["findings"]}
+    assert "metadata" in codes  # the reviewer learns the PDF is not anonymous, without the names
