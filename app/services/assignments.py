@@ -14,6 +14,7 @@ artifacts, and an assignment solve needs the database, which rigs never touch.
 import csv
 import io
 import logging
+import os
 import re
 import threading
 import time
@@ -21,6 +22,7 @@ from collections.abc import Callable
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import numpy as np
 from sqlalchemy.exc import IntegrityError
@@ -124,18 +126,35 @@ def submissions(session: Session, venue: Venue) -> list[Submission]:
 
 
 def _pdf_text(settings: Settings, revision: Revision | None) -> str:
-    """The first pages' text of the current PDF: more signal than the abstract alone, cheap to embed."""
+    """The first pages' text of the current PDF: more signal than the abstract alone, cheap to embed.
+
+    Extracted once per stored PDF and kept beside the blobs (a blob never changes, so neither does its text):
+    the chair's page and every re-solve read it back instead of parsing the PDF again.
+    """
     if revision is None:
         return ""
+    cache = Path(settings.data_dir) / "texts" / f"{revision.blob_sha}-p{PDF_PAGES_FOR_TEXT}.txt"
+    try:
+        return cache.read_text(encoding="utf-8")
+    except OSError:
+        pass
     from pypdf import PdfReader
 
     from app.services.submissions import store
 
     try:
         reader = PdfReader(str(store(settings).path(revision.blob_sha)))
-        return "\n".join((p.extract_text() or "") for p in reader.pages[:PDF_PAGES_FOR_TEXT])[:6000]
+        text = "\n".join((p.extract_text() or "") for p in reader.pages[:PDF_PAGES_FOR_TEXT])[:6000]
     except Exception:  # noqa: BLE001  (an unreadable PDF just adds no text)
         return ""
+    try:
+        cache.parent.mkdir(parents=True, exist_ok=True)
+        tmp = cache.with_name(f"{cache.name}.{os.getpid()}.{threading.get_ident()}.tmp")
+        tmp.write_text(text, encoding="utf-8")
+        os.replace(tmp, cache)
+    except OSError:
+        pass
+    return text
 
 
 def submission_text(session: Session, settings: Settings, sub: Submission) -> str:

@@ -509,3 +509,23 @@ def test_two_processes_starting_a_job_at_once_get_one_job(make, db, as_user, mon
     finally:
         event.remove(db, "before_flush", rival_first)
     assert r.status_code == 409 and "just started by someone else" in r.json()["detail"]
+
+
+def test_pdf_text_is_extracted_once_per_stored_pdf(make, db, settings, monkeypatch):  # noqa: ANN001
+    """The chair's page and every re-solve read the first pages' text back instead of parsing the PDF again."""
+    import pypdf
+
+    from app.services.submissions import upload_revision
+    from tests.api.test_submissions import make_pdf
+
+    venue = make.venue(phase="submission")
+    group = make.group(venue, "Solo")
+    user, member = make.member(venue, "student", group=group)
+    sub = save_submission(db, user, venue, member, title="Tiled GEMM on consumer GPUs", abstract="", keywords=[])
+    rev = upload_revision(db, settings, user, venue, sub, make_pdf(3, body="shared memory tiling " * 40), "p.pdf")
+    first = assignment_service._pdf_text(settings, rev)
+    assert "tiling" in first
+    opened = []
+    real = pypdf.PdfReader
+    monkeypatch.setattr(pypdf, "PdfReader", lambda *a, **kw: opened.append(a) or real(*a, **kw))
+    assert assignment_service._pdf_text(settings, rev) == first and opened == []
