@@ -129,7 +129,9 @@ def _run(art: Path, manifest: Manifest, *, rig: str, start: float, deadline: flo
     if cancel.is_set():
         return _cancelled(start, snapshot_stored, on_log=on_log)
     if rig == "mcu":
-        experiments = _run_mcu(art, manifest, on_log=on_log, remaining=remaining, run=run)
+        experiments = _run_mcu(art, manifest, on_log=on_log, remaining=remaining, run=run, cancel=cancel)
+        if cancel.is_set():
+            return _cancelled(start, snapshot_stored, on_log=on_log)
     else:
         experiments = []
         for exp in manifest.experiments:
@@ -184,7 +186,8 @@ def _remove_stale(art: Path, rel: str) -> None:
         path.unlink()
 
 
-def _run_mcu(art: Path, manifest: Manifest, *, on_log: Log, remaining, run) -> list[ExperimentOutcome]:
+def _run_mcu(art: Path, manifest: Manifest, *, on_log: Log, remaining, run,
+             cancel: threading.Event | None = None) -> list[ExperimentOutcome]:
     """Build in the sandbox, measure with the MCU rig; its metrics stand for every experiment."""
     t0 = time.monotonic()
     ids = [e.id for e in manifest.experiments]
@@ -201,7 +204,8 @@ def _run_mcu(art: Path, manifest: Manifest, *, on_log: Log, remaining, run) -> l
             raise RuntimeError(f"build failed: {describe_exit(res)}")
 
     try:
-        metrics = run_mcu(art, manifest.mcu, on_log=on_log, timeout_s=max(1.0, remaining()), run_build=run_build)
+        metrics = run_mcu(art, manifest.mcu, on_log=on_log, timeout_s=max(1.0, remaining()), run_build=run_build,
+                          cancel=cancel)
     except TimeoutError as exc:
         return [ExperimentOutcome(i, "timed_out", reason=str(exc), duration_s=time.monotonic() - t0) for i in ids]
     except Exception as exc:  # noqa: BLE001 - the artifact's fault or the bench's, reported either way

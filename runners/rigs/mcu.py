@@ -38,6 +38,7 @@ import signal
 import socket
 import subprocess
 import tempfile
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -56,6 +57,10 @@ DEFAULT_ICOUNT_SHIFT = 3
 
 class McuRigError(RuntimeError):
     """The artifact could not be built, booted or measured (bad config, build failure, ...)."""
+
+
+class McuRigCancelled(McuRigError):
+    """The run was cancelled while the board or QEMU was measuring; QEMU is stopped."""
 
 
 class McuRigTimeout(McuRigError, TimeoutError):
@@ -260,6 +265,7 @@ def run_mcu(
     flash_command: str | list[str] | None = None,
     run_build: Callable[[str | list[str], Path, float], None] | None = None,
     qemu_binary: str = "qemu-system-arm",
+    cancel: threading.Event | None = None,
     size_binary: str = "arm-none-eabi-size",
 ) -> dict[str, float]:
     """Build, boot and measure one MCU artifact; returns metric name -> value.
@@ -341,6 +347,8 @@ def run_mcu(
         lat_icount = np.full(len(y), np.nan)
         t_loop = time.monotonic()
         for i in range(len(y)):
+            if cancel is not None and cancel.is_set():
+                raise McuRigCancelled(f"cancelled after {i} of {len(y)} inferences")
             client.load(x[i].tobytes())
             res = client.infer(1, 0)
             preds[i] = res.predicted

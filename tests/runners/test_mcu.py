@@ -164,3 +164,20 @@ def test_fixture_manifest_is_consistent():
     assert claim["experiment"] in {e["id"] for e in manifest["experiment"]}
     assert claim["metric"] == "accuracy"
     assert os.path.getsize(FIXTURE / "data" / "test.npz") < 20_000
+
+
+def test_a_cancelled_measurement_stops_at_once_and_qemu_is_killed(artifact):
+    """Cancelling a run reaches the measuring loop too (before, only the build step could be cancelled)."""
+    import threading
+
+    from runners.rigs.mcu import McuRigCancelled
+
+    cancel = threading.Event()
+
+    def log(line: str) -> None:
+        if line.startswith("infer 1/"):
+            cancel.set()
+
+    with pytest.raises(McuRigCancelled, match="cancelled after 1 of"):
+        run_mcu(artifact, MCU, on_log=log, timeout_s=120, cancel=cancel)
+    assert not _qemu_processes_for(artifact / "build")
