@@ -25,7 +25,7 @@ import threading
 import time
 import zipfile
 import zlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -404,10 +404,10 @@ class _Meter:
 
 
 class _Counted(io.RawIOBase):
-    """A raw stream over ``f`` that reports every read's byte count to ``counted`` (one meter, two sides)."""
+    """A raw stream over ``f`` that hands every read's byte count to ``on_read`` (which may raise _Limit)."""
 
-    def __init__(self, f: BinaryIO, meter: _Meter) -> None:
-        self.f, self.meter = f, meter
+    def __init__(self, f: BinaryIO, on_read: Callable[[int], None]) -> None:
+        self.f, self.on_read = f, on_read
 
     def readable(self) -> bool:
         return True
@@ -416,30 +416,27 @@ class _Counted(io.RawIOBase):
         data = self.f.read(len(b))
         n = len(data)
         b[:n] = data
-        self.counted(n)
+        self.on_read(n)
         return n
 
-    def counted(self, n: int) -> None:
-        raise NotImplementedError
 
-
-class _CountIn(_Counted):
+def _count_in(meter: _Meter) -> Callable[[int], None]:
     """The compressed side: counts bytes read from the upload."""
+    def on_read(n: int) -> None:
+        meter.compressed += n
+    return on_read
 
-    def counted(self, n: int) -> None:
-        self.meter.compressed += n
 
-
-class _CountOut(_Counted):
+def _count_out(meter: _Meter) -> Callable[[int], None]:
     """The expanded side: counts decompressed bytes and stops at the size or expansion-ratio limit."""
-
-    def counted(self, n: int) -> None:
-        m = self.meter
-        m.expanded += n
-        if m.expanded > m.max_out:
+    def on_read(n: int) -> None:
+        meter.expanded += n
+        if meter.expanded > meter.max_out:
             raise _Limit("size")
-        if m.max_ratio is not None and m.expanded > _RATIO_FLOOR and m.expanded > m.max_ratio * max(m.compressed, 1):
+        if meter.max_ratio is not None and meter.expanded > _RATIO_FLOOR and \
+                meter.expanded > meter.max_ratio * max(meter.compressed, 1):
             raise _Limit("ratio")
+    return on_read
 
 
 def _open_input(data_or_path: bytes | bytearray | str | os.PathLike | BinaryIO) -> BinaryIO:
@@ -549,7 +546,7 @@ def _read_zip(f: BinaryIO, tree: TreeBuilder, filename: str) -> None:
 def _read_tar(f: BinaryIO, tree: TreeBuilder, kind: str, filename: str) -> None:
     # Tar members have headers and padding; allow for them on top of the content limit.
     meter = _Meter(max_out=2 * tree.max_bytes + 16 * 1024 * 1024, max_ratio=tree.max_ratio)
-    raw = io.BufferedReader(_CountIn(f, meter), buffer_size=_CHUNK)
+    raw = io.BufferedReader(_Counted(f, _count_in(meter)), buffer_size=_CHUNK)
     if kind == "gz":
         dec: BinaryIO = gzip.GzipFile(fileobj=raw, mode="rb")
     elif kind == "bz2":
@@ -559,7 +556,7 @@ def _read_tar(f: BinaryIO, tree: TreeBuilder, kind: str, filename: str) -> None:
     else:
         dec = raw
         meter.max_ratio = None
-    stream = io.BufferedReader(_CountOut(dec, meter), buffer_size=_CHUNK)
+    stream = io.BufferedReader(_Counted(dec, _count_out(meter)), buffer_size=_CHUNK)
     try:
         with tarfile.open(fileobj=stream, mode="r|") as tar:
             for member in tar:
