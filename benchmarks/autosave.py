@@ -16,7 +16,6 @@ import os
 import random
 import shutil
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -26,7 +25,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[0] = str(ROOT)  # not benchmarks/: its scripts must not shadow stdlib modules
 
-from benchmarks.uploads import free_port  # noqa: E402
+from benchmarks.server import serve  # noqa: E402
 
 SLUG = "autosave-bench"
 POSTGRES_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
@@ -157,28 +156,10 @@ def bench(db: str, args: argparse.Namespace) -> dict:
     try:
         upgrade(url)
         targets = seed(url, args.reviewers)
-        port = free_port()
-        env = {**os.environ, "REPROREVIEW_DATABASE_URL": url, "REPROREVIEW_DATA_DIR": str(tmp / "data"),
-               "REPROREVIEW_SECRET_KEY": "bench"}
-        log = open(tmp / "server.log", "wb")  # noqa: SIM115  (a PIPE nobody reads would block the server)
-        server = subprocess.Popen([sys.executable, "-m", "app.cli", "serve", "--port", str(port), "--workers",
-                                   str(args.workers)], cwd=ROOT, env=env, stdout=log, stderr=log)
-        try:
-            import httpx
-
-            base = f"http://127.0.0.1:{port}"
-            for _ in range(150):
-                try:
-                    httpx.get(base + "/healthz", timeout=1)
-                    break
-                except httpx.HTTPError:
-                    time.sleep(0.2)
+        with serve(url, tmp / "data", workers=args.workers, log_path=tmp / "server.log") as base:
             t0 = time.perf_counter()
             reviewers = asyncio.run(drive(base, targets, args.interval_s, args.duration_s))
             wall = time.perf_counter() - t0
-        finally:
-            server.terminate()
-            server.wait(20)
         stored = stored_drafts(url)
     finally:
         drop()

@@ -20,7 +20,6 @@ import argparse  # noqa: E402
 import io
 import json
 import os
-import socket
 import statistics
 import subprocess
 import sys
@@ -33,6 +32,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+
+from tests.live import free_port  # noqa: E402
 
 MANIFEST = """\
 [artifact]
@@ -55,12 +56,6 @@ direction = "at_least"
 tolerance = "1%"
 """
 SCRIPT = 'import json\njson.dump({"accuracy": 0.93}, open("metrics.json", "w"))\n'
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _zip() -> bytes:
@@ -101,7 +96,7 @@ def main() -> int:  # noqa: PLR0915
     print(f"working in {tmp}", file=sys.stderr)
     url, drop = _fresh_database(args.database_url or f"sqlite:///{tmp / 'bench.db'}")
     upgrade(url)
-    port = _free_port()
+    port = free_port()
     settings = Settings(data_dir=tmp / "data", database_url=url, secret_key="bench", redis_url=args.redis,
                         base_url=f"http://127.0.0.1:{port}", _env_file=None)
     engine = make_engine(url)

@@ -10,10 +10,7 @@ import argparse
 import asyncio
 import io
 import json
-import os
-import socket
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -23,6 +20,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[0] = str(ROOT)  # not benchmarks/: its scripts must not shadow stdlib modules
+
+from benchmarks.server import serve  # noqa: E402
 
 
 def make_pdf(target_bytes: int, seed: int) -> bytes:
@@ -50,12 +49,6 @@ def make_pdf(target_bytes: int, seed: int) -> bytes:
         c.showPage()
     c.save()
     return buf.getvalue()
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def seed(url: str, groups: int) -> tuple[str, list[tuple[str, int]]]:
@@ -147,28 +140,11 @@ def main() -> int:
     upgrade(url)
     slug, targets = seed(url, groups=30)
     pdfs = [make_pdf(int(args.size_mb * 1024 * 1024), s) for s in range(3)]
-    port = free_port()
-    env = {**os.environ, "REPROREVIEW_DATABASE_URL": url, "REPROREVIEW_DATA_DIR": str(tmp / "data"),
-           "REPROREVIEW_SECRET_KEY": "bench", "REPROREVIEW_PDF_MAX_BYTES": str(50 * 1024 * 1024)}
-    server_log = open(tmp / "server.log", "wb")  # noqa: SIM115  (a PIPE nobody reads would block the server)
-    server = subprocess.Popen([sys.executable, "-m", "app.cli", "serve", "--port", str(port), "--workers",
-                               str(args.workers)], cwd=ROOT, env=env, stdout=server_log, stderr=server_log)
-    try:
-        base = f"http://127.0.0.1:{port}"
-        import httpx
-
-        for _ in range(100):
-            try:
-                httpx.get(base + "/healthz", timeout=1)
-                break
-            except httpx.HTTPError:
-                time.sleep(0.2)
+    with serve(url, tmp / "data", workers=args.workers, log_path=tmp / "server.log",
+               extra_env={"REPROREVIEW_PDF_MAX_BYTES": str(50 * 1024 * 1024)}) as base:
         t0 = time.perf_counter()
         latencies, failures = asyncio.run(fire(base, slug, targets, pdfs, args.uploads, args.concurrency))
         wall = time.perf_counter() - t0
-    finally:
-        server.terminate()
-        server.wait(20)
     stored = count_revisions(url)
     latencies.sort()
     result = {

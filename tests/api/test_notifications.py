@@ -21,20 +21,12 @@ from app.models import Deadline, Extension, SentNotification
 from app.services import notifications
 from app.services.assignments import Change, apply_changes
 from app.services.submissions import save_submission
+from tests.api.test_reviews import GOOD as REVIEW
 from tests.factories import PASSWORD
 
 ROOT = Path(__file__).resolve().parents[2]
 
-GOOD = {
-    "summary": "The paper quantises a keyword-spotting CNN to int8 and runs it on a Cortex-M4 board.",
-    "strengths": "Clear measurements of latency on the real device.",
-    "weaknesses": "Only one dataset; no comparison with pruning.",
-    "soundness": 3, "presentation": 3, "contribution": 2,
-    "runs_from_readme": 3, "reproducible": 3, "code_quality": 3, "documentation_quality": 2,
-    "code_review": "The smoke run passed; the README misses the flashing step for the board.",
-    "overall": 6, "confidence": 3,
-    "confidential": "Nothing for the chair.",
-}
+GOOD = {**REVIEW, "confidential": "Nothing for the chair."}
 AUTHOR_NAMES = ("Ada Author", "Alan Author", "Alpha Team")
 REVIEWER_NAMES = ("Bea Reviewer", "Cy Reviewer", "Beta Team", "Gamma Team")
 
