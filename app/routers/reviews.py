@@ -1,22 +1,23 @@
 """Reviews: the review form, writing (autosaved drafts, submit), reading, discussion, response, ratings."""
 
+import json
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, Field
 
+from app.artifacts import runs as run_service
 from app.db import SessionDep, begin_write
 from app.deps import CurrentUser, VenueCtx
-from app.errors import DomainError
+from app.errors import BadInput, DomainError
 from app.markdown import render_markdown
 from app.security import permissions
 from app.security.permissions import require
+from app.security.sessions import flash
 from app.services import review_forms as form_service
 from app.services import reviews as service
 from app.services import submissions as submission_service
-from app.artifacts import runs as run_service
-from app.security.sessions import flash
 from app.web import form_action, redirect, render
 
 pages = APIRouter(tags=["pages"], include_in_schema=False)
@@ -412,8 +413,6 @@ async def markdown_preview(request: Request, ctx: VenueCtx) -> Response:
 @pages.get("/venues/{slug}/review-form")
 def review_form_page(request: Request, session: SessionDep, ctx: VenueCtx):  # noqa: ANN201
     require(permissions.is_staff(ctx.user, ctx.member), "Only chairs and TAs see the review form settings.")
-    import json
-
     fields = form_service.get_fields(session, ctx.venue)
     return render(request, "pages/review_form.html", {
         "venue": ctx.venue, "fields": fields, "text": json.dumps(fields, indent=2, ensure_ascii=False),
@@ -424,11 +423,6 @@ def review_form_page(request: Request, session: SessionDep, ctx: VenueCtx):  # n
 def review_form_save(request: Request, session: SessionDep, ctx: VenueCtx,  # noqa: ANN201
                      text: Annotated[str, Form()]):
     """Save the chair's JSON; on a problem the page comes back with the text as typed and every problem listed."""
-    import json
-
-    from app.errors import BadInput
-    from app.security.sessions import flash
-
     url = f"/venues/{ctx.venue.slug}/review-form"
     require(permissions.can_edit_review_form(ctx.user, ctx.member, ctx.venue), "Only chairs change the review form.")
     try:
@@ -445,6 +439,4 @@ def review_form_save(request: Request, session: SessionDep, ctx: VenueCtx,  # no
             "can_edit": True, "error": exc.message, "problems": exc.details if isinstance(exc.details, list) else []},
             user=ctx.user, status_code=exc.status_code)
     flash(request, "The review form is saved.", "ok")
-    from app.web import redirect
-
     return redirect(url)

@@ -276,6 +276,11 @@ def visible_reviews(session: Session, viewer: User, viewer_member: Member | None
     if viewer_member is not None and rel.is_author:
         mine_ratings = {r.review_id: r for r in session.exec(select(Rating).where(
             Rating.member_id == viewer_member.id)).all()}
+    ratings: dict[int, list[dict]] = {}
+    if is_staff:
+        for r in session.exec(select(Rating).join(Review, col(Review.id) == Rating.review_id)
+                              .where(Review.submission_id == submission.id).order_by(col(Rating.id))).all():
+            ratings.setdefault(r.review_id, []).append({"score": r.score, "comment": r.comment})
     out = []
     for review, member, user in rows:
         submitted = review.status == ReviewStatus.submitted.value
@@ -293,8 +298,7 @@ def visible_reviews(session: Session, viewer: User, viewer_member: Member | None
         if rating is not None:
             view.my_rating = {"score": rating.score, "comment": rating.comment}
         if is_staff:
-            view.ratings = [{"score": r.score, "comment": r.comment} for r in session.exec(
-                select(Rating).where(Rating.review_id == review.id)).all()]
+            view.ratings = ratings.get(review.id, [])
         out.append(view)
     return out
 
