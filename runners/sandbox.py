@@ -22,6 +22,7 @@ from __future__ import annotations
 import os
 import shutil
 import signal
+import stat
 import subprocess
 import sys
 import tempfile
@@ -120,6 +121,26 @@ def _under(path: str, root: str) -> bool:
     return path == root or path.startswith(root.rstrip("/") + "/")
 
 
+def locked_ancestors(paths: Iterable[str], covered: Sequence[str]) -> list[str]:
+    """The highest ancestor of each path that others may not enter (no o+x), unless `covered` already hides it."""
+    out: list[str] = []
+    for path in paths:
+        parts = Path(os.path.abspath(path)).parts
+        for k in range(2, len(parts) + 1):
+            ancestor = str(Path(*parts[:k]))
+            if any(_under(ancestor, root) for root in [*covered, *out]):
+                break
+            try:
+                mode = os.stat(ancestor).st_mode
+            except OSError:
+                break
+            if not mode & stat.S_IXOTH:
+                if ancestor != os.path.abspath(path):
+                    out.append(ancestor)
+                break
+    return out
+
+
 def _parents(path: str, tmpfs_roots: Sequence[str]) -> list[str]:
     """bwrap creates a bind target's missing parents 0700 on a tmpfs; create them 0755 so nobody can pass."""
     for root in tmpfs_roots:
@@ -197,6 +218,9 @@ def build_argv(
         argv += ["--size", str(int(limits.tmp_bytes))]
     argv += ["--perms", "1777", "--tmpfs", "/tmp"]
     keep = list(runtime_paths) if runtime_paths is not None else _python_runtime_paths()
+    # A directory the sandbox uid cannot enter (a 0700 checkout holding the virtualenv) is hidden like /root,
+    # and the interpreter re-exposed inside it, so `python` runs as nobody wherever the rig was installed.
+    hidden_paths = list(hidden_paths) + locked_ancestors([*keep, *ro_binds], [*hidden_paths, "/tmp"])
     hidden = [h for h in hidden_paths if not _under(workdir, h) and os.path.isdir(h) and not os.path.islink(h)]
     tmpfs_roots = ["/tmp"]
     for h in hidden:

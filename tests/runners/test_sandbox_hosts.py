@@ -40,3 +40,23 @@ def test_hosts_file_is_bound_over_etc_hosts_only_when_given(tmp_path):
     i = with_hosts.index("/x/hosts")
     assert with_hosts[i - 1:i + 2] == ["--ro-bind", "/x/hosts", "/etc/hosts"]
     assert "/etc/hosts" not in build_argv("true", tmp_path, SandboxLimits(), as_root=True)
+
+
+def test_a_directory_nobody_may_enter_is_hidden_and_the_interpreter_re_exposed(monkeypatch):
+    """A rig installed in a 0700 directory (a `mktemp -d` checkout): python must still run as nobody."""
+    import os
+    import stat as st
+
+    from runners import sandbox
+
+    modes = {"/srv2": 0o755, "/srv2/ci1234": 0o700, "/srv2/ci1234/.venv": 0o755, "/srv2/ci1234/.venv/bin": 0o755}
+    real_stat = os.stat
+
+    class Fake:
+        def __init__(self, mode: int) -> None:
+            self.st_mode = st.S_IFDIR | mode
+
+    monkeypatch.setattr(os, "stat", lambda p, *a, **kw: Fake(modes[p]) if p in modes else real_stat(p, *a, **kw))
+    assert sandbox.locked_ancestors(["/srv2/ci1234/.venv"], ["/tmp"]) == ["/srv2/ci1234"]
+    assert sandbox.locked_ancestors(["/srv2/ci1234/.venv"], ["/srv2"]) == []  # already hidden
+    assert sandbox.locked_ancestors(["/srv2"], []) == []  # nothing to enter on the way
