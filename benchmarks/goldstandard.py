@@ -15,6 +15,9 @@ bootstrap interval over reviewers (1000 pools shared by all runs and all variant
    aggregation over profile items, lexical weight, chunk length, profile length, and sentence-level late
    interaction (granularity "sentence": ColBERT-style MaxSim between sentences). "vs default" is the
    paired difference (same bootstrap pools), the number to read when comparing two rows.
+4. Ideas the product does not offer, each decided on for a reason before measuring and written out below
+   (transforms: centring, hubness correction, within-reviewer whitening, length-weighted chunks, a title
+   field, profile-level lexical, a parameter-free soft top-k, text + sentence views). None beat the default.
 """
 
 from __future__ import annotations
@@ -32,6 +35,7 @@ import importlib.util  # noqa: E402
 import json  # noqa: E402
 import os  # noqa: E402
 import time  # noqa: E402
+from collections.abc import Callable  # noqa: E402
 from dataclasses import dataclass, field  # noqa: E402
 
 import numpy as np  # noqa: E402
@@ -133,6 +137,147 @@ class Variant:
     profile_len: int | None = None
     top_k: int | None = None  # mean of the best k items, computed here from the item scores
     granularity: str | None = None
+    # A scoring the product does not offer, measured here only: (run, profiles, cache) -> papers × reviewers.
+    transform: Callable[[Run, list[list[str]], embeddings.EmbeddingCache], np.ndarray] | None = None
+
+
+# ---- ideas measured and rejected (session 3) -------------------------------------------------------------
+# Each was chosen for a stated reason before it was measured, and none has a tuned constant. They share the
+# default's pieces (200-word chunks, lexical weight 0.2, top15 over items) and change one thing.
+
+
+def _items(profiles: list[list[str]]) -> tuple[list[str], np.ndarray]:
+    """Every non-blank profile item and the index of the reviewer who owns it."""
+    pairs = [(item, j) for j, profile in enumerate(profiles) for item in profile if item.strip()]
+    return [i for i, _ in pairs], np.asarray([j for _, j in pairs], dtype=np.int64)
+
+
+def _unit(m: np.ndarray) -> np.ndarray:
+    return m / np.linalg.norm(m, axis=-1, keepdims=True)
+
+
+def _vectors(texts: list[str], cache: embeddings.EmbeddingCache) -> np.ndarray:
+    return embeddings.embed_texts(texts, cache=cache).astype(np.float64)
+
+
+def _top15(item_sims: np.ndarray, owner: np.ndarray, n_reviewers: int, lexical: np.ndarray | None) -> np.ndarray:
+    """The default's last two steps: blend in the lexical score, then top15 over each reviewer's items."""
+    if lexical is not None:
+        item_sims = (1 - affinity.LEXICAL_WEIGHT) * item_sims + affinity.LEXICAL_WEIGHT * lexical
+    return np.stack([affinity._aggregate(item_sims[:, owner == j], "top15") for j in range(n_reviewers)], axis=1)
+
+
+def _lexical(run: Run, items: list[str]) -> np.ndarray:
+    return np.clip(affinity.lexical_similarity(run.texts, items), 0.0, 1.0)
+
+
+def centred(run: Run, profiles: list[list[str]], cache: embeddings.EmbeddingCache) -> np.ndarray:
+    """Cosine after subtracting the mean vector of all texts in the call ("all-but-the-top", Mu & Viswanath).
+
+    Why: every ML abstract shares a common direction, so raw cosines are inflated by "this is an ML paper";
+    removing it should leave what distinguishes topics. Centred cosines are symmetric around 0: (c+1)/2.
+    """
+    items, owner = _items(profiles)
+    p, q = _vectors(run.texts, cache), _vectors(items, cache)
+    mu = np.vstack([p, q]).mean(axis=0)
+    sims = (_unit(p - mu) @ _unit(q - mu).T + 1) / 2
+    return _top15(sims, owner, len(profiles), _lexical(run, items))
+
+
+def paper_hubness(run: Run, profiles: list[list[str]], cache: embeddings.EmbeddingCache) -> np.ndarray:
+    """The default minus each paper's mean score over its 10 best reviewers (CSLS, Conneau et al. 2018).
+
+    Why: a "hub" paper close to everyone ranks high for every reviewer; a reviewer's expertise on it should
+    be judged against how close it is to reviewers in general. (Leaves the solver's optimum unchanged: every
+    paper gets exactly k reviewers, so a per-paper shift adds a constant; it changes per-reviewer rankings.)
+    """
+    m = affinity.affinity_matrix(run.texts, profiles, cache=cache)
+    return m - np.sort(m, axis=1)[:, -10:].mean(axis=1, keepdims=True)
+
+
+def within_reviewer_whitening(run: Run, profiles: list[list[str]], cache: embeddings.EmbeddingCache) -> np.ndarray:
+    """Cosine after whitening by the within-reviewer covariance of profile items (Ledoit-Wolf shrinkage).
+
+    Why: directions along which one researcher's own papers vary (task, dataset, writing) say little about
+    expertise; directions that separate researchers do. Fisher's reasoning, from the profiles alone.
+    """
+    items, owner = _items(profiles)
+    p, q = _vectors(run.texts, cache), _vectors(items, cache)
+    centred_q = q.copy()
+    multi = [j for j in np.unique(owner) if (owner == j).sum() >= 2]
+    for j in multi:
+        centred_q[owner == j] -= q[owner == j].mean(axis=0)
+    x = centred_q[np.isin(owner, multi)]
+    n, d = x.shape
+    s = x.T @ x / n
+    mu = np.trace(s) / d
+    beta = sum(float(np.sum((np.outer(v, v) - s) ** 2)) for v in x) / n ** 2
+    shrink = min(1.0, beta / float(np.sum((s - mu * np.eye(d)) ** 2)))  # Ledoit & Wolf (2004)
+    w, v = np.linalg.eigh((1 - shrink) * s + shrink * mu * np.eye(d))
+    whiten = v @ np.diag(w ** -0.5) @ v.T
+    sims = np.clip(_unit(p @ whiten) @ _unit(q @ whiten).T, 0.0, 1.0)
+    return _top15(sims, owner, len(profiles), _lexical(run, items))
+
+
+def length_weighted_chunks(run: Run, profiles: list[list[str]], cache: embeddings.EmbeddingCache) -> np.ndarray:
+    """A long text's vector as the word-count-weighted mean of its chunks (a 40-word tail weighs 40, not 200).
+
+    Why: the plain mean gives a short last chunk as much say as a full one.
+    """
+    def vector(text: str) -> np.ndarray:
+        chunks = embeddings.chunk_text(text, embeddings.MAX_WORDS, embeddings.MAX_CHUNKS)
+        vecs = _vectors(chunks, cache)
+        return _unit(np.asarray([len(c.split()) for c in chunks], dtype=np.float64) @ vecs)
+
+    items, owner = _items(profiles)
+    p = np.stack([vector(t) for t in run.texts])
+    q = np.stack([vector(t) for t in items])
+    return _top15(np.clip(p @ q.T, 0.0, 1.0), owner, len(profiles), _lexical(run, items))
+
+
+def title_field(run: Run, profiles: list[list[str]], cache: embeddings.EmbeddingCache) -> np.ndarray:
+    """The mean of the title+abstract cosine and the title-only cosine (the title as its own field, BM25F-style).
+
+    Why: a title is the authors' own one-line summary of the topic; mean pooling over a long abstract dilutes it.
+    """
+    items, owner = _items(profiles)
+    title = [t.split("\n", 1)[0] for t in run.texts], [t.split("\n", 1)[0] for t in items]
+    whole = np.clip(_vectors(run.texts, cache) @ _vectors(items, cache).T, 0.0, 1.0)
+    titles = np.clip(_vectors(title[0], cache) @ _vectors(title[1], cache).T, 0.0, 1.0)
+    return _top15((whole + titles) / 2, owner, len(profiles), _lexical(run, items))
+
+
+def profile_lexical(run: Run, profiles: list[list[str]], cache: embeddings.EmbeddingCache) -> np.ndarray:
+    """Lexical score against the whole profile as one document (TPMS's view of a reviewer), not per item.
+
+    Why: a reviewer's vocabulary across all their papers is a different signal from the best-matching item.
+    """
+    items, owner = _items(profiles)
+    semantic = _top15(np.clip(_vectors(run.texts, cache) @ _vectors(items, cache).T, 0.0, 1.0), owner,
+                      len(profiles), None)
+    whole = np.clip(affinity.lexical_similarity(run.texts, ["\n".join(p) for p in profiles]), 0.0, 1.0)
+    return (1 - affinity.LEXICAL_WEIGHT) * semantic + affinity.LEXICAL_WEIGHT * whole
+
+
+def harmonic_top_k(run: Run, profiles: list[list[str]], cache: embeddings.EmbeddingCache) -> np.ndarray:
+    """The mean over k = 1..n of the mean of the best k items: max and mean blended without a parameter."""
+    scores = affinity.score(run.texts, profiles, cache=cache).item_scores
+    out = np.zeros((len(run.texts), len(profiles)))
+    for j, s in enumerate(scores):
+        n = s.shape[1]
+        if n:
+            weights = np.array([sum(1 / k for k in range(i, n + 1)) for i in range(1, n + 1)]) / n
+            out[:, j] = -np.sort(-s, axis=1) @ weights
+    return out
+
+
+def text_and_sentences(run: Run, profiles: list[list[str]], cache: embeddings.EmbeddingCache) -> np.ndarray:
+    """The mean of the text-level and the symmetric sentence-level (MaxSim) cosines: two views of each text."""
+    items, owner = _items(profiles)
+    whole = np.clip(_vectors(run.texts, cache) @ _vectors(items, cache).T, 0.0, 1.0)
+    sentences = affinity._sentence_sims(run.texts, items, True, model_name=embeddings.DEFAULT_MODEL, cache=cache,
+                                        progress=None, max_words=embeddings.MAX_WORDS)
+    return _top15((whole + sentences) / 2, owner, len(profiles), _lexical(run, items))
 
 
 VARIANTS = [
@@ -153,6 +298,15 @@ VARIANTS = [
             granularity="sentence"),
     Variant("MaxSim, symmetric", "the same averaged with the item's sentences' best match in the submission",
             granularity="sentence-symmetric"),
+    Variant("centred vectors", "remove the corpus mean before the cosine", transform=centred),
+    Variant("paper hubness", "subtract each paper's closeness to reviewers in general", transform=paper_hubness),
+    Variant("within whitening", "whiten by the spread inside each reviewer's profile",
+            transform=within_reviewer_whitening),
+    Variant("length-weighted", "chunks weighted by their word count", transform=length_weighted_chunks),
+    Variant("title field", "title-only cosine averaged in", transform=title_field),
+    Variant("profile lexical", "lexical score against the whole profile", transform=profile_lexical),
+    Variant("harmonic top-k", "mean of the top-k means over all k", transform=harmonic_top_k),
+    Variant("text + sentences", "text and sentence-symmetric cosines averaged", transform=text_and_sentences),
 ]
 
 
@@ -163,7 +317,10 @@ def evaluate(runs: list[Run], expertise: dict, variant: Variant, cache: embeddin
     costs = []
     for run in runs:
         profiles = [p[:variant.profile_len] for p in run.profiles] if variant.profile_len else run.profiles
-        if variant.top_k:
+        if variant.transform:
+            matrix = variant.transform(run, profiles, cache)
+            matrix = (matrix - matrix.min()) / max(float(np.ptp(matrix)), 1e-12)  # only the order is scored
+        elif variant.top_k:
             items = affinity.score(run.texts, profiles, cache=cache, **kwargs).item_scores
             matrix = np.stack([np.sort(s, axis=1)[:, -variant.top_k:].mean(axis=1) for s in items], axis=1)
         else:
@@ -239,7 +396,8 @@ def main() -> int:
                             "diff_ci95": [round(float(dlo), 4), round(float(dhi), 4)], "why": v.why,
                             "settings": {k: getattr(v, k) for k in ("method", "lexical_weight", "max_words",
                                                                    "profile_len", "granularity")
-                                         if getattr(v, k) is not None}}
+                                         if getattr(v, k) is not None}
+                            | ({"transform": v.transform.__name__} if v.transform else {})}
     result.update(variants=variants, embeddings=timing,
                   defaults={"method": affinity.DEFAULT_METHOD, "lexical_weight": affinity.LEXICAL_WEIGHT,
                             "granularity": affinity.DEFAULT_GRANULARITY,

@@ -45,6 +45,12 @@ some of them. It did not help here (same protocol, top15 over items, lexical 0.2
 
 and costs more: ~8 sentences per abstract (median 21 words), ~1.25x the encoding time of whole texts on the
 same 150 abstracts (8.3 s vs 6.6 s, CPU) and 8x the cache entries. It stays an option, not the default.
+
+Rejected after measuring (benchmarks/goldstandard.py section 4, each with its reason): word-count-weighted
+chunks, whole-profile lexical, a parameter-free soft top-k and a text + sentence ensemble changed nothing
+(within ±0.003); within-reviewer whitening, a title field, corpus-mean centring and a paper-side hubness
+correction (CSLS) made it worse, the last two beyond the interval (+0.036, +0.048): MiniLM's raw cosine is
+already well calibrated for ranking papers by a reviewer's expertise.
 """
 
 from __future__ import annotations
@@ -114,7 +120,7 @@ def _tokens(text: str) -> list[str]:
     return [t for t in _TOKEN.findall(text.lower()) if t not in _STOP_WORDS]
 
 
-def _lexical(paper_texts: list[str], items: list[str]) -> np.ndarray:
+def lexical_similarity(paper_texts: list[str], items: list[str]) -> np.ndarray:
     """TF-IDF cosine, papers × items: sublinear tf, smoothed idf fitted on all texts of this call, L2 rows.
 
     Written with scipy.sparse rather than scikit-learn: same formula as TfidfVectorizer(sublinear_tf=True),
@@ -259,7 +265,8 @@ def score(paper_texts: list[str], reviewer_profiles: list[list[str]], *, cache: 
         sims = _sentence_sims(paper_texts, items, granularity == "sentence-symmetric", model_name=model_name,
                               cache=cache, progress=progress, max_words=max_words)
     if lexical_weight > 0 and items:
-        sims = (1 - lexical_weight) * sims + lexical_weight * np.clip(_lexical(paper_texts, items), 0.0, 1.0)
+        lexical = np.clip(lexical_similarity(paper_texts, items), 0.0, 1.0)
+        sims = (1 - lexical_weight) * sims + lexical_weight * lexical
     owner_arr = np.asarray(owner, dtype=np.int64)
     matrix = np.zeros((n_papers, n_reviewers))
     item_scores = []

@@ -188,11 +188,11 @@ def test_svg_histogram() -> None:
 
 def test_tfidf_matches_scikit_learn() -> None:
     text = pytest.importorskip("sklearn.feature_extraction.text")
-    from app.assignment.affinity import _lexical, _tokens
+    from app.assignment.affinity import _tokens, lexical_similarity
 
     papers = ["int8 quantisation of a CNN on the Arduino Nano 33", "GPU kernels in CUDA for the softmax", "the"]
     items = ["Arduino int8 deployment on a Nano", "CUDA softmax kernel fusion", "", "federated clients"]
     vec = text.TfidfVectorizer(sublinear_tf=True, analyzer=_tokens)
     m = vec.fit_transform(papers + items)
-    np.testing.assert_allclose(_lexical(papers, items), (m[:3] @ m[3:].T).toarray(), atol=1e-12)
-    assert _lexical(["the a"], ["of"]).tolist() == [[0.0]]  # only stop words: no vocabulary, no score
+    np.testing.assert_allclose(lexical_similarity(papers, items), (m[:3] @ m[3:].T).toarray(), atol=1e-12)
+    assert lexical_similarity(["the a"], ["of"]).tolist() == [[0.0]]  # only stop words: no vocabulary, no score
