@@ -185,6 +185,7 @@ def cmd_assign(args: argparse.Namespace) -> int:
             return 2
         if not args.dry_run:
             session.commit()
+            assignments.deliver_committed_mail(settings, session.get_bind())
     if args.json:
         print(json.dumps({"dry_run": args.dry_run, "stats": plan.stats,
                           "pairs": [{"submission_id": s, "member_id": m, "affinity": round(plan.affinity[(s, m)], 4)}

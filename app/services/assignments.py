@@ -657,7 +657,6 @@ def run_job(open_session: OpenSession, settings: Settings, job_id: int) -> None:
                 job.applied_at = job.finished_at
             s.add(job)
             s.commit()
-            return
         except DomainError as exc:
             s.rollback()
             message = f"No assignment is possible: {exc.message}" if exc.code == "infeasible" else exc.message
@@ -665,7 +664,22 @@ def run_job(open_session: OpenSession, settings: Settings, job_id: int) -> None:
             s.rollback()
             log.exception("assignment job %s failed", job_id)
             message = f"The job failed unexpectedly ({type(exc).__name__}); see the server log."
+        else:
+            if not dry_run:
+                deliver_committed_mail(settings, s.get_bind())
+            return
     report(status=JobStatus.failed.value, phase="failed", error=message[:2000], finished_at=_utcnow())
+
+
+def deliver_committed_mail(settings: Settings, bind) -> None:  # noqa: ANN001
+    """Send the assignment mails a committed apply queued: no request follows a background job or the CLI
+    to do it (DeliverAfterCommit); a failure stays in the outbox for `reproreview notify send`."""
+    from app.services.notifications import deliver_pending
+
+    try:
+        deliver_pending(settings, bind)
+    except Exception:  # noqa: BLE001 — the assignment is committed; the mails wait in the outbox
+        log.exception("sending assignment mails failed; `reproreview notify send` retries them")
 
 
 def launch_job(settings: Settings, engine, job_id: int) -> threading.Thread:  # noqa: ANN001

@@ -561,3 +561,65 @@ def test_real_commits_and_the_cli_on_a_database_of_its_own(tmp_path, smtp):  # n
     with Session(engine) as db:
         assert {r.status for r in db.exec(select(SentNotification)).all()} == {"sent"}
     engine.dispose()
+
+
+def test_assignments_applied_outside_a_request_are_mailed_at_once(tmp_path, smtp):  # noqa: ANN001
+    """No request follows a background solve job or `reproreview assign` to send what they queued: both send
+    the assignment mails themselves once their change is committed (in the review phase, where they are due)."""
+    from app.db import make_engine
+    from app.migrate import upgrade
+    from app.models import Assignment
+    from app.services import assignments
+    from app.settings import Settings
+    from tests.factories import Factory
+
+    url = f"sqlite:///{tmp_path / 'rr.db'}"
+    upgrade(url)
+    engine = make_engine(url)
+    settings = Settings(data_dir=tmp_path / "data", database_url=url, secret_key="k", base_url="http://rr.example",
+                        smtp_host="127.0.0.1", smtp_port=smtp.port, _env_file=None)
+    topics = {"Alpha Team": ("Int8 keyword spotting on a Cortex-M4", "TFLite Micro on the Nano 33 BLE Sense."),
+              "Beta Team": ("ZeRO sharding for data-parallel training", "Optimizer state sharded over 8 GPUs.")}
+
+    def review_phase_venue(db: Session):  # noqa: ANN202
+        make = Factory(db)
+        venue = make.venue(phase="submission")
+        chair, _ = make.member(venue, "chair")
+        students = {}
+        for name, (title, abstract) in topics.items():
+            grp = make.group(venue, name)
+            user, member = make.member(venue, "student", group=grp, name=f"{name} student")
+            save_submission(db, user, venue, member, title=title, abstract=abstract, keywords=[])
+            students[name] = user
+        db.add(Deadline(venue_id=venue.id, kind="review", due_at=datetime.now(UTC) + timedelta(days=4)))
+        venue.phase = "review"
+        db.add(venue)
+        db.commit()
+        return venue, chair, students
+
+    with Session(engine, expire_on_commit=False) as db:
+        venue, chair, students = review_phase_venue(db)
+        job = assignments.start_job(db, chair, venue, k=1, min_load=0, max_load=1, dry_run=False)
+        db.commit()
+    assignments.run_job(lambda: Session(engine, expire_on_commit=False), settings, job.id)
+    with Session(engine) as db:
+        assert db.get(type(job), job.id).status == "done"
+        assert len(db.exec(select(Assignment).where(Assignment.venue_id == venue.id)).all()) == 2
+        assert {r.status for r in db.exec(select(SentNotification)).all()} == {"sent"}
+    # each student reviews the other group's paper, and hears of it now, not at the next request
+    assert sorted(m["To"] for m in smtp.messages) == sorted(u.email for u in students.values())
+    assert all("You were assigned #" in m["Subject"] for m in smtp.messages)
+
+    smtp.messages.clear()
+    with Session(engine, expire_on_commit=False) as db:
+        venue2, _chair2, students2 = review_phase_venue(db)
+    env = {**os.environ, "REPROREVIEW_DATABASE_URL": url, "REPROREVIEW_DATA_DIR": str(tmp_path / "data"),
+           "REPROREVIEW_SECRET_KEY": "k", "REPROREVIEW_SMTP_HOST": "127.0.0.1",
+           "REPROREVIEW_SMTP_PORT": str(smtp.port), "HF_HUB_OFFLINE": "1"}
+    done = subprocess.run([sys.executable, "-m", "app.cli", "assign", "--venue", venue2.slug, "--k", "1",
+                           "--max-load", "1"], env=env, cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert sorted(m["To"] for m in smtp.messages) == sorted(u.email for u in students2.values())
+    with Session(engine) as db:
+        assert {r.status for r in db.exec(select(SentNotification)).all()} == {"sent"}
+    engine.dispose()
