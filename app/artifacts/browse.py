@@ -174,7 +174,7 @@ def _manifest_issues(text: str) -> tuple[dict[int, list[str]], list[str]]:
 
 
 def file_view(store: BlobStore, sha: str, path: str, *, source: bool = False,
-              limit: int = DISPLAY_MAX_BYTES) -> FileView:
+              limit: int = DISPLAY_MAX_BYTES, link_query: str = "") -> FileView:
     """One file for the page: text lines (reproduce.toml with its problems), rendered markdown, or binary."""
     want = _wanted(path)
     data, size = _head(store, sha, want, limit)
@@ -189,7 +189,7 @@ def file_view(store: BlobStore, sha: str, path: str, *, source: bool = False,
     view.lines = text.splitlines() or [""]
     if want.lower().endswith(_MARKDOWN_SUFFIXES) and not source:
         view.kind = "markdown"
-        view.html = render_markdown(text)
+        view.html = render_markdown(text, link_query)
     if want == MANIFEST_NAME:
         view.issues, view.general_issues = _manifest_issues(text)
     return view

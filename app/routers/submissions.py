@@ -277,7 +277,7 @@ def artifact_file_page(number: int, path: str, request: Request, session: Sessio
             "Content-Disposition": f"attachment; filename*=UTF-8''{quote(filename, safe='')}",
             "Content-Length": str(size), "X-Content-Type-Options": "nosniff",
             "Content-Security-Policy": "sandbox", "Cache-Control": "private, no-store"})
-    shown = browse.file_view(blobs, sha, path, source=source)
+    shown = browse.file_view(blobs, sha, path, source=source, link_query="view=original" if original else "")
     base = f"/venues/{ctx.venue.slug}/submissions/{sub.number}/artifact"
     return render(request, "pages/artifact_file.html", {
         "venue": ctx.venue, "sub": sub, "artifact": art, "file": shown, "original": original,

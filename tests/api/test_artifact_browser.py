@@ -99,6 +99,10 @@ def test_anonymized_view_hides_identities_and_original_shows_them(setup, as_user
         assert NAME in original_readme.text and EMAIL in original_readme.text
         assert NAME in original_model.text and EMAIL in original_model.text
         assert "Original view" in original_model.text
+        # the README's relative links stay in the view the reader chose; links elsewhere are left alone
+        assert 'href="src/model.py?view=original"' in original_readme.text
+        assert 'href="docs/fig.png?view=original"' in original_readme.text
+        assert 'href="src/model.py"' in readme.text and "view=original" not in readme.text.split('id="markdown"')[1]
 
 
 def test_others_who_may_see_the_submission_get_only_the_anonymized_view(setup, as_user, db):  # noqa: ANN001
@@ -124,6 +128,8 @@ def test_others_who_may_see_the_submission_get_only_the_anonymized_view(setup, a
         assert r.status_code == 200, url
         _assert_no_identity(r.text)
         assert "Original view" not in r.text and 'id="view-switch"' not in r.text
+        if "README" in url:  # the reviewer's links lead to the anonymized view, the only one they have
+            assert 'href="src/model.py"' in r.text and "view=original" not in r.text.split('id="markdown"')[1]
     download = reviewer.get(f"{base}/src/model.py?download=1&view=original")
     assert download.status_code == 200 and b"[anonymized]" in download.content
     _assert_no_identity(download.content.decode())
@@ -243,7 +249,7 @@ def test_readme_is_rendered_sanitised_and_loads_nothing_remote(setup, as_user): 
     assert "<script" not in body and "&lt;script&gt;" in body
     assert "<img" not in body and "tracker.example" not in body.split("image not loaded", 1)[0]
     assert "[image not loaded: plot]" in body
-    assert '<a href="docs/fig.png"' in body and '<a href="src/model.py"' in body
+    assert '<a href="docs/fig.png?view=original"' in body and '<a href="src/model.py?view=original"' in body
     assert "javascript:" not in body.replace("[click](javascript:alert(1))", "")
     source = client.get(f"{base}/README.md?view=original&source=1").text
     assert 'id="markdown"' not in source and "&lt;script&gt;alert(" in source and 'id="L1"' in source
