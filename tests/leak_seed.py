@@ -224,7 +224,7 @@ def seed(db: Session, settings: Settings, tmp: Path) -> Seed:
         founder.group = group_name
         for name, email in members[1:]:
             p = add(name, email, "student")
-            groups.join_group(db, p.user, venue, p.member, group.join_code)
+            groups.join_group(db, settings, p.user, venue, p.member, group.join_code)
             p.group = group_name
         sub = submissions.save_submission(db, founder.user, venue, founder.member, title=TITLES[i],
                                           abstract=ABSTRACT, keywords=["TinyML", "systems"])

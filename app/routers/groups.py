@@ -7,7 +7,7 @@ from fastapi import APIRouter, Form, Request
 from app import schemas
 from app.anonymity import display_name
 from app.db import SessionDep
-from app.deps import VenueCtx
+from app.deps import SettingsDep, VenueCtx
 from app.errors import BadInput
 from app.models import Group, User
 from app.security import permissions
@@ -33,13 +33,13 @@ def visible_groups(session, ctx) -> list[schemas.GroupOut]:  # noqa: ANN001
             if permissions.can_view_group(ctx.user, ctx.member, ctx.venue, g)]
 
 
-def _create(session, ctx, name: str, member_ids: list[int]) -> Group:  # noqa: ANN001
+def _create(session, settings, ctx, name: str, member_ids: list[int]) -> Group:  # noqa: ANN001
     """Students found a group they join; staff may form one and put students in it."""
     if permissions.can_manage_groups(ctx.user, ctx.member, ctx.venue):
         group = group_service.create_group(session, ctx.user, ctx.venue, name, founder=None)
         for member_id in member_ids:
             target = venue_service.get_member_by_id(session, ctx.venue, member_id)
-            group_service.move_member(session, ctx.user, ctx.venue, target, group)
+            group_service.move_member(session, settings, ctx.user, ctx.venue, target, group)
         return group
     require(permissions.can_create_group(ctx.user, ctx.member, ctx.venue),
             permissions.why_not_create_group(ctx.user, ctx.member, ctx.venue))
@@ -48,10 +48,10 @@ def _create(session, ctx, name: str, member_ids: list[int]) -> Group:  # noqa: A
     return group_service.create_group(session, ctx.user, ctx.venue, name, founder=ctx.member)
 
 
-def _join(session, ctx, code: str) -> Group:  # noqa: ANN001
+def _join(session, settings, ctx, code: str) -> Group:  # noqa: ANN001
     require(permissions.can_join_group(ctx.user, ctx.member, ctx.venue),
             permissions.why_not_create_group(ctx.user, ctx.member, ctx.venue))
-    return group_service.join_group(session, ctx.user, ctx.venue, ctx.member, code)
+    return group_service.join_group(session, settings, ctx.user, ctx.venue, ctx.member, code)
 
 
 def _leave(session, ctx) -> None:  # noqa: ANN001
@@ -60,11 +60,11 @@ def _leave(session, ctx) -> None:  # noqa: ANN001
     group_service.leave_group(session, ctx.user, ctx.venue, ctx.member)
 
 
-def _move(session, ctx, member_id: int, group_id: int | None) -> None:  # noqa: ANN001
+def _move(session, settings, ctx, member_id: int, group_id: int | None) -> None:  # noqa: ANN001
     require(permissions.can_manage_groups(ctx.user, ctx.member, ctx.venue), "Only chairs and TAs move students.")
     target = venue_service.get_member_by_id(session, ctx.venue, member_id)
     group = group_service.get_group(session, ctx.venue, group_id) if group_id else None
-    group_service.move_member(session, ctx.user, ctx.venue, target, group)
+    group_service.move_member(session, settings, ctx.user, ctx.venue, target, group)
 
 
 # ---- pages ------------------------------------------------------------------------------------------
@@ -93,15 +93,17 @@ def _url(ctx) -> str:  # noqa: ANN001
 
 
 @pages.post("/venues/{slug}/groups")
-def group_create_page(request: Request, session: SessionDep, ctx: VenueCtx, name: Annotated[str, Form()]):  # noqa: ANN201
-    return form_action(request, session, lambda: _create(session, ctx, name, []),
+def group_create_page(request: Request, session: SessionDep, settings: SettingsDep, ctx: VenueCtx,  # noqa: ANN201
+                      name: Annotated[str, Form()]):
+    return form_action(request, session, lambda: _create(session, settings, ctx, name, []),
                        success=lambda g: f"Group '{g.name}' created. Share the join code {g.join_code} with your team.",
                        next_url=_url(ctx), back_url=_url(ctx))
 
 
 @pages.post("/venues/{slug}/groups/join")
-def group_join_page(request: Request, session: SessionDep, ctx: VenueCtx, code: Annotated[str, Form()]):  # noqa: ANN201
-    return form_action(request, session, lambda: _join(session, ctx, code),
+def group_join_page(request: Request, session: SessionDep, settings: SettingsDep, ctx: VenueCtx,  # noqa: ANN201
+                    code: Annotated[str, Form()]):
+    return form_action(request, session, lambda: _join(session, settings, ctx, code),
                        success=lambda g: f"You joined '{g.name}'.", next_url=_url(ctx), back_url=_url(ctx))
 
 
@@ -112,10 +114,11 @@ def group_leave_page(request: Request, session: SessionDep, ctx: VenueCtx):  # n
 
 
 @pages.post("/venues/{slug}/groups/move")
-def group_move_page(request: Request, session: SessionDep, ctx: VenueCtx, member_id: Annotated[int, Form()],
+def group_move_page(request: Request, session: SessionDep, settings: SettingsDep, ctx: VenueCtx,
+                    member_id: Annotated[int, Form()],
                     group_id: Annotated[str, Form()] = ""):  # noqa: ANN201
     gid = int(group_id) if group_id.strip().isdigit() else None
-    return form_action(request, session, lambda: _move(session, ctx, member_id, gid), success="Moved.",
+    return form_action(request, session, lambda: _move(session, settings, ctx, member_id, gid), success="Moved.",
                        next_url=_url(ctx), back_url=_url(ctx))
 
 
@@ -129,14 +132,14 @@ def api_groups(session: SessionDep, ctx: VenueCtx):  # noqa: ANN201
 
 
 @api.post("/venues/{slug}/groups", response_model=schemas.GroupOut, status_code=201)
-def api_group_create(body: schemas.GroupIn, session: SessionDep, ctx: VenueCtx):  # noqa: ANN201
-    group = _create(session, ctx, body.name, body.member_ids)
+def api_group_create(body: schemas.GroupIn, session: SessionDep, settings: SettingsDep, ctx: VenueCtx):  # noqa: ANN201
+    group = _create(session, settings, ctx, body.name, body.member_ids)
     return group_out(ctx, group, group_service.group_members(session, group))
 
 
 @api.post("/venues/{slug}/groups/join", response_model=schemas.GroupOut)
-def api_group_join(body: schemas.JoinIn, session: SessionDep, ctx: VenueCtx):  # noqa: ANN201
-    group = _join(session, ctx, body.code)
+def api_group_join(body: schemas.JoinIn, session: SessionDep, settings: SettingsDep, ctx: VenueCtx):  # noqa: ANN201
+    group = _join(session, settings, ctx, body.code)
     return group_out(ctx, group, group_service.group_members(session, group))
 
 
@@ -146,8 +149,8 @@ def api_group_leave(session: SessionDep, ctx: VenueCtx) -> None:
 
 
 @api.post("/venues/{slug}/groups/move", response_model=list[schemas.GroupOut])
-def api_group_move(body: schemas.MoveIn, session: SessionDep, ctx: VenueCtx):  # noqa: ANN201
-    _move(session, ctx, body.member_id, body.group_id)
+def api_group_move(body: schemas.MoveIn, session: SessionDep, settings: SettingsDep, ctx: VenueCtx):  # noqa: ANN201
+    _move(session, settings, ctx, body.member_id, body.group_id)
     return visible_groups(session, ctx)
 
 

@@ -7,6 +7,8 @@ from app.errors import BadInput, Conflict, NotFound
 from app.models import Group, Member, Role, User, Venue
 from app.security.tokens import new_join_code, normalise_join_code
 from app.services import audit
+from app.services.submissions import refresh_anonymized_views
+from app.settings import Settings
 
 
 def get_group(session: Session, venue: Venue, group_id: int) -> Group:
@@ -65,7 +67,8 @@ def create_group(session: Session, actor: User, venue: Venue, name: str, founder
         founder.group_id = group.id
         session.add(founder)
     audit.record(session, venue_id=venue.id, actor=actor, action="group.create",
-                 summary=f"created group '{group.name}'", group_id=group.id)
+                 summary=f"created group '{group.name}'", group_id=group.id,
+                 **({"member_id": founder.id} if founder is not None else {}))
     return group
 
 
@@ -78,9 +81,10 @@ def find_by_code(session: Session, venue: Venue, code: str) -> Group:
     return group
 
 
-def join_group(session: Session, actor: User, venue: Venue, member: Member, code: str) -> Group:
+def join_group(session: Session, settings: Settings, actor: User, venue: Venue, member: Member, code: str) -> Group:
     group = find_by_code(session, venue, code)
     _add_to_group(session, actor, venue, member, group)
+    refresh_anonymized_views(session, settings, actor, group.id)
     return group
 
 
@@ -113,18 +117,27 @@ def leave_group(session: Session, actor: User, venue: Venue, member: Member) -> 
                  summary=f"{user.email} left '{group.name}'", group_id=group.id, member_id=member.id)
 
 
-def move_member(session: Session, actor: User, venue: Venue, member: Member, group: Group | None) -> None:
-    """A chair puts a student into a group (or out of any, with group None); size limits still hold."""
+def move_member(session: Session, settings: Settings, actor: User, venue: Venue, member: Member,
+                group: Group | None) -> None:
+    """A chair puts a student into a group (or out of any, with group None); size limits still hold.
+
+    The group they join gets its code masked again; the one they leave keeps masking them (see group_identity).
+    """
     if group is None:
         leave_group(session, actor, venue, member)
     else:
         _add_to_group(session, actor, venue, member, group)
+        refresh_anonymized_views(session, settings, actor, group.id)
 
 
-def rename_group(session: Session, actor: User, venue: Venue, group: Group, name: str) -> Group:
+def rename_group(session: Session, settings: Settings, actor: User, venue: Venue, group: Group,
+                 name: str) -> Group:
+    """A new name; the old one stays masked in the group's code along with the new one."""
     before = group.name
     group.name = _check_name(session, venue, name)
     session.add(group)
     audit.record(session, venue_id=venue.id, actor=actor, action="group.rename",
-                 summary=f"renamed '{before}' to '{group.name}'", group_id=group.id)
+                 summary=f"renamed '{before}' to '{group.name}'", group_id=group.id, before=before)
+    session.flush()
+    refresh_anonymized_views(session, settings, actor, group.id)
     return group

@@ -9,7 +9,7 @@ from sqlalchemy import func
 from sqlmodel import Session, select
 
 from app.errors import BadInput, DeadlinePassed, NotFound, PhaseError, TooLarge
-from app.models import Artifact, Group, Member, Phase, Revision, Submission, User, Venue
+from app.models import Artifact, AuditEvent, Group, Member, Phase, Revision, Submission, User, Venue
 from app.services import audit
 from app.services.deadlines import effective_deadline, format_in, is_past
 from app.settings import Settings
@@ -93,16 +93,79 @@ def save_submission(session: Session, actor: User, venue: Venue, member: Member,
     return sub
 
 
+_GROUP_HISTORY = ("group.create", "group.join", "group.leave", "group.rename")
+
+
+def _group_history(session: Session, group_id: int) -> tuple[set[int], list[str]]:
+    """Everyone who was ever in the group, and the names it had, from the audit log of joins, leaves and renames.
+
+    A student who left (or was moved out) may have written the group's code and may now review it: their
+    name stays masked; so does a name the group had when reviewers could have heard it.
+    """
+    group = session.get(Group, group_id)
+    if group is None:
+        return set(), []
+    members, names = set(), []
+    for event in session.exec(select(AuditEvent).where(AuditEvent.venue_id == group.venue_id,
+                                                       AuditEvent.action.in_(_GROUP_HISTORY))).all():
+        detail = event.detail or {}
+        if detail.get("group_id") != group_id:
+            continue
+        if detail.get("member_id"):
+            members.add(int(detail["member_id"]))
+        if event.action == "group.rename" and detail.get("before"):
+            names.append(str(detail["before"]))
+    return members, names
+
+
 def group_identity(session: Session, group_id: int) -> tuple[list[str], list[str]]:
-    """Names and emails of a group's members: what must not appear in an anonymous submission."""
-    rows = session.exec(select(User).join(Member, Member.user_id == User.id).where(Member.group_id == group_id)).all()
+    """Names and emails of the group's members, present and past: what must not appear in an anonymous submission."""
+    former, _names = _group_history(session, group_id)
+    rows = session.exec(select(User).join(Member, Member.user_id == User.id)
+                        .where((Member.group_id == group_id) | Member.id.in_(former or {0}))
+                        .order_by(Member.id)).all()
     return [u.full_name for u in rows], [u.email for u in rows]
 
 
 def group_name(session: Session, group_id: int) -> list[str]:
-    """The group's name, which identifies its authors as much as their names do (masked in anonymized views)."""
+    """The group's names, now and before, which identify its authors as much as their names do."""
     group = session.get(Group, group_id)
-    return [group.name] if group is not None else []
+    if group is None:
+        return []
+    _members, before = _group_history(session, group_id)
+    return list(dict.fromkeys([group.name, *before]))
+
+
+def _repo_usernames(repo_url: str | None) -> list[str]:
+    """The account in a github.com URL (the repository's owner is often a student's login)."""
+    return [m.group(1) for m in [re.search(r"github\.com[:/]([^/\s]+)", repo_url or "")] if m]
+
+
+def refresh_anonymized_views(session: Session, settings: Settings, actor: User | None, group_id: int) -> int:
+    """Mask the group's stored code again after someone joined it or it was renamed; how many views changed.
+
+    Without this, a student who joins after the code was uploaded keeps their name in what reviewers read.
+    """
+    from app.artifacts.anonymize import anonymized_view
+
+    names, emails = group_identity(session, group_id)
+    phrases = group_name(session, group_id)
+    changed = 0
+    rows = session.exec(select(Artifact, Submission).join(Submission, Submission.id == Artifact.submission_id)
+                        .where(Submission.group_id == group_id).order_by(Artifact.id)).all()
+    for artifact, submission in rows:
+        sha = anonymized_view(store(settings), artifact.snapshot_sha, names, emails,
+                              _repo_usernames(artifact.repo_url), phrases)
+        if sha == artifact.anonymized_sha:
+            continue
+        # The old view's blob stays: deleting it before this transaction commits could lose it on a rollback.
+        artifact.anonymized_sha = sha
+        session.add(artifact)
+        audit.record(session, venue_id=submission.venue_id, actor=actor, action="artifact.reanonymize",
+                     summary=f"masked the code of #{submission.number} again: the group's members or name changed",
+                     submission_id=submission.id, artifact_id=artifact.id)
+        changed += 1
+    return changed
 
 
 def read_limited(stream: BinaryIO, max_bytes: int) -> bytes:
@@ -239,8 +302,7 @@ def _store_artifact(session: Session, settings: Settings, actor: User, venue: Ve
                            + "; ".join(f"line {i.line}: {i.message}" if i.line else i.message for i in exc.errors),
                            details=[{"line": i.line, "message": i.message} for i in exc.errors]) from None
     names, emails = group_identity(session, submission.group_id)
-    usernames = [m.group(1) for m in [re.search(r"github\.com[:/]([^/\s]+)", repo_url or "")] if m]
-    anon_sha = anonymized_view(store(settings), snap.sha, names, emails, usernames,
+    anon_sha = anonymized_view(store(settings), snap.sha, names, emails, _repo_usernames(repo_url),
                                group_name(session, submission.group_id))
     artifact = Artifact(submission_id=submission.id, source=source, repo_url=repo_url, commit=commit,
                         archive_name=archive_name, snapshot_sha=snap.sha, anonymized_sha=anon_sha,

@@ -317,3 +317,52 @@ def test_no_artifact_yet_is_404_with_a_message(make, db, as_user):  # noqa: ANN0
     assert r.status_code == 404 and "no code artifact" in r.text
     assert "No code artifact yet." in as_user(cast["chair"]).get(f"/venues/{venue.slug}/submissions/1").text
 
+
+
+def test_code_is_masked_again_when_someone_joins_and_stays_masked_when_they_leave(make, db, as_user, settings):  # noqa: ANN001
+    """A student who joins after the upload, and whose name is in the code, must not show in the reviewers'
+    view; one who is moved out later stays masked (they may now review the paper); a renamed group's old
+    name stays masked too."""
+    from app.models import AuditEvent
+    from app.services import groups
+
+    venue = make.venue(phase="submission")
+    cast = make.cast(venue)
+    loner = cast["loner"]
+    code = (f"# Authors: Stu Dent and {loner.full_name} <{loner.email}> (Team Alpha)\nprint('kws')\n").encode()
+    student = as_user(cast["student"])
+    assert student.post(f"/api/v1/venues/{venue.slug}/submissions",
+                        json={"title": "Int8 KWS", "abstract": "We measure.", "keywords": []}).status_code == 200
+    r = student.post(f"/api/v1/venues/{venue.slug}/submissions/1/artifact/archive",
+                     files={"file": ("c.tar.gz", _targz({"kws.py": code, "reproduce.toml": MANIFEST.encode()}),
+                                     "application/gzip")})
+    assert r.status_code == 201, r.text
+    api = f"/api/v1/venues/{venue.slug}/submissions/1/artifact/files/kws.py"
+    chair = as_user(cast["chair"])
+
+    def anonymized() -> str:
+        return chair.get(api).text  # the chair asks for the view reviewers get (the default)
+
+    assert "Stu Dent" not in anonymized() and loner.full_name in anonymized()  # not a member yet: not masked
+    before = db.exec(select(Artifact)).one().anonymized_sha
+    join = as_user(loner).post(f"/api/v1/venues/{venue.slug}/groups/join", json={"code": cast["group"].join_code})
+    assert join.status_code == 200, join.text
+    db.expire_all()
+    art = db.exec(select(Artifact)).one()
+    assert art.anonymized_sha != before
+    view = anonymized()
+    assert loner.full_name not in view and loner.email not in view and "Team Alpha" not in view
+    assert "print('kws')" in view
+    assert [e.action for e in db.exec(select(AuditEvent).where(AuditEvent.action == "artifact.reanonymize"))]
+    # the chair moves them to no group: their name stays masked
+    r = chair.post(f"/api/v1/venues/{venue.slug}/groups/move",
+                   json={"member_id": cast["members"]["loner"].id, "group_id": None})
+    assert r.status_code == 200, r.text
+    assert loner.full_name not in anonymized()
+    # a rename keeps the old name masked
+    groups.rename_group(db, settings, cast["chair"], venue, cast["group"], "Keyword Spotters")
+    db.commit()
+    view = anonymized()
+    assert "Team Alpha" not in view and loner.full_name not in view and "print('kws')" in view
+    # the group and staff still read the original
+    assert loner.full_name in chair.get(f"{api}?view=original").text
