@@ -177,11 +177,11 @@ def cmd_assign(args: argparse.Namespace) -> int:
                                            max_load=args.max_load, include_tas=args.include_tas, fair=args.fair,
                                            keep_existing=not args.full, dry_run=args.dry_run, progress=progress,
                                            on_phase=on_phase)
-        except Infeasible as exc:
-            print(f"\nerror: no assignment is possible: {exc}", file=sys.stderr)
-            return 2
-        except DomainError as exc:
-            print(f"\nerror: {exc.message}", file=sys.stderr)
+        except (Infeasible, DomainError) as exc:
+            message = (f"no assignment is possible: {exc}" if isinstance(exc, Infeasible) else exc.message)
+            print(f"\nerror: {message}", file=sys.stderr)
+            if args.json:  # a script reading stdout gets the reason too, not an empty page
+                print(json.dumps({"error": message}))
             return 2
         if not args.dry_run:
             session.commit()

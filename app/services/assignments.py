@@ -398,6 +398,8 @@ def plan_auto(session: Session, settings: Settings, venue: Venue, *, k: int, min
 
     if k < 1:
         raise BadInput("k (reviewers per submission) must be at least 1.")
+    if min_load < 0:
+        raise BadInput(f"min load cannot be negative (got {min_load}).")
     if max_load < 1:
         raise BadInput("max load must be at least 1: with max load 0 no reviewer may take any submission.")
     if min_load > max_load:
@@ -413,10 +415,15 @@ def plan_auto(session: Session, settings: Settings, venue: Venue, *, k: int, min
     member_index = {m.id: j for j, m in enumerate(members)}
     now = current(session, venue)
     keep = pairs_to_keep(session, venue)
-    outside = [(s, m) for s, m in sorted(keep) if s not in sub_index or m not in member_index]
-    if outside:
-        raise BadInput(f"{len(outside)} locked pair(s) name a reviewer outside this reviewer pool "
+    outside = {(s, m) for s, m in keep if s not in sub_index or m not in member_index}
+    locked_outside = sorted(outside & {(a.submission_id, a.member_id) for a in now if a.locked})
+    if locked_outside:
+        raise BadInput(f"{len(locked_outside)} locked pair(s) name a reviewer outside this reviewer pool "
                        f"({'' if include_tas else 'include TAs, or '}unlock them first): nothing was assigned.")
+    # A review started by someone who has left the pool (role changed) cannot be kept as an assignment: its
+    # slot is filled again. The review itself stays on record for the chair; nothing is deleted.
+    departed = len(outside)
+    keep -= outside
     locked = [(sub_index[s], member_index[m]) for s, m in sorted(keep)]
     previous = [(sub_index[a.submission_id], member_index[a.member_id]) for a in now
                 if a.submission_id in sub_index and a.member_id in member_index]
@@ -446,7 +453,7 @@ def plan_auto(session: Session, settings: Settings, venue: Venue, *, k: int, min
              "removed": len(have - chosen), "total_affinity": round(float(solution.total), 4),
              "mean_affinity": round(float(np.mean([affinity[p] for p in chosen])), 4) if chosen else 0.0,
              "min_affinity": round(float(min(affinity.values())), 4) if affinity else 0.0,
-             "mode": mode, "fair": fair, "include_tas": include_tas}
+             "mode": mode, "fair": fair, "include_tas": include_tas, "reviews_by_departed": departed}
     summary = quality_summary(_for_ranking(sc), solution, len(members))
     return AssignmentPlan(changes=changes, pairs=sorted(chosen), affinity=affinity, total=float(solution.total),
                           stats=stats, summary=summary, values=[float(aff[i, j]) for i, j in solution.pairs])

@@ -529,3 +529,55 @@ def test_pdf_text_is_extracted_once_per_stored_pdf(make, db, settings, monkeypat
     real = pypdf.PdfReader
     monkeypatch.setattr(pypdf, "PdfReader", lambda *a, **kw: opened.append(a) or real(*a, **kw))
     assert assignment_service._pdf_text(settings, rev) == first and opened == []
+
+
+def test_a_started_review_survives_a_full_resolve_and_a_departed_reviewers_slot_is_refilled(make, db, as_user):  # noqa: ANN001
+    """pairs_to_keep: a review someone started is never taken from them by a re-solve, even a full one; if that
+    reviewer leaves the pool, their slot is filled again (no misleading "unlock" error) and the draft stays."""
+    from app.models import Review
+
+    venue, chair, people = _venue(make, db)
+    c = as_user(chair)
+    base = f"/api/v1/venues/{venue.slug}"
+    assert c.post(f"{base}/assignment/solve", json={"k": 2, "max_load": 2}).status_code == 200
+    before = _pairs(c, venue)
+    number, member_id = sorted(before)[0]
+    writer = next(u for ms in people.values() for u, m in ms if m.id == member_id)
+    venue.phase = "review"
+    db.add(venue)
+    db.commit()
+    r = as_user(writer).put(f"{base}/submissions/{number}/review",
+                            json={"answers": {"summary": "Started: the int8 numbers look plausible."}, "version": 0})
+    assert r.status_code == 200, r.text
+    # A full re-solve that favours anyone but this reviewer for that paper still keeps the pair.
+    for _ in range(2):
+        r = c.post(f"{base}/assignment/solve", json={"k": 2, "max_load": 2, "keep_existing": False})
+        assert r.status_code == 200, r.text
+        assert (number, member_id) in _pairs(c, venue)
+    # The reviewer leaves the pool: their slot is refilled, their draft is kept for the chair.
+    member = db.get(Member, member_id)
+    member.role = "ta"
+    db.add(member)
+    db.commit()
+    r = c.post(f"{base}/assignment/solve", json={"k": 2, "max_load": 2})
+    assert r.status_code == 200, r.text
+    assert r.json()["stats"]["reviews_by_departed"] == 1
+    after = _pairs(c, venue)
+    assert (number, member_id) not in after and sum(1 for n, _m in after if n == number) == 2
+    assert db.exec(select(Review).where(Review.member_id == member_id)).one() is not None
+
+
+def test_bad_loads_are_refused_before_anything_runs_and_change_nothing(make, db, as_user):  # noqa: ANN001
+    from app.models import AuditEvent
+
+    venue, chair, _people = _venue(make, db)
+    c = as_user(chair)
+    base = f"/api/v1/venues/{venue.slug}"
+    assert c.post(f"{base}/assignment/solve", json={"k": 2, "max_load": 2}).status_code == 200
+    pairs, events = _pairs(c, venue), _count(db, AuditEvent)
+    for body, words in (({"k": 2, "min_load": -1, "max_load": 2}, "min_load"),
+                        ({"k": 2, "max_load": 0}, "max load"), ({"k": 2, "min_load": 3, "max_load": 2}, "above"),
+                        ({"k": 9, "max_load": 4}, "only")):
+        r = c.post(f"{base}/assignment/solve", json=body)
+        assert r.status_code == 422 and words in r.json()["detail"], (body, r.text)
+        assert _pairs(c, venue) == pairs and _count(db, AuditEvent) == events

@@ -111,3 +111,20 @@ def test_real_model_cache_second_call_encodes_nothing(monkeypatch) -> None:  # n
     assert sum(count) == 2
     np.testing.assert_allclose(a, b)
     np.testing.assert_allclose(np.linalg.norm(a, axis=1), 1.0, rtol=1e-5)
+
+
+def test_the_app_starts_without_importing_sentence_transformers() -> None:
+    """Importing the app, the CLI and the assignment code must not import the model stack (~7 s): it is loaded
+    only when something must be encoded."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    code = ("import sys\nimport app.main, app.cli, app.routers.assignments, app.services.assignments\n"
+            "import app.assignment.affinity, app.assignment.solver, app.assignment.embeddings\n"
+            "app.main.create_app\n"
+            "print(sorted(m for m in ('sentence_transformers', 'torch', 'transformers') if m in sys.modules))\n")
+    out = subprocess.run([sys.executable, "-c", code], cwd=Path(__file__).resolve().parents[2], capture_output=True,
+                         text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "[]"

@@ -1,5 +1,6 @@
 """The reproreview command: db upgrade, demo data, roster import, create-admin, start-up refusal."""
 
+import json
 import os
 import subprocess
 import sys
@@ -106,3 +107,61 @@ def test_import_roster_and_create_admin_commands(tmp_path):  # noqa: ANN001
     with Session(engine) as s:
         assert s.exec(select(User).where(User.email == "boss@uni.example")).one().is_admin
         assert s.exec(select(func.count()).select_from(Member)).one() == 1
+
+
+def test_assign_dry_run_json_bad_input_and_a_real_run(tmp_path):  # noqa: ANN001
+    """`reproreview assign`: --dry-run --json changes nothing and lists the pairs; bad flags exit 2 with the
+    reason (as JSON on stdout with --json), never a traceback; a real run saves the pairs, with a progress bar."""
+    from app.migrate import upgrade
+    from app.models import Assignment
+    from app.services.submissions import save_submission
+    from tests.factories import Factory
+
+    url = f"sqlite:///{tmp_path / 'rr.db'}"
+    upgrade(url)
+    engine = make_engine(url)
+    topics = [("Int8 keyword spotting on a Cortex-M4", "TFLite Micro on the Nano 33 BLE Sense."),
+              ("ZeRO sharding for data-parallel training", "Optimizer state sharded over 8 GPUs with NCCL."),
+              ("Fused softmax in Triton", "A CUDA kernel study of memory coalescing and occupancy.")]
+    with Session(engine, expire_on_commit=False) as db:
+        make = Factory(db)
+        venue = make.venue(phase="submission")
+        for i, (title, abstract) in enumerate(topics):
+            grp = make.group(venue, f"Team {i}")
+            members = [make.member(venue, "student", group=grp, name=f"Student {i}{x}") for x in "ab"]
+            save_submission(db, members[0][0], venue, members[0][1], title=title, abstract=abstract, keywords=[])
+        venue.phase = "assignment"
+        db.add(venue)
+        db.commit()
+        slug = venue.slug
+
+    env = {**os.environ, "REPROREVIEW_DATA_DIR": str(tmp_path / "data"), "REPROREVIEW_DATABASE_URL": url,
+           "HF_HUB_OFFLINE": "1"}
+
+    def cli(*args: str) -> subprocess.CompletedProcess:
+        return subprocess.run([sys.executable, "-m", "app.cli", *args], cwd=ROOT, env=env, capture_output=True,
+                              text=True, timeout=300)
+
+    def assign(*flags: str) -> subprocess.CompletedProcess:
+        return cli("assign", "--venue", slug, *flags)
+
+    def saved() -> int:
+        with Session(engine) as db:
+            return db.exec(select(func.count()).select_from(Assignment)).one()
+
+    dry = assign("--k", "2", "--max-load", "2", "--dry-run", "--json")
+    assert dry.returncode == 0, dry.stderr
+    out = json.loads(dry.stdout)
+    assert out["dry_run"] is True and out["stats"]["added"] == 6 and len(out["pairs"]) == 6
+    assert all(0 <= p["affinity"] <= 1 for p in out["pairs"]) and saved() == 0
+    for flags, words in ((["--min-load", "-1"], "min load cannot be negative"), (["--max-load", "0"], "max load"),
+                         (["--k", "9"], "only 6 reviewer(s)"), (["--venue", "nope"], "")):
+        bad = cli("assign", *flags) if flags[0] == "--venue" else assign(*flags, "--json")
+        assert bad.returncode == 2 and "Traceback" not in bad.stderr and words in bad.stderr, (flags, bad.stderr)
+        if flags[0] != "--venue":
+            assert words in json.loads(bad.stdout)["error"]
+        assert saved() == 0
+    real = assign("--k", "2", "--max-load", "2")
+    assert real.returncode == 0, real.stderr
+    assert "embedding texts [" in real.stderr and "6 added" in real.stdout and saved() == 6
+    engine.dispose()
