@@ -31,6 +31,9 @@ class Conflict(SQLModel, table=True):
     venue_id: int = Field(foreign_key="venue.id", index=True)
     member_id: int = Field(foreign_key="member.id", index=True)
     group_id: int = Field(foreign_key="group.id", index=True)
+    # The person in that group the conflict is with, when one was named: then it holds both ways, and that
+    # person does not review the member's own group's submission either.
+    other_member_id: int | None = Field(default=None, foreign_key="member.id")
     source: str = Field(max_length=20)  # declared | imported
     reason: str = Field(default="", max_length=500)
     created_by: int = Field(foreign_key="user.id")

@@ -201,6 +201,7 @@ def api_conflicts(session: SessionDep, ctx: VenueCtx) -> list[dict]:
 def _declare(session, ctx, body: ConflictIn):  # noqa: ANN001, ANN202
     require(permissions.can_declare_conflict(ctx.user, ctx.member, ctx.venue), "Conflicts can no longer be declared.")
     staff = permissions.is_staff(ctx.user, ctx.member)
+    other = None
     if staff and body.member_id and body.group_id:
         member = venue_service.get_member_by_id(session, ctx.venue, body.member_id)
         group = group_service.get_group(session, ctx.venue, body.group_id)
@@ -216,7 +217,7 @@ def _declare(session, ctx, body: ConflictIn):  # noqa: ANN001, ANN202
         member, group = ctx.member, group_service.get_group(session, ctx.venue, other.group_id)
     else:
         raise BadInput("Name the person you conflict with (with_email); staff give member_id and group_id.")
-    return service.declare_conflict(session, ctx.user, ctx.venue, member, group, body.reason)
+    return service.declare_conflict(session, ctx.user, ctx.venue, member, group, body.reason, other=other)
 
 
 @api.post("/venues/{slug}/conflicts", status_code=201)

@@ -186,6 +186,19 @@ def reviewer_profile(session: Session, settings: Settings, member: Member,
     return [i.text for i in profile_items(session, settings, member, own)]
 
 
+def conflict_pairs(session: Session, venue: Venue) -> set[tuple[int, int]]:
+    """(group_id, member_id): the member must not review that group's submission. A conflict that names the
+    other person holds both ways: that person does not review the declarer's own group's submission either."""
+    rows = session.exec(select(Conflict).where(Conflict.venue_id == venue.id)).all()
+    pairs = {(c.group_id, c.member_id) for c in rows}
+    named = [c for c in rows if c.other_member_id is not None]
+    if named:
+        group_of = dict(session.exec(select(Member.id, Member.group_id).where(
+            Member.id.in_({c.member_id for c in named}))).all())
+        pairs |= {(group_of[c.member_id], c.other_member_id) for c in named if group_of.get(c.member_id)}
+    return pairs
+
+
 def conflict_matrix(session: Session, venue: Venue, subs: list[Submission], members: list[Member]) -> np.ndarray:
     """Hard conflicts: own group, declared/imported conflicts, and 'conflict' bids."""
     sub_index = {s.id: i for i, s in enumerate(subs)}
@@ -195,9 +208,9 @@ def conflict_matrix(session: Session, venue: Venue, subs: list[Submission], memb
     for j, m in enumerate(members):
         if m.group_id in group_index:
             mask[group_index[m.group_id], j] = True
-    for c in session.exec(select(Conflict).where(Conflict.venue_id == venue.id)).all():
-        if c.group_id in group_index and c.member_id in member_index:
-            mask[group_index[c.group_id], member_index[c.member_id]] = True
+    for group_id, member_id in conflict_pairs(session, venue):
+        if group_id in group_index and member_id in member_index:
+            mask[group_index[group_id], member_index[member_id]] = True
     for b in session.exec(select(Bid).where(Bid.venue_id == venue.id, Bid.value == BidValue.conflict.value)).all():
         if b.submission_id in sub_index and b.member_id in member_index:
             mask[sub_index[b.submission_id], member_index[b.member_id]] = True
@@ -229,7 +242,7 @@ def check_changes(session: Session, venue: Venue, changes: list[Change]) -> list
     # Removing or unlocking a pair is always allowed, also for someone who no longer reviews (role changed).
     everyone = {m.id: m for m in session.exec(select(Member).where(Member.venue_id == venue.id)).all()}
     existing = {(a.submission_id, a.member_id): a for a in current(session, venue)}
-    conflicts = {(c.group_id, c.member_id) for c in session.exec(select(Conflict).where(Conflict.venue_id == venue.id))}
+    conflicts = conflict_pairs(session, venue)
     conflict_bids = {(b.submission_id, b.member_id) for b in session.exec(
         select(Bid).where(Bid.venue_id == venue.id, Bid.value == BidValue.conflict.value))}
     problems: list[Problem] = []
@@ -783,7 +796,9 @@ def import_csv(session: Session, actor: User, venue: Venue, data: bytes) -> list
 
 
 def declare_conflict(session: Session, actor: User, venue: Venue, member: Member, group: Group, reason: str,
-                     source: str = "declared") -> Conflict:
+                     source: str = "declared", other: Member | None = None) -> Conflict:
+    """member must not review group's submission; with `other` (the person named), other must not review
+    member's group's submission either."""
     existing = session.exec(select(Conflict).where(Conflict.member_id == member.id,
                                                    Conflict.group_id == group.id)).first()
     if existing:
@@ -791,7 +806,8 @@ def declare_conflict(session: Session, actor: User, venue: Venue, member: Member
     assigned = session.exec(select(Assignment).join(Submission, Submission.id == Assignment.submission_id)
                             .where(Assignment.member_id == member.id, Submission.group_id == group.id)).first()
     conflict = Conflict(venue_id=venue.id, member_id=member.id, group_id=group.id, source=source,
-                        reason=reason.strip()[:500], created_by=actor.id)
+                        other_member_id=other.id if other is not None else None, reason=reason.strip()[:500],
+                        created_by=actor.id)
     session.add(conflict)
     session.flush()
     audit.record(session, venue_id=venue.id, actor=actor, action="conflict.declare",
@@ -838,6 +854,7 @@ def import_conflicts(session: Session, actor: User, venue: Venue, data: bytes) -
     by_number = {s.number: s for s in submissions(session, venue)}
     existing = {(c.member_id, c.group_id) for c in session.exec(select(Conflict).where(Conflict.venue_id == venue.id))}
     new: dict[tuple[int, int], str] = {}
+    named: dict[tuple[int, int], int] = {}  # the other person, for rows that name one (the conflict holds both ways)
     problems: list[str] = []
     skipped = 0
     for line_no, row in enumerate(csv.reader(io.StringIO(text)), start=1):
@@ -849,7 +866,7 @@ def import_conflicts(session: Session, actor: User, venue: Venue, data: bytes) -
         second = row[1].strip() if len(row) > 1 else ""
         reason = row[2].strip()[:500] if len(row) > 2 else ""
         member = people.get(first)
-        group_id = None
+        group_id = other_id = None
         if member is None:
             problems.append(f"line {line_no}: {first or '(empty)'} is not a member of this venue")
             continue
@@ -860,7 +877,7 @@ def import_conflicts(session: Session, actor: User, venue: Venue, data: bytes) -
             elif other.group_id is None:
                 problems.append(f"line {line_no}: {second} is not in a group, so there is no submission to avoid")
             else:
-                group_id = other.group_id
+                group_id, other_id = other.group_id, other.id
         elif second.lstrip("#").isdigit():
             sub = by_number.get(int(second.lstrip("#")))
             if sub is None:
@@ -877,6 +894,8 @@ def import_conflicts(session: Session, actor: User, venue: Venue, data: bytes) -
             skipped += 1
             continue
         new[key] = reason or "imported by the chairs"
+        if other_id is not None:
+            named[key] = other_id
     if problems:
         raise BadInput(f"Nothing was changed: {len(problems)} bad line(s): " + "; ".join(problems[:20])
                        + (" …" if len(problems) > 20 else ""), details=[{"message": p} for p in problems])
@@ -884,7 +903,7 @@ def import_conflicts(session: Session, actor: User, venue: Venue, data: bytes) -
         raise BadInput("The file names no conflicts.")
     for (member_id, group_id), reason in new.items():
         session.add(Conflict(venue_id=venue.id, member_id=member_id, group_id=group_id, source="imported",
-                             reason=reason, created_by=actor.id))
+                             other_member_id=named.get((member_id, group_id)), reason=reason, created_by=actor.id))
     session.flush()
     group_of = {s.id: s.group_id for s in by_number.values()}
     assigned = sum(1 for a in current(session, venue) if (a.member_id, group_of.get(a.submission_id)) in new)

@@ -581,3 +581,39 @@ def test_bad_loads_are_refused_before_anything_runs_and_change_nothing(make, db,
         r = c.post(f"{base}/assignment/solve", json=body)
         assert r.status_code == 422 and words in r.json()["detail"], (body, r.text)
         assert _pairs(c, venue) == pairs and _count(db, AuditEvent) == events
+
+
+def test_a_declared_conflict_holds_both_ways_for_the_person_named(make, db, as_user):  # noqa: ANN001
+    """Bea (Tiny B) declares a conflict with Al (Tiny A): Bea does not review Tiny A, and Al does not review
+    Tiny B; Al's teammate may. A chair's CSV row naming two people works the same way."""
+    venue, chair, people = _venue(make, db)
+    (bea, bea_m), (al, al_m), (al_mate, mate_m) = people["Tiny B"][0], people["Tiny A"][0], people["Tiny A"][1]
+    base = f"/api/v1/venues/{venue.slug}"
+    r = as_user(bea).post(f"{base}/conflicts", json={"with_email": al.email, "reason": "flatmates"})
+    assert r.status_code == 201, r.text
+    c = as_user(chair)
+    tiny_a, tiny_b = 1, 2
+    for number, member in ((tiny_a, bea_m), (tiny_b, al_m)):
+        r = c.post(f"{base}/assignments", json=[{"op": "add", "submission": number, "member_id": member.id}])
+        assert r.status_code == 422 and "has a conflict" in r.json()["detail"], r.text
+    assert c.post(f"{base}/assignments", json=[{"op": "add", "submission": tiny_b,
+                                                "member_id": mate_m.id}]).status_code == 200
+    # the solver sees it too: Al is the best match for Tiny B on topic, and still is not given it
+    r = c.post(f"{base}/assignment/solve", json={"k": 2, "max_load": 2, "keep_existing": False})
+    assert r.status_code == 200, r.text
+    pairs = _pairs(c, venue)
+    assert (tiny_b, al_m.id) not in pairs and (tiny_a, bea_m.id) not in pairs
+    # imported: "reviewer, other person" blocks both; "reviewer, submission number" only the one pair
+    dist_a, dist_b = people["Dist A"][0], people["Dist B"][0]
+    csv = f"reviewer_email,other\n{dist_a[0].email},{dist_b[0].email}\n{bea.email},4\n".encode()
+    r = c.post(f"{base}/conflicts/import", files={"file": ("c.csv", csv, "text/csv")})
+    assert r.status_code == 200, r.text
+    number_of = {name: i for i, name in enumerate(TOPICS, start=1)}
+    r = c.post(f"{base}/assignment/solve", json={"k": 2, "max_load": 2, "keep_existing": False})
+    assert r.status_code == 200, r.text
+    pairs = _pairs(c, venue)
+    blocked = {(number_of["Dist B"], dist_a[1].id), (number_of["Dist A"], dist_b[1].id), (4, bea_m.id)}
+    assert not pairs & blocked
+    for number, member_id in blocked:
+        r = c.post(f"{base}/assignments", json=[{"op": "add", "submission": number, "member_id": member_id}])
+        assert r.status_code == 422 and "has a conflict" in r.json()["detail"], (number, r.text)
