@@ -32,6 +32,10 @@ from app.errors import DomainError
 SCALE = 1_000_000  # affinity resolution 1e-6; |cost| <= 1e6 per unit keeps every sum far inside int64
 STICKINESS = 0.02  # affinity bonus for keeping a previous pair: a re-solve moves a pair only for a real gain
 PRICING_ROUNDS = 8  # column-generation rounds on a sparse graph before widening it
+FAIR_ROUNDS = 30  # fair mode: at most this many weighted flow solves ...
+FAIR_PATIENCE = 8  # ... stopping after this many in a row without a better (min total, total)
+FAIR_STEP = 2.0  # multiplicative-weights step: the best-off submission's weight falls by up to e^-2 (÷ sqrt(round))
+FAIR_MIN_WEIGHT = 1e-3  # floor on the relative weight, so scaled integer costs keep >= 1e3 resolution
 DENSE_EDGE_LIMIT = 100_000  # above this many eligible pairs the automatic mode starts sparse (faster from ~300²)
 
 
@@ -63,7 +67,7 @@ class Solution:
     # Dual prices of reviewer capacity (affinity units) from a priced-out sparse solve: what one more slot of
     # that reviewer would be worth; they also give an upper bound on the optimum (see benchmarks/assignment.py).
     reviewer_prices: list[float] | None = None
-    threshold: float | None = None  # fair mode: every free pair has affinity >= threshold
+    threshold: float | None = None  # fair mode: the worst-off submission's total it reached (None otherwise)
     kept_previous: int = 0
     seconds: float = 0.0
 
@@ -230,15 +234,21 @@ class _FlowResult:
 
 
 def _flow(aff: np.ndarray, flat: np.ndarray, bonus: np.ndarray | None, paper_need: np.ndarray, upper: np.ndarray,
-          lower: np.ndarray) -> _FlowResult | None:
-    """Solve the flow on the candidate pairs `flat`; None if infeasible."""
+          lower: np.ndarray, weights: np.ndarray | None = None) -> _FlowResult | None:
+    """Solve the flow on the candidate pairs `flat`; None if infeasible.
+
+    weights: optional per-submission multipliers in (0, 1] (fair mode); pair (i, j) then gains w_i·a_ij.
+    """
     from ortools.graph.python import min_cost_flow
 
     n_papers, n_reviewers = aff.shape
     sink = n_papers + n_reviewers
     tails = flat // n_reviewers
     heads = flat % n_reviewers
-    gain = np.rint(aff.reshape(-1)[flat].astype(np.float64) * SCALE).astype(np.int64)
+    value = aff.reshape(-1)[flat].astype(np.float64)
+    if weights is not None:
+        value = value * weights[tails]
+    gain = np.rint(value * SCALE).astype(np.int64)
     if bonus is not None:
         gain += bonus
     smcf = min_cost_flow.SimpleMinCostFlow()
@@ -301,6 +311,55 @@ def _violations(aff: np.ndarray, usable: np.ndarray, dist: np.ndarray, in_graph:
     return np.setdiff1d(cand, in_graph, assume_unique=False)
 
 
+def _fair_key(totals: np.ndarray) -> tuple[float, float]:
+    return float(totals.min()), float(totals.sum())
+
+
+def _better(a: tuple[float, float], b: tuple[float, float], tol: float = 1e-9) -> bool:
+    """Lexicographic (min submission total, total) comparison with a float tolerance."""
+    if a[0] > b[0] + tol:
+        return True
+    return a[0] >= b[0] - tol and a[1] > b[1] + tol
+
+
+def _fair_search(aff: np.ndarray, flat: np.ndarray, bonus: np.ndarray | None, paper_need: np.ndarray,
+                 upper: np.ndarray, lower: np.ndarray, lock_total: np.ndarray, start: np.ndarray) -> np.ndarray:
+    """Max-min over submission totals by multiplicative weights on its Lagrangian (see `solve`).
+
+    max t s.t. T_p(x) >= t for every submission p has the Lagrangian dual min over λ in the simplex of
+    max_x Σ_p λ_p·T_p(x), and each inner max is the ordinary flow with per-submission weights λ_p. The dual is
+    minimised by exponentiated subgradient steps (λ_p shrinks by exp(-η·T_p)), i.e. submissions whose totals
+    came out low gain weight. Every round's assignment is a feasible candidate; the best by
+    (min total, total) is kept, starting from `start` (plain mode's answer), so the result is never worse.
+    """
+    n_papers, n_reviewers = aff.shape
+    flat_aff = aff.reshape(-1)
+
+    def totals_of(chosen: np.ndarray) -> np.ndarray:
+        return lock_total + np.bincount(chosen // n_reviewers, flat_aff[chosen], minlength=n_papers)
+
+    totals = totals_of(start)
+    best, best_key = start, _fair_key(totals)
+    log_w = np.zeros(n_papers)
+    stale = 0
+    for r in range(FAIR_ROUNDS):
+        gap = totals - totals.min()
+        log_w -= FAIR_STEP / np.sqrt(r + 1) * gap / max(float(gap.max()), 1e-9)  # normalised subgradient step
+        log_w = np.maximum(log_w - log_w.max(), np.log(FAIR_MIN_WEIGHT))  # weights in [FAIR_MIN_WEIGHT, 1]
+        res = _flow(aff, flat, bonus, paper_need, upper, lower, np.exp(log_w))
+        if res is None:  # cannot happen on a graph holding a feasible answer; be safe
+            break
+        totals = totals_of(res.chosen)
+        key = _fair_key(totals)
+        if _better(key, best_key):
+            best, best_key, stale = res.chosen, key, 0
+        else:
+            stale += 1
+            if stale >= FAIR_PATIENCE:
+                break
+    return best
+
+
 def _auto_top_m(k: int, max_load: int) -> int:
     # Enough spare candidates that competition for popular reviewers rarely needs an edge outside the set.
     return max(24, 6 * k, 4 * max_load)
@@ -322,11 +381,15 @@ def solve(affinity: np.ndarray, k: int, min_load: int, max_load: int, conflicts:
     against the dense problem (Solution.certified_optimal), and the graph is widened, finally made dense,
     when it is infeasible.
 
-    fair=True maximises the worst pair first: it binary-searches the largest threshold t such that an
-    assignment exists using only free pairs with affinity >= t (a bottleneck / maximin criterion, so every
-    submission's total is at least k·t), then maximises the total affinity among those pairs. This raises
-    the worst-off submission's total at a small cost in the overall total; an exact maximin over per-paper
-    totals is NP-hard in general, and the bottleneck version stays a sequence of flow problems.
+    fair=True maximises the worst-off submission's total affinity (locked pairs included) first, then the
+    total among assignments reaching it. That max-min over per-submission sums is NP-hard in general, so it is
+    a heuristic built from flow solves, and Solution.threshold is the min submission total it reached. The
+    candidates are plain mode's answer, the bottleneck answer (largest t such that the free pairs >= t admit an
+    assignment; binary search) and the rounds of a Lagrangian / multiplicative-weights method: the dual
+    min over λ of max_x Σ_p λ_p·T_p(x) is an ordinary flow with per-submission weights, and low totals raise
+    their weight (at most FAIR_ROUNDS flows, stopping after FAIR_PATIENCE rounds without gain; run on all
+    free pairs and on the bottleneck's pairs). The best candidate by (min total, total) wins, so fair mode is
+    never worse than plain mode on the min total. Large instances run the rounds on the top-m graph.
     """
     started = time.perf_counter()
     aff = np.asarray(affinity)
@@ -413,18 +476,42 @@ def solve(affinity: np.ndarray, k: int, min_load: int, max_load: int, conflicts:
         raise Infeasible(_explain_flow_failure(free, paper_need, upper, lower))
     threshold = None
     if fair:
+        flat_aff = aff.reshape(-1)
+        lock_total = np.zeros(n_papers)
+        for i, j in locked_set:
+            lock_total[i] += aff[i, j]
+
+        def key_of(ch: np.ndarray) -> tuple[float, float]:
+            return _fair_key(lock_total + np.bincount(ch // n_reviewers, flat_aff[ch], minlength=n_papers))
+
+        # Candidate 2: the bottleneck answer — the largest t such that the free pairs with affinity >= t still
+        # admit an assignment (binary search over flows), then the best total on those pairs.
         values = np.unique(aff[free])
-        lo, hi = 0, len(values) - 1  # values[lo] is always feasible (it is the dense graph)
-        best, best_certified = chosen, certified
+        lo, hi, bottleneck = 0, len(values) - 1, chosen  # values[0] keeps every free pair: the plain answer
         while lo < hi:
             mid = (lo + hi + 1) // 2
-            got, s_used, f_back, n_e = run(float(values[mid]))
+            got = run(float(values[mid]))[0]
             if got is None:
                 hi = mid - 1
             else:
-                lo, best, sparse_used, fell_back, n_edges = mid, got, s_used, f_back, n_e
-                best_certified = certified
-        chosen, threshold, certified = best, float(values[lo]), best_certified
+                lo, bottleneck = mid, got
+        # The weighted rounds run on fixed graphs: all free pairs (dense when small, else the top-m graph
+        # plus the candidates' pairs so every round is feasible), and the bottleneck's pairs >= t.
+        if m is None:
+            full = dense()
+        else:
+            full = np.union1d(_top_m_edges(aff, free, m, prev_flat), np.union1d(chosen, bottleneck))
+        high = np.union1d(full[flat_aff[full] >= values[lo]], bottleneck)
+        candidates = [chosen, bottleneck]
+        warm = max(candidates, key=key_of)  # ties keep the first; key_of compares (min total, total)
+        for start, flat in ((warm, full), (bottleneck, high)):
+            candidates.append(_fair_search(aff, flat, bonus_for(flat), paper_need, upper, lower, lock_total, start))
+        chosen, best_key = candidates[0], key_of(candidates[0])
+        for cand in candidates[1:]:
+            if _better(key_of(cand), best_key):
+                chosen, best_key = cand, key_of(cand)
+        threshold = best_key[0]
+        certified = False  # the answer maximises a different objective; no dense-optimum certificate
 
     pairs = sorted(locked_set + [(int(f // n_reviewers), int(f % n_reviewers)) for f in chosen])
     sol = _finish(aff, pairs, k, n_reviewers, started, previous)
