@@ -28,7 +28,7 @@ import numpy as np
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
-from app.errors import BadInput, Conflict as ConflictError, DomainError, NotFound
+from app.errors import BadInput, Conflict as ConflictError, DeadlinePassed, DomainError, NotFound
 from app.models import Group, Member, Revision, Role, Submission, User, Venue
 from app.models.assignment import (
     Assignment,
@@ -816,7 +816,15 @@ def declare_conflict(session: Session, actor: User, venue: Venue, member: Member
     return conflict
 
 
-def set_bid(session: Session, venue: Venue, member: Member, submission: Submission, value: str) -> Bid:
+def set_bid(session: Session, venue: Venue, member: Member, submission: Submission, value: str,
+            now: datetime | None = None) -> Bid:
+    """Record a bid; the bidding window closes at the venue's bidding deadline, when one is set."""
+    from app.services.deadlines import effective_deadline, format_in, is_past
+
+    due = effective_deadline(session, venue, "bidding")
+    if is_past(due, now):
+        raise DeadlinePassed(f"Bidding closed on {format_in(due.due_at, venue.timezone)}: your bids are kept as "
+                             "they were.")
     if value not in {b.value for b in BidValue}:
         raise BadInput(f"'{value[:20]}' is not a bid; bids are eager, willing, not_willing, conflict.")
     if member.group_id == submission.group_id:

@@ -617,3 +617,25 @@ def test_a_declared_conflict_holds_both_ways_for_the_person_named(make, db, as_u
     for number, member_id in blocked:
         r = c.post(f"{base}/assignments", json=[{"op": "add", "submission": number, "member_id": member_id}])
         assert r.status_code == 422 and "has a conflict" in r.json()["detail"], (number, r.text)
+
+
+def test_bids_close_at_the_bidding_deadline_and_are_kept(make, db, as_user):  # noqa: ANN001
+    from datetime import UTC, datetime, timedelta
+
+    from app.models import Bid, Deadline
+
+    venue, _chair, people = _venue(make, db)
+    student = as_user(people["Dist A"][0][0])
+    url = f"/api/v1/venues/{venue.slug}/bids/1"
+    assert student.put(url, json={"value": "eager"}).status_code == 200
+    deadline = Deadline(venue_id=venue.id, kind="bidding", due_at=datetime.now(UTC) + timedelta(hours=1))
+    db.add(deadline)
+    db.commit()
+    assert student.put(url, json={"value": "willing"}).status_code == 200  # still open
+    deadline.due_at = datetime.now(UTC) - timedelta(minutes=1)
+    db.add(deadline)
+    db.commit()
+    r = student.put(url, json={"value": "not_willing"})
+    assert r.status_code == 409 and "Bidding closed" in r.json()["detail"], r.text
+    db.expire_all()
+    assert [b.value for b in db.exec(select(Bid).where(Bid.venue_id == venue.id))] == ["willing"]
