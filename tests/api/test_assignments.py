@@ -163,7 +163,7 @@ import contextlib  # noqa: E402
 
 import pytest  # noqa: E402
 
-from app.models import Member, Submission  # noqa: E402
+from app.models import Member, Submission, User  # noqa: E402
 from app.models.assignment import AssignmentJob, Conflict  # noqa: E402
 from app.services import assignments as assignment_service  # noqa: E402
 
@@ -639,3 +639,39 @@ def test_bids_close_at_the_bidding_deadline_and_are_kept(make, db, as_user):  # 
     assert r.status_code == 409 and "Bidding closed" in r.json()["detail"], r.text
     db.expire_all()
     assert [b.value for b in db.exec(select(Bid).where(Bid.venue_id == venue.id))] == ["willing"]
+
+
+def test_every_kind_of_change_leaves_one_audit_event_naming_it(make, db, as_user):  # noqa: ANN001
+    """The one path: auto-solve, manual add/remove, lock/unlock and CSV import each record an audit event with
+    their counts; a refused change records nothing."""
+    venue, chair, people = _venue(make, db)
+    c = as_user(chair)
+    base = f"/api/v1/venues/{venue.slug}"
+
+    def events() -> list[AuditEvent]:
+        db.expire_all()
+        return list(db.exec(select(AuditEvent).where(AuditEvent.venue_id == venue.id,
+                                                     AuditEvent.action.like("assignment.%"))
+                            .order_by(AuditEvent.id)))
+
+    assert c.post(f"{base}/assignment/solve", json={"k": 1, "max_load": 1}).status_code == 200
+    number, member_id = sorted(_pairs(c, venue))[0]
+    authors = db.exec(select(Submission).where(Submission.venue_id == venue.id, Submission.number == number)).one()
+    other = next(m.id for ms in people.values() for _u, m in ms
+                 if (number, m.id) not in _pairs(c, venue) and m.group_id != authors.group_id)
+    steps = [([{"op": "lock", "submission": number, "member_id": member_id}], {"lock": 1}),
+             ([{"op": "unlock", "submission": number, "member_id": member_id}], {"unlock": 1}),
+             ([{"op": "add", "submission": number, "member_id": other}], {"add": 1}),
+             ([{"op": "remove", "submission": number, "member_id": other}], {"remove": 1})]
+    for body, counts in steps:
+        assert c.post(f"{base}/assignments", json=body).status_code == 200
+        last = events()[-1]
+        assert last.action == "assignment.manual" and {k: v for k, v in last.detail["counts"].items() if v} == counts
+    before = len(events())
+    assert c.post(f"{base}/assignments", json=[{"op": "remove", "submission": number, "member_id": other}]
+                  ).status_code == 422  # not assigned: refused
+    assert len(events()) == before
+    email = db.get(User, db.get(Member, other).user_id).email
+    r = c.post(f"{base}/assignments/import", files={"file": ("a.csv", f"{number},{email}\n".encode(), "text/csv")})
+    assert r.status_code == 200, r.text
+    assert [e.action for e in events()] == ["assignment.auto", *["assignment.manual"] * 4, "assignment.import"]
