@@ -932,10 +932,11 @@ def list_conflicts(session: Session, venue: Venue) -> list[dict]:
     rows = []
     for c in session.exec(select(Conflict).where(Conflict.venue_id == venue.id).order_by(Conflict.id)).all():
         _m, u = people[c.member_id]
+        other = people.get(c.other_member_id)
         rows.append({"id": c.id, "member_id": c.member_id, "reviewer": u.email, "reviewer_name": u.full_name,
                      "group_id": c.group_id, "group": groups[c.group_id].name if c.group_id in groups else "",
                      "submission": number_of_group.get(c.group_id), "source": c.source, "reason": c.reason,
-                     "created_at": c.created_at})
+                     "with": other[1].email if other else None, "created_at": c.created_at})
     group_of_sub = {s.id: s.group_id for s in subs}
     for b in session.exec(select(Bid).where(Bid.venue_id == venue.id, Bid.value == BidValue.conflict.value)
                           .order_by(Bid.id)).all():
@@ -943,7 +944,8 @@ def list_conflicts(session: Session, venue: Venue) -> list[dict]:
         gid = group_of_sub.get(b.submission_id)
         rows.append({"id": None, "member_id": b.member_id, "reviewer": u.email, "reviewer_name": u.full_name,
                      "group_id": gid, "group": groups[gid].name if gid in groups else "",
-                     "submission": number_of_group.get(gid), "source": "bid", "reason": "", "created_at": b.updated_at})
+                     "submission": number_of_group.get(gid), "source": "bid", "reason": "", "with": None,
+                     "created_at": b.updated_at})
     return rows
 
 

@@ -592,6 +592,10 @@ def test_a_declared_conflict_holds_both_ways_for_the_person_named(make, db, as_u
     r = as_user(bea).post(f"{base}/conflicts", json={"with_email": al.email, "reason": "flatmates"})
     assert r.status_code == 201, r.text
     c = as_user(chair)
+    listed = [row for row in c.get(f"{base}/conflicts").json() if row["member_id"] == bea_m.id]
+    assert [row["with"] for row in listed] == [al.email]  # chairs see whom it names
+    page = c.get(f"/venues/{venue.slug}/conflicts")
+    assert page.status_code == 200 and f"(with {al.email})" in page.text
     tiny_a, tiny_b = 1, 2
     for number, member in ((tiny_a, bea_m), (tiny_b, al_m)):
         r = c.post(f"{base}/assignments", json=[{"op": "add", "submission": number, "member_id": member.id}])
