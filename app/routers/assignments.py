@@ -382,7 +382,7 @@ def bids_page(request: Request, session: SessionDep, ctx: VenueCtx):  # noqa: AN
         "venue": ctx.venue, "can_bid": can_bid, "can_interests": can_interests,
         "rows": service.bidding_list(session, ctx.venue, ctx.member) if can_bid else [],
         "interests": "\n\n".join(i.text for i in service.interests(session, ctx.member)) if ctx.member else "",
-        "choices": BID_CHOICES,
+        "choices": BID_CHOICES, "window": service.bidding_window(session, ctx.venue),
     }, user=ctx.user)
 
 

@@ -816,15 +816,21 @@ def declare_conflict(session: Session, actor: User, venue: Venue, member: Member
     return conflict
 
 
-def set_bid(session: Session, venue: Venue, member: Member, submission: Submission, value: str,
-            now: datetime | None = None) -> Bid:
-    """Record a bid; the bidding window closes at the venue's bidding deadline, when one is set."""
+def bidding_window(session: Session, venue: Venue, now: datetime | None = None) -> dict:
+    """When bidding closes (the venue's bidding deadline, if set), in the venue's time zone, and whether it has."""
     from app.services.deadlines import effective_deadline, format_in, is_past
 
     due = effective_deadline(session, venue, "bidding")
-    if is_past(due, now):
-        raise DeadlinePassed(f"Bidding closed on {format_in(due.due_at, venue.timezone)}: your bids are kept as "
-                             "they were.")
+    return {"due_at": due.due_at, "closes": format_in(due.due_at, venue.timezone) if due.due_at else None,
+            "closed": is_past(due, now)}
+
+
+def set_bid(session: Session, venue: Venue, member: Member, submission: Submission, value: str,
+            now: datetime | None = None) -> Bid:
+    """Record a bid; the bidding window closes at the venue's bidding deadline, when one is set."""
+    window = bidding_window(session, venue, now)
+    if window["closed"]:
+        raise DeadlinePassed(f"Bidding closed on {window['closes']}: your bids are kept as they were.")
     if value not in {b.value for b in BidValue}:
         raise BadInput(f"'{value[:20]}' is not a bid; bids are eager, willing, not_willing, conflict.")
     if member.group_id == submission.group_id:

@@ -636,6 +636,7 @@ def test_bids_close_at_the_bidding_deadline_and_are_kept(make, db, as_user):  # 
     db.add(deadline)
     db.commit()
     assert student.put(url, json={"value": "willing"}).status_code == 200  # still open
+    assert "Bidding closes on " in student.get(f"/venues/{venue.slug}/bids").text
     deadline.due_at = datetime.now(UTC) - timedelta(minutes=1)
     db.add(deadline)
     db.commit()
@@ -643,6 +644,7 @@ def test_bids_close_at_the_bidding_deadline_and_are_kept(make, db, as_user):  # 
     assert r.status_code == 409 and "Bidding closed" in r.json()["detail"], r.text
     db.expire_all()
     assert [b.value for b in db.exec(select(Bid).where(Bid.venue_id == venue.id))] == ["willing"]
+    assert "Bidding closed on " in student.get(f"/venues/{venue.slug}/bids").text
 
 
 def test_every_kind_of_change_leaves_one_audit_event_naming_it(make, db, as_user):  # noqa: ANN001
