@@ -539,6 +539,9 @@ def _read_zip(f: BinaryIO, tree: TreeBuilder, filename: str) -> None:
                     raise SnapshotError(f"archive entry {name!r} is a device or special file")
             except SnapshotError:
                 raise
+            # zipfile raises NotImplementedError for a compression method it lacks (e.g. 99, WinZip AES) and
+            # RuntimeError for an encrypted entry (refused above already; kept in case a flag lies): both are
+            # the archive's fault, so the author gets the entry's name, not a server error.
             except (zipfile.BadZipFile, zlib.error, EOFError, OSError, NotImplementedError, RuntimeError) as e:
                 raise SnapshotError(f"archive entry {name!r} cannot be read ({e})") from None
 

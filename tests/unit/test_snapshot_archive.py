@@ -343,6 +343,32 @@ def test_corrupt_or_unsupported(store: BlobStore, data: bytes, filename: str, me
     assert_nothing_stored(store)
 
 
+def _patch_zip_headers(data: bytes, *, method: int | None = None, flags: int | None = None) -> bytes:
+    """Set the compression method and/or general-purpose flags of every entry, local and central headers."""
+    out = bytearray(data)
+    for sig, flag_at, method_at in ((b"PK\x03\x04", 6, 8), (b"PK\x01\x02", 8, 10)):
+        idx = 0
+        while (idx := out.find(sig, idx)) != -1:
+            if flags is not None:
+                out[idx + flag_at : idx + flag_at + 2] = flags.to_bytes(2, "little")
+            if method is not None:
+                out[idx + method_at : idx + method_at + 2] = method.to_bytes(2, "little")
+            idx += 4
+    return bytes(out)
+
+
+@pytest.mark.parametrize(
+    ("patch", "why"),
+    [({"method": 99}, r"cannot be read \(.*compression method"),  # AES (WinZip): zipfile's NotImplementedError
+     ({"flags": 0x1}, "is encrypted")],  # checked before zipfile would raise RuntimeError (password required)
+)
+def test_zip_entry_zipfile_cannot_read_is_refused_by_name(store: BlobStore, patch: dict, why: str) -> None:
+    data = _patch_zip_headers(make_zip([("p/a.py", b"print(1)\n" * 50), ("p/b.txt", b"b")]), **patch)
+    with pytest.raises(SnapshotError, match=r"archive entry 'p/a.py' " + why):
+        snapshot_from_archive(data, "p.zip", store=store)
+    assert_nothing_stored(store)
+
+
 def test_empty_archive(store: BlobStore) -> None:
     with pytest.raises(SnapshotError, match="contains no files"):
         snapshot_from_archive(make_zip([("p/", None)]), "p.zip", store=store)
