@@ -10,17 +10,16 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from fastapi import Request
 from fastapi.testclient import TestClient
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import Engine, make_url
 from sqlmodel import Session
 
-from app.db import finish_request, get_session, make_engine
-from app.main import create_app
+from app.db import make_engine
 from app.migrate import upgrade
 from app.settings import Settings
 from tests import factories
+from tests.testapp import app_on_session
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 ROOT = Path(__file__).resolve().parents[1]
@@ -92,18 +91,7 @@ def db(engine: Engine) -> Iterator[Session]:
 
 @pytest.fixture
 def app(settings: Settings, engine: Engine, db: Session):  # noqa: ANN201
-    application = create_app(settings, engine=engine, check_schema=False)
-
-    def _session(request: Request) -> Iterator[Session]:
-        try:
-            yield db
-            finish_request(request, db)
-        except Exception:
-            db.rollback()
-            raise
-
-    application.dependency_overrides[get_session] = _session
-    return application
+    return app_on_session(settings, engine, db)
 
 
 @pytest.fixture

@@ -27,18 +27,16 @@ from itertools import product
 from urllib.parse import unquote
 
 import pytest
-from fastapi import Request
 from fastapi.testclient import TestClient
 from pypdf import PdfReader
 from sqlmodel import Session
 
-from app.db import finish_request, get_session
-from app.main import create_app
 from app.models import PHASES, Revision
 from app.services.accounts import create_api_token
 from app.services.notifications import make_calendar_token
 from app.settings import Settings
 from tests.leak_seed import Seed, deliver_mail, seed
+from tests.testapp import app_on_session
 
 # Query parameters that switch what a route shows, and the values the crawl tries beside the default.
 QUERY_VARIANTS = {"view": ["original"], "copy": ["original"], "download": ["1"], "source": ["1"]}
@@ -76,17 +74,7 @@ def world(engine, database_url, tmp_path_factory) -> Iterator[World]:  # noqa: A
     connection = engine.connect()
     outer = connection.begin()
     db = Session(bind=connection, join_transaction_mode="create_savepoint", expire_on_commit=False)
-    application = create_app(settings, engine=engine, check_schema=False)
-
-    def _session(request: Request) -> Iterator[Session]:
-        try:
-            yield db
-            finish_request(request, db)
-        except Exception:
-            db.rollback()
-            raise
-
-    application.dependency_overrides[get_session] = _session
+    application = app_on_session(settings, engine, db)
     stack = ExitStack()
     try:
         s = seed(db, settings, tmp)
