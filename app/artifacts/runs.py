@@ -198,11 +198,10 @@ def cancel_run(session: Session, actor: User, run: Run, now: datetime | None = N
 def _masker(session: Session, run: Run):  # noqa: ANN202
     """The authors' names and emails replaced, as in the artifact's anonymized view."""
     from app.artifacts.anonymize import anonymize_text
-    from app.services.submissions import group_identity, group_name
+    from app.services.submissions import masked_terms
 
     group_id = session.get(Submission, run.submission_id).group_id
-    names, emails = group_identity(session, group_id)
-    phrases = group_name(session, group_id)
+    names, emails, phrases = masked_terms(session, group_id)
     return lambda text: anonymize_text(text, names, emails, phrases=phrases)
 
 

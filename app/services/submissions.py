@@ -96,20 +96,17 @@ def save_submission(session: Session, actor: User, venue: Venue, member: Member,
 _GROUP_HISTORY = ("group.create", "group.join", "group.leave", "group.rename")
 
 
-def _group_history(session: Session, group_id: int) -> tuple[set[int], list[str]]:
+def _group_history(session: Session, group: Group) -> tuple[set[int], list[str]]:
     """Everyone who was ever in the group, and the names it had, from the audit log of joins, leaves and renames.
 
     A student who left (or was moved out) may have written the group's code and may now review it: their
     name stays masked; so does a name the group had when reviewers could have heard it.
     """
-    group = session.get(Group, group_id)
-    if group is None:
-        return set(), []
     members, names = set(), []
     for event in session.exec(select(AuditEvent).where(AuditEvent.venue_id == group.venue_id,
                                                        AuditEvent.action.in_(_GROUP_HISTORY))).all():
         detail = event.detail or {}
-        if detail.get("group_id") != group_id:
+        if detail.get("group_id") != group.id:
             continue
         if detail.get("member_id"):
             members.add(int(detail["member_id"]))
@@ -120,20 +117,21 @@ def _group_history(session: Session, group_id: int) -> tuple[set[int], list[str]
 
 def group_identity(session: Session, group_id: int) -> tuple[list[str], list[str]]:
     """Names and emails of the group's members, present and past: what must not appear in an anonymous submission."""
-    former, _names = _group_history(session, group_id)
+    names, emails, _phrases = masked_terms(session, group_id)
+    return names, emails
+
+
+def masked_terms(session: Session, group_id: int) -> tuple[list[str], list[str], list[str]]:
+    """What anonymized views mask for a group: members' names and emails (present and past) and its names
+    (now and before), read with one look at the group's history."""
+    group = session.get(Group, group_id)
+    if group is None:
+        return [], [], []
+    former, before = _group_history(session, group)
     rows = session.exec(select(User).join(Member, Member.user_id == User.id)
                         .where((Member.group_id == group_id) | Member.id.in_(former or {0}))
                         .order_by(Member.id)).all()
-    return [u.full_name for u in rows], [u.email for u in rows]
-
-
-def group_name(session: Session, group_id: int) -> list[str]:
-    """The group's names, now and before, which identify its authors as much as their names do."""
-    group = session.get(Group, group_id)
-    if group is None:
-        return []
-    _members, before = _group_history(session, group_id)
-    return list(dict.fromkeys([group.name, *before]))
+    return [u.full_name for u in rows], [u.email for u in rows], list(dict.fromkeys([group.name, *before]))
 
 
 def _repo_usernames(repo_url: str | None) -> list[str]:
@@ -148,8 +146,7 @@ def refresh_anonymized_views(session: Session, settings: Settings, actor: User |
     """
     from app.artifacts.anonymize import anonymized_view
 
-    names, emails = group_identity(session, group_id)
-    phrases = group_name(session, group_id)
+    names, emails, phrases = masked_terms(session, group_id)
     changed = 0
     rows = session.exec(select(Artifact, Submission).join(Submission, Submission.id == Artifact.submission_id)
                         .where(Submission.group_id == group_id).order_by(Artifact.id)).all()
@@ -301,9 +298,8 @@ def _store_artifact(session: Session, settings: Settings, actor: User, venue: Ve
             raise BadInput("reproduce.toml has mistakes; fix them and submit the code again: "
                            + "; ".join(f"line {i.line}: {i.message}" if i.line else i.message for i in exc.errors),
                            details=[{"line": i.line, "message": i.message} for i in exc.errors]) from None
-    names, emails = group_identity(session, submission.group_id)
-    anon_sha = anonymized_view(store(settings), snap.sha, names, emails, _repo_usernames(repo_url),
-                               group_name(session, submission.group_id))
+    names, emails, phrases = masked_terms(session, submission.group_id)
+    anon_sha = anonymized_view(store(settings), snap.sha, names, emails, _repo_usernames(repo_url), phrases)
     artifact = Artifact(submission_id=submission.id, source=source, repo_url=repo_url, commit=commit,
                         archive_name=archive_name, snapshot_sha=snap.sha, anonymized_sha=anon_sha,
                         file_count=snap.file_count, total_bytes=snap.total_bytes, manifest_ok=not errors,
