@@ -17,6 +17,16 @@ from app.models.review import (
     ReviewStatus,
     SentNotification,
 )
+from app.models.moderation import (
+    CalibrationExclusion,
+    CalibrationItem,
+    MarkingScheme,
+    MarkOverride,
+    MarkRelease,
+    ReleasedMark,
+    ReviewAssessment,
+    ReviewModeration,
+)
 from app.models.run import Rig, Run, RunLog
 from app.models.submission import Artifact, Revision, Submission
 from app.models.venue import (
@@ -38,4 +48,6 @@ __all__ = [
     "Rig", "Run", "RunLog", "BadgeOverride", "SubmissionClaim",
     "PHASES", "ApiToken", "Assignment", "Bid", "BidValue", "Conflict", "Origin", "ReviewerInterest", "Artifact", "Revision", "Submission", "AuditEvent", "Deadline", "DeadlineKind", "Extension", "ExtensionStatus",
     "Group", "LoginAttempt", "Member", "Phase", "Role", "User", "Venue",
+    "CalibrationExclusion", "CalibrationItem", "MarkingScheme", "MarkOverride", "MarkRelease", "ReleasedMark",
+    "ReviewAssessment", "ReviewModeration",
 ]

@@ -286,3 +286,70 @@ def can_edit_review_form(user: User, member: Member | None, venue: Venue) -> boo
 def can_list_own_reviews(user: User, member: Member | None, venue: Venue) -> bool:
     return member is not None
 
+
+
+# --- moderation and marks -------------------------------------------------------------------------------------
+# Before release no student sees any mark, suggestion, flag or calibrated score; after it, only their own marks.
+
+MODERATION_PHASES = {Phase.moderation.value, Phase.released.value, Phase.closed.value}
+MARKS_RELEASED_PHASES = {Phase.released.value, Phase.closed.value}
+
+
+def can_moderate(user: User, member: Member | None, venue: Venue) -> bool:
+    """Chairs and TAs read the moderation queue, calibrated scores and flags, and set marks."""
+    return is_staff(user, member)
+
+
+def can_mark_reviews(user: User, member: Member | None, venue: Venue) -> bool:
+    """Chairs and TAs mark the quality of reviews (confirm or override the suggestion)."""
+    return is_staff(user, member) and venue.phase != Phase.closed.value
+
+
+def can_adjust_marks(user: User, member: Member | None, venue: Venue) -> bool:
+    """Chairs and TAs set or adjust a mark, with a reason (audited); not once the venue is closed."""
+    return is_staff(user, member) and venue.phase != Phase.closed.value
+
+
+def can_moderate_reviews(user: User, member: Member | None, venue: Venue) -> bool:
+    """Hiding a review from the authors, marking it abusive, excluding a reviewer from calibration: chairs."""
+    return is_chair(user, member) and venue.phase != Phase.closed.value
+
+
+def can_edit_marking_scheme(user: User, member: Member | None, venue: Venue) -> bool:
+    """Chairs edit the marking scheme (the service refuses while it is frozen after a release)."""
+    return is_chair(user, member) and venue.phase != Phase.closed.value
+
+
+def can_unfreeze_marking_scheme(user: User, member: Member | None, venue: Venue) -> bool:
+    return is_chair(user, member) and venue.phase != Phase.closed.value
+
+
+def can_manage_calibration_items(user: User, member: Member | None, venue: Venue) -> bool:
+    return is_chair(user, member) and venue.phase != Phase.closed.value
+
+
+def can_release_marks(user: User, member: Member | None, venue: Venue) -> bool:
+    """Chairs release marks, per venue or per submission, from the moderation phase on."""
+    return is_chair(user, member) and venue.phase in MODERATION_PHASES
+
+
+def why_not_release_marks(user: User, member: Member | None, venue: Venue) -> str:
+    if not is_chair(user, member):
+        return "Only the venue's chairs release marks."
+    return f"Marks are released from the moderation phase on (the venue is in the {venue.phase} phase)."
+
+
+def can_view_all_marks(user: User, member: Member | None, venue: Venue) -> bool:
+    """Lecturers and TAs see every mark, draft or released."""
+    return is_staff(user, member)
+
+
+def can_export_marks(user: User, member: Member | None, venue: Venue, *, draft: bool = False) -> bool:
+    """The gradebook export: chairs (a draft export of marks not yet released too); TAs the released marks."""
+    return is_chair(user, member) if draft else is_staff(user, member)
+
+
+def can_view_own_marks(user: User, member: Member | None, venue: Venue, *, released: bool) -> bool:
+    """A student sees their own marks, and only once they are released (`released`: the service says whether
+    a release covers them)."""
+    return member is not None and member.role == Role.student.value and released
