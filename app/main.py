@@ -15,10 +15,11 @@ from app.db import get_engine, make_engine
 from app.errors import DomainError, NotSignedIn
 from app.migrate import ensure_migrated
 from app.routers import assignments, audit, auth, extensions, groups, members, reviews, runs, submissions, venues
-from app.routers import notifications
+from app.routers import moderation, notifications
 from app.settings import ROOT, Settings, get_settings
 
-ROUTERS = (auth, venues, members, groups, extensions, audit, submissions, assignments, runs, reviews, notifications)
+ROUTERS = (auth, venues, members, groups, extensions, audit, submissions, assignments, runs, reviews, notifications,
+           moderation)
 
 
 def _is_api(request: Request) -> bool:

@@ -76,3 +76,23 @@ def course(make, db):  # noqa: ANN001, ANN201
 
 def _api(c, path="") -> str:  # noqa: ANN001
     return f"/api/v1/venues/{c['slug']}{path}"
+
+
+def test_queue_and_submission_view_for_staff_only(course, as_user):  # noqa: ANN001
+    c = course
+    chair = as_user(c["chair"])
+    queue = chair.get(_api(c, "/moderation"))
+    assert queue.status_code == 200, queue.text
+    rows = {r["number"]: r for r in queue.json()}
+    assert set(rows) == {1, 2, 3}
+    # #1 has 4 peer reviews (7,7,9,9: Beta and Gamma students) and the TA's 8 as the lecturer's review
+    assert sorted(rows[1]["scores"]) == [7, 7, 9, 9] and rows[1]["lecturer"] == 8
+    assert rows[1]["calibrated"] is not None and rows[1]["sd"] > 0
+    assert rows[1]["calibrated"] > rows[2]["calibrated"] > rows[3]["calibrated"]
+    view = chair.get(_api(c, "/submissions/1/moderation")).json()
+    assert len(view["reviews"]) == 4 and all("bias" in r for r in view["reviews"])
+    assert [r["reviewer"] for r in view["lecturer_reviews"]] == ["Teaching Assistant"]
+    assert "badges" in view["evidence"] and "runs" in view["evidence"]
+    student = as_user(c["people"]["alpha1"][0])
+    for path in ("/moderation", "/submissions/1/moderation", "/review-marks", "/marking-scheme", "/marks/export"):
+        assert student.get(_api(c, path)).status_code == 403, path
