@@ -322,6 +322,44 @@ def cmd_notify(args: argparse.Namespace) -> int:
     return 1 if report.failed else 0
 
 
+def _export_session():  # noqa: ANN202
+    """A session on the configured database (tests hand in their own)."""
+    from sqlmodel import Session
+
+    from app.db import get_engine
+
+    return Session(get_engine(), expire_on_commit=False)
+
+
+def cmd_export_marks(args: argparse.Namespace) -> int:
+    """The gradebook export: released marks (or a --draft, named so) to standard output or --out; on a problem
+    (no marks, a member without the identifier the format needs) exit 2 with the message and write nothing."""
+    from app.errors import DomainError
+    from app.services import moderation, venues
+
+    with _export_session() as session:
+        try:
+            venue = venues.get_venue(session, args.venue)
+            name, text = moderation.export_marks(session, venue, args.format, draft=args.draft)
+        except DomainError as exc:
+            print(f"error: {exc.message}", file=sys.stderr)
+            return 2
+        finally:
+            session.rollback()  # an export changes nothing
+    if args.out:
+        out = Path(args.out)
+        if args.draft and "DRAFT" not in out.name:
+            out = out.with_name(f"{out.stem}-DRAFT{out.suffix}")
+        tmp = out.with_name(f".{out.name}.tmp")
+        tmp.write_text(text, encoding="utf-8", newline="")
+        tmp.replace(out)
+        print(f"wrote {out}", file=sys.stderr)
+    else:
+        sys.stdout.write(text)
+        sys.stdout.flush()
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="reproreview", description="Peer review of course project papers and code.")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -400,6 +438,14 @@ def build_parser() -> argparse.ArgumentParser:
     d.set_defaults(func=cmd_notify)
     s = nsub.add_parser("send", help="send pending mail and retry failed mail")
     s.set_defaults(func=cmd_notify)
+
+    p = sub.add_parser("export-marks", help="export a venue's marks for the gradebook (Moodle, Learn, CSV, JSON)")
+    p.add_argument("--venue", required=True, help="venue short name, e.g. mlsys-2026")
+    p.add_argument("--format", required=True, choices=["moodle", "learn", "csv", "json"])
+    p.add_argument("--out", help="file to write (default: standard output)")
+    p.add_argument("--draft", action="store_true",
+                   help="marks not yet released, too (the file name says DRAFT)")
+    p.set_defaults(func=cmd_export_marks)
 
     p = sub.add_parser("worker", help="run a rig worker: reproreview worker --rig-kind gpu --api URL --token T",
                        add_help=False)
