@@ -358,3 +358,37 @@ def test_a_hidden_review_is_not_shown_to_its_authors(course, as_user, db):  # no
     assert review.id in staff_ids  # kept for chairs
     author_ids = {v["id"] for v in as_user(c["people"]["alpha1"][0]).get(_api(c, "/submissions/1/reviews")).json()}
     assert review.id not in author_ids and len(author_ids) == 4
+
+
+def test_pages_for_lecturers_and_forms_without_javascript(course, browser_login, db):  # noqa: ANN001
+    import html
+
+    c = course
+    chair = browser_login(c["chair"])
+    slug = c["slug"]
+    review_id = c["reviews"][("beta1", 1)].id
+    for path in ("moderation", "submissions/1/moderation", "review-marks", f"review-marks/{review_id}",
+                 "marking-scheme", "marks"):
+        page = chair.get(f"/venues/{slug}/{path}")
+        assert page.status_code == 200, (path, page.text[:300])
+    queue = chair.get(f"/venues/{slug}/moderation").text
+    assert "<svg" in queue and 'id="moderation-queue"' in queue
+    one = chair.get(f"/venues/{slug}/review-marks/{review_id}").text
+    assert "Suggested:" in one and 'id="current-mark"' not in one  # a suggestion, never the mark, until confirmed
+    r = chair.post(f"/venues/{slug}/review-marks/{review_id}", data={"csrf_token": chair.csrf, "action": "confirm"})
+    assert r.status_code == 200 and "saved" in html.unescape(r.text)
+    assert 'id="current-mark"' in chair.get(f"/venues/{slug}/review-marks/{review_id}").text
+    r = chair.post(f"/venues/{slug}/submissions/1/mark",
+                   data={"csrf_token": chair.csrf, "value": "88", "reason": ""})
+    assert "reason" in html.unescape(r.text) and db.exec(select(MarkOverride)).all() == []
+    r = chair.post(f"/venues/{slug}/submissions/1/mark",
+                   data={"csrf_token": chair.csrf, "value": "88", "reason": "Lecturer moderation meeting"})
+    assert "computed mark is kept" in html.unescape(r.text) and "Lecturer moderation meeting" in r.text
+    r = chair.post(f"/venues/{slug}/marking-scheme", data={"csrf_token": chair.csrf, "config": "{not json"})
+    assert "not valid JSON" in html.unescape(r.text)
+    r = chair.post(f"/venues/{slug}/marks/release", data={"csrf_token": chair.csrf})
+    assert "not complete" in html.unescape(r.text) and db.exec(select(ReleasedMark)).all() == []
+    student = browser_login(c["people"]["beta1"][0])
+    for path in ("moderation", "submissions/1/moderation", "review-marks", "marking-scheme",
+                 "marks/download?format=csv"):
+        assert student.get(f"/venues/{slug}/{path}").status_code == 403, path
