@@ -338,3 +338,127 @@ def seed_last_term(session: Session, *, now: datetime | None = None) -> Venue:
             review_service.Review.status == "submitted")).all():
         review_service.rate_review(session, author, venue, author_m, review, rng.randint(3, 5))
     return venue
+
+
+FINISHED_SLUG = "mlsys-2024"
+
+
+def seed_finished(session: Session, *, now: datetime | None = None, export_dir=None) -> Venue:  # noqa: ANN001
+    """A finished venue ("MLSys 2024") in the released phase: reviews, calibrated marks, review-quality marks
+    (most confirmed from the suggestion, one overridden), a group mark adjusted with its reason, the release and
+    a Moodle export (written to `export_dir` when given), all made through the services. Idempotent."""
+    from app.services import moderation
+    from app.services import reviews as review_service
+    from app.services.assignments import Change, apply_changes
+
+    existing = session.exec(select(Venue).where(Venue.slug == FINISHED_SLUG)).first()
+    if existing is not None:
+        return existing
+    now = now or datetime.now(UTC)
+    rng = random.Random(2024)
+    pw = hash_password(DEMO_PASSWORD)
+    chair = session.exec(select(User).where(User.email == STAFF[0][1])).one()
+    ta = session.exec(select(User).where(User.email == STAFF[2][1])).one()
+    venue = Venue(slug=FINISHED_SLUG, title="MLSys 2024", course_code="CS 4803 / 7643 ML Systems",
+                  timezone="Europe/London", phase=Phase.submission.value, group_min=2, group_max=3, page_limit=8)
+    session.add(venue)
+    session.flush()
+    session.add(Member(venue_id=venue.id, user_id=chair.id, role=Role.chair.value))
+    ta_member = Member(venue_id=venue.id, user_id=ta.id, role=Role.ta.value)
+    session.add(ta_member)
+    groups: list[list[tuple[User, Member]]] = []
+    for g, (name, title, abstract) in enumerate(PROJECTS[14:20]):
+        group = Group(venue_id=venue.id, name=f"{name} '24", join_code=new_join_code())
+        session.add(group)
+        session.flush()
+        people = []
+        for k in range(3 if g % 2 else 2):
+            first, last = FIRST[(g * 3 + k + 7) % len(FIRST)], LAST[(g * 3 + k + 41) % len(LAST)]
+            user = User(email=demo_student_email(first, last).replace("@student.", "@class2024."),
+                        full_name=f"{first} {last}", password_hash=pw, student_id=f"s24{g:02d}{k:02d}")
+            session.add(user)
+            session.flush()
+            member = Member(venue_id=venue.id, user_id=user.id, role=Role.student.value, group_id=group.id)
+            session.add(member)
+            people.append((user, member))
+        session.add(Submission(venue_id=venue.id, group_id=group.id, number=g + 1, title=title, abstract=abstract,
+                               keywords=[]))
+        groups.append(people)
+    session.flush()
+    subs = session.exec(select(Submission).where(Submission.venue_id == venue.id).order_by(Submission.number)).all()
+    changes, pairs = [], []
+    for i, sub in enumerate(subs):
+        for step in (1, 2, 3):
+            people = groups[(i + step) % len(groups)]
+            user, member = people[i % len(people)]
+            changes.append(Change("add", sub.id, member.id))
+            pairs.append((sub, user, member))
+    changes.append(Change("add", subs[0].id, ta_member.id))
+    venue.phase = Phase.assignment.value
+    apply_changes(session, chair, venue, changes, action="assignment.manual", summary="demo assignment")
+    venue.phase = Phase.review.value
+    session.add(venue)
+    session.flush()
+    quality = {sub.id: rng.randint(4, 8) for sub in subs}
+    leniency = {}
+    for sub, user, member in pairs:
+        bias = leniency.setdefault(member.id, rng.choice((-1, 0, 0, 1)))
+        answers = {
+            "summary": f"The paper \"{sub.title}\" says: {sub.abstract[:200].rstrip('.')}. The authors report "
+                       "their main numbers in Table 1 and Figure 2.",
+            "strengths": rng.choice(_STRENGTHS).format(n=rng.choice((10, 20, 50))),
+            "weaknesses": rng.choice(_WEAKNESSES),
+            "soundness": rng.randint(2, 4), "presentation": rng.randint(2, 4), "contribution": rng.randint(2, 3),
+            "runs_from_readme": rng.randint(2, 4), "reproducible": rng.randint(2, 4), "code_quality": rng.randint(2, 4),
+            "documentation_quality": rng.randint(1, 4), "code_review": rng.choice(_CODE),
+            "overall": max(1, min(10, quality[sub.id] + bias + rng.choice((-1, 0, 0, 1)))),
+            "confidence": rng.randint(2, 4),
+        }
+        review_service.submit_review(session, user, venue, member, sub, answers, 0, now=now)
+    lecturer_answers = {
+        "summary": f"The paper \"{subs[0].title}\" is summarised well by its abstract; the experiments in Section 4 "
+                   "support the main claim.",
+        "strengths": "Careful measurements with warm-up and repeats, reported as medians in Table 1.",
+        "weaknesses": "No error bars in Figure 3, and the ablation in Section 5 covers one input size only.",
+        "soundness": 3, "presentation": 3, "contribution": 3, "runs_from_readme": 4, "reproducible": 3,
+        "code_quality": 3, "documentation_quality": 3,
+        "code_review": "The artifact ran on the rig as documented; bench.py line 40 hard-codes the batch size.",
+        "overall": quality[subs[0].id], "confidence": 4}
+    review_service.submit_review(session, ta, venue, ta_member, subs[0], lecturer_answers, 0, now=now)
+    for sub in subs[:3]:  # the authors rated the helpfulness of the reviews they read
+        author, author_m = groups[sub.number - 1][0]
+        venue.phase = Phase.response.value
+        for review in session.exec(select(review_service.Review).where(
+                review_service.Review.submission_id == sub.id, review_service.Review.status == "submitted")).all():
+            review_service.rate_review(session, author, venue, author_m, review, rng.randint(2, 5))
+    venue.phase = Phase.moderation.value
+    session.add(venue)
+    session.flush()
+    moderation.set_calibration_item(session, chair, venue, subs[-1], quality[subs[-1].id],
+                                    "marked by the TAs before the reviews came in")
+    rows = moderation.review_marking(session, venue)
+    for n, row in enumerate(rows):
+        review = session.get(review_service.Review, row["review"].id)
+        if n == 0:  # a marker who disagrees with the suggestion: an override, audited
+            moderation.confirm_assessment(session, ta, venue, review, mark=min(100.0, row["suggestion"]["mark"] + 15),
+                                          feedback="Very specific about the runs: the best review of this paper.")
+        else:
+            moderation.confirm_assessment(session, ta, venue, review, accept_suggestion=True,
+                                          feedback="Clear and specific; say more about the code next time."
+                                          if n % 3 == 0 else "")
+    moderation.override_mark(session, chair, venue, component="group", value=72, submission=subs[1],
+                             reason="The rig's failed run was our GPU quota, not the artifact: moderated up "
+                                    "after re-running it by hand.")
+    moderation.release(session, chair, venue)
+    venue.phase = Phase.released.value
+    session.add(venue)
+    session.flush()
+    name, text = moderation.export_marks(session, venue, "moodle")
+    if export_dir is not None:
+        from pathlib import Path
+
+        Path(export_dir).mkdir(parents=True, exist_ok=True)
+        (Path(export_dir) / name).write_text(text, encoding="utf-8")
+    audit.record(session, venue_id=venue.id, actor=chair, action="marks.export",
+                 summary=f"exported the released marks for Moodle ({name})", format="moodle")
+    return venue

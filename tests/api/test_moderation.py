@@ -392,3 +392,25 @@ def test_pages_for_lecturers_and_forms_without_javascript(course, browser_login,
     for path in ("moderation", "submissions/1/moderation", "review-marks", "marking-scheme",
                  "marks/download?format=csv"):
         assert student.get(f"/venues/{slug}/{path}").status_code == 403, path
+
+
+def test_the_demo_has_a_finished_venue_made_through_the_services(db, tmp_path):  # noqa: ANN001
+    from app.demo import seed_demo, seed_finished
+    from app.models import MarkRelease
+    from app.services import moderation
+
+    seed_demo(db)
+    venue = seed_finished(db, export_dir=tmp_path)
+    assert venue.phase == "released" and seed_finished(db) is venue  # idempotent
+    marks = moderation.compute_marks(db, venue)
+    assert all(s.calibrated is not None for s in marks.submissions.values())
+    assert not marks.unmarked and all(s.total is not None for s in marks.students)
+    snaps = db.exec(select(ReleasedMark).where(ReleasedMark.venue_id == venue.id)).all()
+    assert len(snaps) == len(marks.students) == 15
+    assert db.exec(select(MarkRelease).where(MarkRelease.venue_id == venue.id)).one()
+    override = db.exec(select(MarkOverride).where(MarkOverride.venue_id == venue.id)).one()
+    assert override.value == 72 and "GPU quota" in override.reason and override.computed is not None
+    assert db.exec(select(ReviewAssessment).where(ReviewAssessment.venue_id == venue.id,
+                                                  ReviewAssessment.overridden == True)).all()  # noqa: E712
+    exported = list(tmp_path.glob("mlsys-2024-marks-moodle.csv"))
+    assert exported and len(list(csv.DictReader(io.StringIO(exported[0].read_text())))) == 15
