@@ -425,9 +425,9 @@ def override_mark(session: Session, actor: User, venue: Venue, *, component: str
         raise BadInput("An override is for one submission (its group) or one member.")
     config = scheme_config(session, venue)
     components = {c["id"]: c for c in config["components"]}
-    if component not in components and component != "total":
-        raise BadInput(f"There is no component {component!r}; the scheme has "
-                       f"{', '.join(list(components) + ['total'])}.")
+    allowed = ["group"] if submission is not None else [*components, "total"]
+    if component not in allowed:
+        raise BadInput(f"There is no component {component!r} to set here; choose {', '.join(allowed)}.")
     reason = _reason(reason, "a reason for the mark")
     low, high = config["scale"]["min"], config["scale"]["max"]
     number = None if value in (None, "") else _number(value, "The mark")
@@ -588,12 +588,6 @@ def default_scheme() -> dict:
 def validate_scheme(config: Any) -> dict:
     """A chair's scheme checked whole: weights sum to 100 %, a rubric's criteria have levels, a sane scale and
     rounding. Raises BadInput naming every problem (details: one line each); missing parts take the defaults."""
-    try:
-        from app.moderation import scheme as kernel_scheme  # the kernel's check, once it is there
-        if hasattr(kernel_scheme, "validate"):
-            return kernel_scheme.validate(config)
-    except ImportError:
-        pass
     if not isinstance(config, dict):
         raise BadInput("A marking scheme is an object (components, group, scale, rounding, rubric).")
     out = default_scheme()
