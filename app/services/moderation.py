@@ -825,7 +825,13 @@ def compute_marks(session: Session, venue: Venue, *, data: VenueData | None = No
     by_sub: dict[int, list[ReviewInput]] = {}
     for r in data.reviews:
         by_sub.setdefault(r.submission_id, []).append(r)
-    granted_cache: dict[int, list[str]] = {}
+    evidence: dict[int, dict] = {}
+
+    def evidence_of(sub: Submission) -> dict:
+        if sub.id not in evidence:
+            evidence[sub.id] = artifact_evidence(session, sub)
+        return evidence[sub.id]
+
     subs: dict[int, SubmissionMarks] = {}
     for sub in data.submissions:
         rows = by_sub.get(sub.id, [])
@@ -865,7 +871,7 @@ def compute_marks(session: Session, venue: Venue, *, data: VenueData | None = No
                 explanation.append(f"lecturer's review only: {lecturer:.1f}")
         bonus_cfg = group_cfg.get("badges") or {}
         if computed is not None and any(bonus_cfg.values()):
-            granted = granted_cache.setdefault(sub.id, artifact_evidence(session, sub)["granted"])
+            granted = evidence_of(sub)["granted"]
             bonus = sum(float(bonus_cfg.get(b, 0)) for b in granted)
             if bonus:
                 computed = min(hi, computed + bonus)
@@ -882,7 +888,7 @@ def compute_marks(session: Session, venue: Venue, *, data: VenueData | None = No
             calibrated=est[0] if est else None, sd=est[1] if est else None,
             lecturer=sum(lect) / len(lect) if lect else None, computed=computed_r, mark=mark, override=override,
             explanation=explanation, is_calibration=sub.id in data.calibration)
-    _flag(session, data, config, subs, target)
+    _flag(data, config, subs, target, evidence_of)
     # individual marks: the lecturers' marks of each student's reviews
     reviews_by_member: dict[int, list[ReviewInput]] = {}
     for r in data.reviews:
@@ -961,8 +967,8 @@ def _tone(texts: dict[str, str]) -> tuple[int, int]:
     return sum(text.count(w) for w in _POSITIVE), sum(text.count(w) for w in _NEGATIVE)
 
 
-def _flag(session: Session, data: VenueData, config: dict, subs: dict[int, SubmissionMarks],
-          target: dict | None) -> None:
+def _flag(data: VenueData, config: dict, subs: dict[int, SubmissionMarks], target: dict | None,
+          evidence_of) -> None:  # noqa: ANN001
     """Each submission's flags, each with its reason in words and a weight (the queue sorts by their sum)."""
     cfg = {"min_reviews": 3, "disagreement": 0.3, "outlier": 0.3, **(config.get("flags") or {})}
     fields = {f["id"]: f for f in data.score_fields}
@@ -1011,7 +1017,7 @@ def _flag(session: Session, data: VenueData, config: dict, subs: dict[int, Submi
             believers = [r for r in rows if _pct(r.scores.get("reproducible", repro["low"]), repro["low"],
                                                  repro["high"]) >= 0.66]
             if believers:
-                failed = artifact_evidence(session, sm.submission)["failed_claims"]
+                failed = evidence_of(sm.submission)["failed_claims"]
                 if failed:
                     flags.append({"code": "claims-failed", "weight": 2,
                                   "reason": f"{len(believers)} reviewer(s) call it reproducible, but claim(s) "

@@ -414,3 +414,20 @@ def test_the_demo_has_a_finished_venue_made_through_the_services(db, tmp_path): 
                                                   ReviewAssessment.overridden == True)).all()  # noqa: E712
     exported = list(tmp_path.glob("mlsys-2024-marks-moodle.csv"))
     assert exported and len(list(csv.DictReader(io.StringIO(exported[0].read_text())))) == 15
+
+
+def test_queue_sorts_by_need_and_says_why(course, as_user):  # noqa: ANN001
+    c = course
+    chair = as_user(c["chair"])
+    assert all(not r["flags"] for r in chair.get(_api(c, "/moderation")).json())  # a clean venue: no flags
+    chair.put(_api(c, "/marking-scheme"), json={"config": {"flags": {"min_reviews": 5, "disagreement": 0.3,
+                                                                       "outlier": 0.3}}}).raise_for_status()
+    few = chair.get(_api(c, "/moderation")).json()
+    assert all([f["code"] for f in r["flags"]] == ["few-reviews"] for r in few)
+    assert "only 4 submitted review(s), fewer than 5" in few[0]["flags"][0]["reason"]
+    chair.put(_api(c, "/reviews/{}/moderation".format(c["reviews"][("alpha1", 3)].id)),
+              json={"hidden": False, "abusive": True, "reason": "rude to the authors"}).raise_for_status()
+    queue = chair.get(_api(c, "/moderation")).json()
+    assert queue[0]["number"] == 3 and {f["code"] for f in queue[0]["flags"]} == {"few-reviews", "abusive"}
+    assert "marked abusive" in next(f["reason"] for f in queue[0]["flags"] if f["code"] == "abusive")
+    assert [r["number"] for r in queue[1:]] == [1, 2]
