@@ -431,3 +431,83 @@ def test_queue_sorts_by_need_and_says_why(course, as_user):  # noqa: ANN001
     assert queue[0]["number"] == 3 and {f["code"] for f in queue[0]["flags"]} == {"few-reviews", "abusive"}
     assert "marked abusive" in next(f["reason"] for f in queue[0]["flags"] if f["code"] == "abusive")
     assert [r["number"] for r in queue[1:]] == [1, 2]
+
+
+# Every moderation API route, checked per role below; tests/api/test_permissions_matrix.py counts them as covered
+# once it adds `elsewhere |= MODERATION_ROUTES` (as it does with REVIEW_ROUTES).
+MODERATION_ROUTES = {
+    ("GET", "/api/v1/venues/{slug}/moderation"),
+    ("GET", "/api/v1/venues/{slug}/submissions/{number}/moderation"),
+    ("PUT", "/api/v1/venues/{slug}/submissions/{number}/mark"),
+    ("PUT", "/api/v1/venues/{slug}/members/{member_id}/mark"),
+    ("GET", "/api/v1/venues/{slug}/review-marks"),
+    ("PUT", "/api/v1/venues/{slug}/reviews/{review_id}/assessment"),
+    ("PUT", "/api/v1/venues/{slug}/reviews/{review_id}/moderation"),
+    ("PUT", "/api/v1/venues/{slug}/members/{member_id}/calibration"),
+    ("GET", "/api/v1/venues/{slug}/marking-scheme"),
+    ("PUT", "/api/v1/venues/{slug}/marking-scheme"),
+    ("POST", "/api/v1/venues/{slug}/marking-scheme/unfreeze"),
+    ("GET", "/api/v1/venues/{slug}/calibration-items"),
+    ("PUT", "/api/v1/venues/{slug}/submissions/{number}/calibration-item"),
+    ("DELETE", "/api/v1/venues/{slug}/submissions/{number}/calibration-item"),
+    ("POST", "/api/v1/venues/{slug}/marks/release"),
+    ("GET", "/api/v1/venues/{slug}/marks"),
+    ("GET", "/api/v1/venues/{slug}/marks/export"),
+}
+
+
+def test_every_moderation_route_per_role(course, as_user, make, db):  # noqa: ANN001
+    """Students, reviewers and outsiders are refused every moderation route (403, or 404 outside the venue);
+    TAs moderate and mark but do not release, edit the scheme or hide reviews; chairs do all of it."""
+    c = course
+    ext, _ = make.member(c["venue"], "reviewer", name="External Reviewer")
+    outsider = make.user("Out Sider")
+    db.commit()
+    member_id = c["people"]["beta1"][1].id
+    review_id = c["reviews"][("beta1", 1)].id
+    calls = {
+        ("GET", "/api/v1/venues/{slug}/moderation"): None,
+        ("GET", "/api/v1/venues/{slug}/submissions/{number}/moderation"): None,
+        ("PUT", "/api/v1/venues/{slug}/submissions/{number}/mark"): {"value": 70, "reason": "moderated"},
+        ("PUT", "/api/v1/venues/{slug}/members/{member_id}/mark"): {"component": "individual", "value": 60,
+                                                                     "reason": "moderated"},
+        ("GET", "/api/v1/venues/{slug}/review-marks"): None,
+        ("PUT", "/api/v1/venues/{slug}/reviews/{review_id}/assessment"): {"mark": 50},
+        ("PUT", "/api/v1/venues/{slug}/reviews/{review_id}/moderation"): {"hidden": False},
+        ("PUT", "/api/v1/venues/{slug}/members/{member_id}/calibration"): {"excluded": True, "reason": "colluded"},
+        ("GET", "/api/v1/venues/{slug}/marking-scheme"): None,
+        ("PUT", "/api/v1/venues/{slug}/marking-scheme"): {"config": {"rounding": 1}},
+        ("POST", "/api/v1/venues/{slug}/marking-scheme/unfreeze"): {"reason": "fix a weight"},
+        ("GET", "/api/v1/venues/{slug}/calibration-items"): None,
+        ("PUT", "/api/v1/venues/{slug}/submissions/{number}/calibration-item"): {"reference": 6},
+        ("DELETE", "/api/v1/venues/{slug}/submissions/{number}/calibration-item"): None,
+        ("POST", "/api/v1/venues/{slug}/marks/release"): {"allow_incomplete": True},
+        ("GET", "/api/v1/venues/{slug}/marks"): None,
+        ("GET", "/api/v1/venues/{slug}/marks/export"): None,
+    }
+    assert set(calls) == MODERATION_ROUTES
+    from app.routers import moderation as moderation_routes
+
+    declared = {(m, r.path) for r in moderation_routes.api.routes for m in r.methods}
+    assert declared == MODERATION_ROUTES
+    chair_only = {p for p in calls if p[1].endswith(("/moderation", "/calibration", "/unfreeze", "/release",
+                                                     "/calibration-item")) and p[0] != "GET"} | {
+        ("PUT", "/api/v1/venues/{slug}/marking-scheme")}
+    people = {"student": c["people"]["alpha1"][0], "reviewer": ext, "outsider": outsider, "ta": c["ta"],
+              "chair": c["chair"]}
+    for role, person in people.items():
+        client = as_user(person)
+        for (method, path), body in calls.items():
+            url = (path.replace("{slug}", c["slug"]).replace("{number}", "2").replace("{member_id}", str(member_id))
+                   .replace("{review_id}", str(review_id)))
+            r = client.request(method, url, json=body)
+            where = f"{role} {method} {path}: {r.status_code} {r.text[:200]}"
+            if role == "outsider":
+                assert r.status_code == 404, where
+            elif role in ("student", "reviewer"):
+                assert r.status_code == 403, where
+            elif role == "ta" and (method, path) in chair_only:
+                assert r.status_code == 403, where
+            else:
+                assert r.status_code < 500 and r.status_code not in (401, 403, 404) or \
+                    (r.status_code == 409 and path.endswith(("/unfreeze", "/export"))), where
