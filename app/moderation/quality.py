@@ -102,7 +102,8 @@ def _specific(s: ReviewSignals, text: str, words: int) -> tuple[float, list[str]
     kinds = [k for k, n in counts.items() if n]
     anchors = sum(counts.values())
     q = _clip(0.35 * min(words / 400, 1) + 0.35 * min(anchors / 6, 1) + 0.3 * min(len(kinds) / 3, 1))
-    found = ", ".join(f"{counts[k]} {k}" for k in kinds) or "no sections, figures, tables, numbers or files"
+    labels = {"code": "files or lines of code"}
+    found = ", ".join(f"{counts[k]} {labels.get(k, k)}" for k in kinds) or "no sections, figures, tables, numbers or files"
     return q, [f"{words} words; points at {found}"]
 
 
