@@ -12,8 +12,16 @@
 (b) Fit time for a 300-student venue: 100 groups, 300 reviewers with 3 reviews each (900 reviews), and for
     300 groups reviewed by 300 students (900 reviews), with and without calibration items.
 
-Seeds 0..19 are the reported ones; the model's priors were chosen from its assumptions and looked at on seeds
-1000.. (``--first-seed 1000``), never tuned on the reported seeds.
+Seeds 0..19 are the reported ones; the model's priors were chosen from its assumptions and compared on seeds
+1000..1029 (``--first-seed 1000 --seeds 30``), never tuned on the reported seeds. What was compared there
+(median ratio without / with calibration items; all but the Gibbs figures on an earlier draw of the same balanced
+design): reliability prior shape 1, 2, 3, 5, 10, 1000 gave
+0.876/0.821, 0.855/0.788, 0.838/0.774, 0.838/0.787, 0.844/0.791, 0.861/0.815 (3 kept: between "every reviewer
+alike" and "a few consistent reviewers dominate"); reading scores as rounding intervals (censor=True) 0.865/0.801,
+only the scale's ends as censored 0.859/0.798, so rounding counts as noise instead; a Gibbs sampler's posterior
+mean with the same model 0.810/0.748 against the variational fit's 0.821/0.748, not worth 50x the time; with the
+true reliabilities given, the same fit reaches 0.751/0.668, so what is left is estimating a reviewer's
+reliability from 3-4 reviews.
 """
 
 from __future__ import annotations
@@ -156,6 +164,12 @@ def main() -> int:
             print(f"  {name:22s} {row['median_ratio']:.3f}  (IQR {row['q25']:.3f}-{row['q75']:.3f})", flush=True)
     results["(b) fit time"] = section_b()
     print(f"(b) {json.dumps(results['(b) fit time'], indent=2)}", flush=True)
+    without = results["(a) no calibration items"]["calibrate (PG1)"]["median_ratio"]
+    with_items = results["(a) one calibration item per reviewer"]["calibrate (PG1)"]["median_ratio"]
+    seconds = results["(b) fit time"]["100 groups, 300 reviewers, 900 reviews"]["seconds_best_of_3"]
+    results["goals"] = {"no items <= 0.80": without <= 0.80, "with items <= 0.70": with_items <= 0.70,
+                        "900-review fit <= 1 s": seconds <= 1.0}
+    print("goals:", ", ".join(f"{k}: {'met' if v else 'NOT met'}" for k, v in results["goals"].items()), flush=True)
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(results, indent=2) + "\n")
