@@ -124,3 +124,8 @@ def test_censoring_option_also_fits():
     reviews, _, _ = synthetic(n_sub=10, n_rev=15, k=3)
     f = fit(reviews, 1, 10, censor=True)
     assert all(math.isfinite(v) for v in f.estimates.values())
+
+
+def test_all_submissions_known():
+    f = fit([("a", "c", 8.0), ("b", "c", 6.0)], 1, 10, {"c": 7.0})
+    assert f.estimates == {"c": 7.0} and f.biases["a"] > 0 > f.biases["b"]

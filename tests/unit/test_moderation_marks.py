@@ -175,3 +175,23 @@ def test_course_scale_and_round_trip_through_data():
 def test_rubric_level_points_are_decimal():
     c = Criterion("x", "X", (Level("a", D(0)), Level("b", D("1.5"))))
     assert c.max_points == D("1.5")
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.lists(st.decimals(1, 99, places=1), min_size=1, max_size=6, unique=True), st.decimals(0, 100, places=1),
+       st.decimals("-5", "5", places=1).filter(lambda d: d != 0))
+def test_any_band_table_without_gaps_is_exact_and_a_moved_edge_is_named(cuts, mark, shift):
+    edges = [D(0), *sorted(cuts), D(100)]
+    bands = tuple(Band(f"L{i}", edges[i], edges[i + 1]) for i in range(len(edges) - 1))
+    scale = MarkScale(bands=bands)
+    check_scheme(MarkingScheme(scale=scale))
+    letter = scale.letter(mark)
+    i = max(j for j in range(len(bands)) if mark >= edges[j]) if mark < 100 else len(bands) - 1
+    assert letter == f"L{i}"
+    # Moving one band's upper edge leaves a gap or an overlap with the next, and the message says which.
+    moved = list(bands)
+    moved[0] = Band("L0", edges[0], edges[1] + shift)
+    problems = MarkingScheme(scale=MarkScale(bands=tuple(moved))).scale
+    with pytest.raises(SchemeError, match="gap|overlap|empty|outside"):
+        check_scheme(MarkingScheme(scale=problems))
+
