@@ -178,6 +178,7 @@ def fit(reviews: Iterable[Review], low: float, high: float, known: Mapping[str, 
 
 def _fit(rows: list[Review], pinned: dict[str, float], low: float, high: float, pr: Priors, censor: bool,
          max_iter: int, tol: float) -> CalibrationFit:
+    """The variational EM loop on validated rows (see the module docstring for the model)."""
     width = high - low
     reviewers = sorted({r for r, _, _ in rows}, key=str)
     submissions = sorted({s for _, s, _ in rows}, key=str)
@@ -225,7 +226,7 @@ def _fit(rows: list[Review], pinned: dict[str, float], low: float, high: float, 
         change = max(np.max(np.abs(new_t - m_t), initial=0.0), np.max(np.abs(new_b - m_b), initial=0.0))
         m_t, m_b = new_t, new_b
 
-        # Latent scores: where in its rounding interval each score most likely lies.
+        # With censoring, each latent score: where in its rounding interval it most likely lies.
         pred = np.where(coupled, m_t[np.maximum(obs_t, 0)] if n_t else 0.0, np.nan_to_num(ref)) + m_b[obs_r]
         if censor:
             y, var_y = _truncated_moments(pred, 1.0 / np.sqrt(w), lo_b, hi_b)
