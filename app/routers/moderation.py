@@ -118,7 +118,7 @@ def _marking_json(row: dict) -> dict:
 
 def _scheme_json(session, ctx) -> dict:  # noqa: ANN001
     row = service.get_scheme_row(session, ctx.venue)
-    return {"config": service.scheme_config(session, ctx.venue), "version": row.version if row else 0,
+    return {"config": service.stored_scheme(session, ctx.venue), "version": row.version if row else 0,
             "frozen_at": row.frozen_at if row else None, "is_default": row is None}
 
 
@@ -461,7 +461,8 @@ def scheme_page(request: Request, session: SessionDep, ctx: VenueCtx):  # noqa: 
     _staff(ctx)
     scheme = _scheme_json(session, ctx)
     return render(request, "pages/moderation_scheme.html", {
-        "venue": ctx.venue, **scheme, "text": json.dumps(scheme["config"], indent=2, ensure_ascii=False),
+        "venue": ctx.venue, **scheme, "view": service.scheme_config(session, ctx.venue),
+        "text": json.dumps(scheme["config"], indent=2, ensure_ascii=False),
         "can_edit": permissions.can_edit_marking_scheme(ctx.user, ctx.member, ctx.venue)}, user=ctx.user)
 
 

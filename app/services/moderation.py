@@ -11,11 +11,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
+from decimal import Decimal
 from typing import Any
 
 from sqlmodel import Session, col, select
 
+import app.moderation as kernel
 from app.errors import BadInput, Conflict, NotFound, PhaseError
+from app.moderation import export as kernel_export
+from app.moderation import marks as kernel_marks
 from app.models import (
     CalibrationExclusion,
     CalibrationItem,
@@ -219,7 +223,15 @@ def get_scheme_row(session: Session, venue: Venue) -> MarkingScheme | None:
 def scheme_config(session: Session, venue: Venue) -> dict:
     """The venue's scheme, or the kernel's default (group 70 / individual 30) when the chair set none."""
     row = get_scheme_row(session, venue)
-    return validate_scheme(row.config) if row else default_scheme()
+    if row is None:
+        return _view(kernel.default_scheme(), {})
+    return _view(*parse_config(row.config))
+
+
+def stored_scheme(session: Session, venue: Venue) -> dict:
+    """The scheme as stored (the kernel's JSON plus "flags"): what the editor shows and the API returns."""
+    row = get_scheme_row(session, venue)
+    return row.config if row else default_config()
 
 
 def save_scheme(session: Session, actor: User, venue: Venue, config: Any) -> MarkingScheme:
@@ -227,7 +239,7 @@ def save_scheme(session: Session, actor: User, venue: Venue, config: Any) -> Mar
     row = get_scheme_row(session, venue)
     if row is not None and row.frozen_at is not None:
         raise Conflict("The marking scheme is frozen since marks were released: unfreeze it first (audited).")
-    checked = validate_scheme(config)  # raises with every problem named; nothing changes
+    checked = stored_config(*parse_config(config))  # raises with every problem named; nothing changes
     if row is None:
         row = MarkingScheme(venue_id=venue.id, config=checked, version=1, updated_by=actor.id)
     else:
@@ -252,10 +264,10 @@ def unfreeze_scheme(session: Session, actor: User, venue: Venue, reason: str) ->
     return row
 
 
-def _freeze_scheme(session: Session, actor: User, venue: Venue, config: dict) -> MarkingScheme:
+def _freeze_scheme(session: Session, actor: User, venue: Venue) -> MarkingScheme:
     row = get_scheme_row(session, venue)
     if row is None:
-        row = MarkingScheme(venue_id=venue.id, config=config, version=1, updated_by=actor.id)
+        row = MarkingScheme(venue_id=venue.id, config=default_config(), version=1, updated_by=actor.id)
     if row.frozen_at is None:
         row.frozen_at = utcnow()
     session.add(row)
@@ -277,7 +289,7 @@ def _overall_field(session: Session, venue: Venue, config: dict | None = None) -
     fields = score_fields(get_fields(session, venue))
     if not fields:
         raise Conflict("The review form has no score field: there is nothing to calibrate.")
-    wanted = (config or {}).get("calibrate_on") or "overall"
+    wanted = ((config or {}).get("group_fields") or ["overall"])[0]
     return next((f for f in fields if f["id"] == wanted), fields[0])
 
 
@@ -379,8 +391,12 @@ def confirm_assessment(session: Session, actor: User, venue: Venue, review: Revi
     their own levels or mark. Both are audited; the suggestion as shown is kept beside the mark."""
     data = gather(session, venue)
     config = scheme_config(session, venue)
-    suggestion = suggest_for(data, config, compute_marks(session, venue, data=data, config=config), review.id)
+    suggestion = suggest_for(data, config, compute_marks(session, venue, data=data, config=config), review.id,
+                             _evidence_cache(session))
     if accept_suggestion:
+        if suggestion["mark"] is None:
+            raise BadInput("There is no complete suggestion for this review (some criteria have no signal): "
+                           "choose a level for each criterion, or give a mark.")
         levels, value = dict(suggestion["levels"]), suggestion["mark"]
     else:
         levels = validate_levels(config, levels) if levels else {}
@@ -396,7 +412,7 @@ def confirm_assessment(session: Session, actor: User, venue: Venue, review: Revi
     feedback = (feedback or "").replace("\r\n", "\n").strip()
     if len(feedback) > 10_000:
         raise BadInput("Feedback has at most 10,000 characters.")
-    overridden = not accept_suggestion and abs(value - suggestion["mark"]) > 1e-9
+    overridden = not accept_suggestion and (suggestion["mark"] is None or abs(value - suggestion["mark"]) > 1e-9)
     row = session.exec(select(ReviewAssessment).where(ReviewAssessment.review_id == review.id)).first()
     before = row.mark if row else None
     if row is None:
@@ -409,7 +425,7 @@ def confirm_assessment(session: Session, actor: User, venue: Venue, review: Revi
     verb = "overrode the suggested" if overridden else "confirmed the suggested"
     audit.record(session, venue_id=venue.id, actor=actor, action="review_mark.override" if overridden
                  else "review_mark.confirm",
-                 summary=f"{verb} mark of a review of #{sub.number}: {value:g} (suggested {suggestion['mark']:g})",
+                 summary=f"{verb} mark of a review of #{sub.number}: {value:g} (suggested {_fmt(suggestion['mark'])})",
                  review_id=review.id, mark=value, suggested=suggestion["mark"], before=before, levels=levels)
     return row
 
@@ -497,8 +513,7 @@ def release(session: Session, actor: User, venue: Venue, *, submission: Submissi
     ready = [s for s in targets if not s.missing]
     if not ready:
         raise Conflict("No student's marks are complete yet: nothing to release.", details=incomplete)
-    config = scheme_config(session, venue)
-    scheme = _freeze_scheme(session, actor, venue, config)
+    scheme = _freeze_scheme(session, actor, venue)
     row = MarkRelease(venue_id=venue.id, submission_id=submission.id if submission else None,
                       scheme_version=scheme.version, released_by=actor.id)
     session.add(row)
@@ -554,126 +569,98 @@ def releases(session: Session, venue: Venue) -> list[tuple[MarkRelease, User, Su
     return [(r, u, session.get(Submission, r.submission_id) if r.submission_id else None) for r, u in rows]
 
 
-# --- the kernel adapter -------------------------------------------------------------------------------------------
-# app.moderation (scheme, marks, flags, quality) is being written beside this service; until its functions are
-# there these small pure functions stand in for them, with the same inputs. Each says what it computes.
+# --- the marking scheme, through the kernel (app.moderation.scheme) ---------------------------------------------------
+# Stored as the kernel's JSON (scheme_to_dict) plus "flags": the moderation queue's thresholds. The pages read
+# a plain view of it (`config`): components, scale, rounding, rubric, flags, and the kernel's scheme under
+# "_scheme".
 
-DEFAULT_SCHEME: dict[str, Any] = {
-    "components": [{"id": "group", "label": "Group work (paper and code)", "weight": 70},
-                   {"id": "individual", "label": "Individual work (review quality)", "weight": 30}],
-    "group": {"fields": {"overall": 1.0}, "peer_weight": 0.7, "calibrated": True, "badges": {"reproduced": 0}},
-    "scale": {"min": 0, "max": 100, "bands": [["A", 70], ["B", 60], ["C", 50], ["D", 40], ["E", 30], ["F", 0]]},
-    "rounding": 1,
-    "rubric": [
-        {"id": "specific", "label": "Specific", "levels": [[0, "vague"], [1, "some detail"], [2, "specific"],
-                                                          [3, "precise: sections, figures, numbers, lines"]]},
-        {"id": "constructive", "label": "Constructive", "levels": [[0, "no"], [1, "partly"], [2, "yes"],
-                                                                   [3, "clear, actionable suggestions"]]},
-        {"id": "coverage", "label": "Covers paper and code", "levels": [[0, "neither"], [1, "one of them"],
-                                                                        [2, "both"], [3, "both, in depth"]]},
-        {"id": "accurate", "label": "Accurate about the runs", "levels": [[0, "wrong"], [1, "partly"],
-                                                                          [2, "accurate"], [3, "checked them"]]},
-    ],
-    "calibrate_on": "overall",
-    "flags": {"min_reviews": 3, "disagreement": 0.3, "outlier": 0.3},
-}
+FLAG_KEYS = ("min_reviews", "disagreement", "outlier", "outlier_spread", "top", "bottom", "min_sentiment_words")
 
 
-def default_scheme() -> dict:
-    import copy
-
-    return copy.deepcopy(DEFAULT_SCHEME)
+def _decimal_plain(d: Decimal) -> float | int:
+    return int(d) if d == d.to_integral_value() else float(d)
 
 
-def validate_scheme(config: Any) -> dict:
-    """A chair's scheme checked whole: weights sum to 100 %, a rubric's criteria have levels, a sane scale and
-    rounding. Raises BadInput naming every problem (details: one line each); missing parts take the defaults."""
+def _view(scheme: kernel.MarkingScheme, flags: dict) -> dict:
+    scale = scheme.scale
+    return {
+        "_scheme": scheme,
+        "components": [{"id": c.key, "label": c.name, "weight": _decimal_plain(c.weight), "kind": c.kind}
+                       for c in scheme.components],
+        "scale": {"min": _decimal_plain(scale.low), "max": _decimal_plain(scale.high),
+                  "bands": [[b.letter, _decimal_plain(b.low)] for b in scale.bands]},
+        "rounding": scale.decimals,
+        "rubric": [{"id": c.key, "label": c.name,
+                    "levels": [[_decimal_plain(lv.points), lv.name] for lv in c.levels]} for c in scheme.rubric.criteria],
+        "group_fields": [f.key for f in scheme.group.fields],
+        "flags": flags,
+    }
+
+
+def parse_config(config: Any) -> tuple[kernel.MarkingScheme, dict]:
+    """A chair's scheme (the kernel's JSON, with optional "flags") checked whole; BadInput naming every problem."""
     if not isinstance(config, dict):
-        raise BadInput("A marking scheme is an object (components, group, scale, rounding, rubric).")
-    out = default_scheme()
-    unknown = set(config) - set(out)
-    problems: list[str] = [f"unknown key(s): {', '.join(sorted(unknown))}"] if unknown else []
-    out.update({k: v for k, v in config.items() if k in out})
-    comps = out["components"]
-    if not isinstance(comps, list) or not comps or not all(isinstance(c, dict) for c in comps):
-        problems.append("components: a non-empty list of {id, label, weight}")
-    else:
-        ids = [c.get("id") for c in comps]
-        if len(set(ids)) != len(ids) or not all(isinstance(i, str) and i for i in ids):
-            problems.append("components: each needs its own id")
-        weights = [c.get("weight") for c in comps]
-        if not all(isinstance(w, int | float) and not isinstance(w, bool) and w >= 0 for w in weights):
-            problems.append("components: each weight is a number of percent, at least 0")
-        elif abs(sum(weights) - 100) > 1e-6:
-            problems.append(f"components: the weights sum to {sum(weights):g} %, they must sum to 100 %")
-        for c in comps:
-            c.setdefault("label", c.get("id", ""))
-    scale = out["scale"]
-    if not isinstance(scale, dict) or not all(isinstance(scale.get(k), int | float) for k in ("min", "max")) \
-            or scale["min"] >= scale["max"]:
-        problems.append("scale: needs numbers min < max")
-    else:
-        bands = scale.get("bands", [])
-        if not isinstance(bands, list) or not all(isinstance(b, list) and len(b) == 2 and isinstance(b[0], str)
-                                                  and isinstance(b[1], int | float) for b in bands):
-            problems.append("scale: bands are [letter, lowest mark] pairs")
-        elif any(not scale["min"] <= b[1] <= scale["max"] for b in bands):
-            problems.append("scale: a band's lowest mark is outside the scale")
-    if not isinstance(out["rounding"], int) or isinstance(out["rounding"], bool) or not 0 <= out["rounding"] <= 4:
-        problems.append("rounding: the number of decimals, 0 to 4")
-    rubric = out["rubric"]
-    if not isinstance(rubric, list) or not rubric:
-        problems.append("rubric: a non-empty list of criteria")
-    else:
-        for n, crit in enumerate(rubric, start=1):
-            levels = crit.get("levels") if isinstance(crit, dict) else None
-            if not isinstance(crit, dict) or not crit.get("id"):
-                problems.append(f"rubric criterion {n}: needs an id")
-            elif not isinstance(levels, list) or len(levels) < 2 or not all(
-                    isinstance(lv, list) and len(lv) == 2 and isinstance(lv[0], int | float) for lv in levels):
-                problems.append(f"rubric criterion {n} ({crit['id']}): needs at least two [points, label] levels")
-    group = out["group"]
-    if not isinstance(group, dict) or not isinstance(group.get("fields"), dict) or not group["fields"]:
-        problems.append("group: fields maps review-form score fields to weights")
-    elif not all(isinstance(w, int | float) and w >= 0 for w in group["fields"].values()) \
-            or sum(group["fields"].values()) <= 0:
-        problems.append("group: field weights are numbers at least 0, not all 0")
-    elif not isinstance(group.get("peer_weight", 0.7), int | float) or not 0 <= group.get("peer_weight", 0.7) <= 1:
-        problems.append("group: peer_weight is between 0 and 1 (the lecturer's review weighs the rest)")
+        raise BadInput("A marking scheme is an object (components, group, rubric, scale, flags).")
+    data = {k: v for k, v in config.items() if k != "flags"}
+    flags = config.get("flags") or {}
+    problems = []
+    unknown_keys = sorted(set(config) - {"components", "group", "rubric", "scale", "flags"})
+    if unknown_keys:
+        problems.append(f"unknown key(s) {', '.join(unknown_keys)} (the scheme has components, group, rubric, "
+                        "scale and flags)")
+    if not isinstance(flags, dict):
+        problems, flags = ["flags: an object of thresholds"], {}
+    unknown = sorted(set(flags) - set(FLAG_KEYS))
+    if unknown:
+        problems.append(f"flags: unknown setting(s) {', '.join(unknown)} (known: {', '.join(FLAG_KEYS)})")
+    if any(isinstance(v, bool) or not isinstance(v, int | float) or v < 0 for v in flags.values()):
+        problems.append("flags: each threshold is a number at least 0")
+    try:
+        scheme = kernel.parse_scheme(data)
+    except kernel.SchemeError as exc:
+        problems = list(exc.problems) + problems
+        scheme = None
     if problems:
         raise BadInput("The marking scheme has problems: " + "; ".join(problems), details=problems)
-    return out
+    return scheme, {k: v for k, v in flags.items() if k in FLAG_KEYS}
+
+
+def stored_config(scheme: kernel.MarkingScheme, flags: dict) -> dict:
+    return {**kernel.scheme_to_dict(scheme), "flags": flags}
+
+
+def default_config() -> dict:
+    return stored_config(kernel.default_scheme(), {})
+
+
+def _with_form_scales(scheme: kernel.MarkingScheme, fields: list[dict]) -> kernel.MarkingScheme:
+    """The group rule's score fields on the review form's own scales (the form decides what a score means)."""
+    from dataclasses import replace
+
+    by_id = {f["id"]: f for f in fields}
+    group_fields = tuple(replace(f, low=Decimal(by_id[f.key]["low"]), high=Decimal(by_id[f.key]["high"]))
+                         if f.key in by_id else f for f in scheme.group.fields)
+    return replace(scheme, group=replace(scheme.group, fields=group_fields))
 
 
 def round_half_up(value: float, decimals: int) -> float:
-    from decimal import ROUND_HALF_UP, Decimal
-
-    return float(Decimal(repr(value)).quantize(Decimal(1).scaleb(-decimals), rounding=ROUND_HALF_UP))
-
-
-def letter_for(config: dict, mark: float | None) -> str | None:
-    if mark is None:
-        return None
-    for letter, lowest in sorted(config["scale"].get("bands", []), key=lambda b: -b[1]):
-        if mark >= lowest:
-            return letter
-    return None
+    return float(kernel.round_half_up(Decimal(repr(float(value))), decimals))
 
 
 def rubric_mark(config: dict, levels: dict) -> float:
-    """A review's mark from its rubric levels: points earned over points possible, on the scheme's scale."""
-    lo, hi = config["scale"]["min"], config["scale"]["max"]
-    got = best = 0.0
-    for crit in config["rubric"]:
-        points = [lv[0] for lv in crit["levels"]]
-        best += max(points)
-        got += float(levels.get(crit["id"], min(points)))
-    return lo + (hi - lo) * (got / best if best else 0.0)
+    """A review's mark from its rubric levels (criterion -> points), on the scheme's scale, rounded once."""
+    scheme = config["_scheme"]
+    try:
+        exact, _lines = kernel_marks.rubric_mark(scheme.rubric, levels, scheme.scale)
+    except (kernel.MarkError, kernel.SchemeError) as exc:
+        raise BadInput(f"The rubric levels have problems: {exc}") from None
+    return float(kernel.round_half_up(exact, scheme.scale.decimals))
 
 
 def validate_levels(config: dict, levels: Any) -> dict:
+    """Levels as criterion -> points, each one of its criterion's levels; BadInput naming every problem."""
     if not isinstance(levels, dict):
-        raise BadInput("Levels map each rubric criterion to one of its levels.")
+        raise BadInput("Levels map each rubric criterion to the points of one of its levels.")
     out, problems = {}, []
     for crit in config["rubric"]:
         raw = levels.get(crit["id"])
@@ -681,11 +668,11 @@ def validate_levels(config: dict, levels: Any) -> dict:
         try:
             value = float(raw) if raw not in (None, "") else None
         except (TypeError, ValueError):
-            value = -1.0
+            value = float("nan")
         if value is None:
-            problems.append(f"{crit.get('label', crit['id'])}: choose a level")
+            problems.append(f"{crit['label']}: choose a level")
         elif value not in allowed:
-            problems.append(f"{crit.get('label', crit['id'])}: {raw!r} is not one of its levels")
+            problems.append(f"{crit['label']}: {raw!r} is not one of its levels ({', '.join(map(str, allowed))})")
         else:
             out[crit["id"]] = int(value) if value == int(value) else value
     unknown = set(levels) - {c["id"] for c in config["rubric"]}
@@ -715,12 +702,14 @@ class SubmissionMarks:
     mark: float | None               # with an override, if any
     override: MarkOverride | None
     explanation: list[str]
-    flags: list[dict] = field(default_factory=list)  # {"code", "reason", "weight"}
+    flags: list[dict] = field(default_factory=list)  # {"code", "reason", "weight"}, most severe first
     is_calibration: bool = False
+    exact: Decimal | None = None     # the group mark before rounding (what the total is computed from)
 
     @property
     def need(self) -> float:
-        return sum(f["weight"] for f in self.flags)
+        """The most severe flag, then half a point per further flag (as app.moderation.flags.moderation_queue)."""
+        return self.flags[0]["weight"] + 0.5 * (len(self.flags) - 1) if self.flags else 0.0
 
 
 @dataclass
@@ -810,21 +799,22 @@ def _als(triples: list[tuple[str, str, float]], low: float, high: float, known: 
 
 def compute_marks(session: Session, venue: Venue, *, data: VenueData | None = None,
                   config: dict | None = None) -> MarksResult:
-    """Every mark of the venue, live, with how each came about (lecturers' view; students read the snapshot)."""
+    """Every mark of the venue, live, with how each came about (lecturers' view; students read the snapshot).
+
+    Calibration per group score field (app.moderation.calibrate.fit), the group mark per submission and every
+    student's mark (app.moderation.marks: one pure computation, rounded once, with its explanation)."""
     data = data or gather(session, venue)
     config = config or scheme_config(session, venue)
+    scheme = _with_form_scales(config["_scheme"], data.score_fields)
     fields = {f["id"]: f for f in data.score_fields}
-    target = fields.get(config.get("calibrate_on") or "overall") or (data.score_fields[0] if data.score_fields
-                                                                      else None)
-    estimates, biases, _known = _calibrate(data, target) if target else ({}, {}, {})
-    lo, hi, decimals = config["scale"]["min"], config["scale"]["max"], config["rounding"]
-    group_cfg = config["group"]
-    weights = {k: float(w) for k, w in group_cfg["fields"].items() if k in fields and w > 0}
-    wsum = sum(weights.values()) or 1.0
-    peer_weight = float(group_cfg.get("peer_weight", 0.7))
-    by_sub: dict[int, list[ReviewInput]] = {}
-    for r in data.reviews:
-        by_sub.setdefault(r.submission_id, []).append(r)
+    group_keys = [f.key for f in scheme.group.fields]
+    target = fields.get(group_keys[0]) if group_keys and group_keys[0] in fields else (
+        data.score_fields[0] if data.score_fields else None)
+    calibrated = {k: _calibrate(data, fields[k]) for k in group_keys if k in fields}
+    if target is not None and target["id"] not in calibrated:
+        calibrated[target["id"]] = _calibrate(data, target)
+    estimates, biases, _known = calibrated.get(target["id"], ({}, {}, {})) if target else ({}, {}, {})
+    decimals = scheme.scale.decimals
     evidence: dict[int, dict] = {}
 
     def evidence_of(sub: Submission) -> dict:
@@ -832,121 +822,118 @@ def compute_marks(session: Session, venue: Venue, *, data: VenueData | None = No
             evidence[sub.id] = artifact_evidence(session, sub)
         return evidence[sub.id]
 
+    by_sub: dict[int, list[ReviewInput]] = {}
+    for r in data.reviews:
+        by_sub.setdefault(r.submission_id, []).append(r)
     subs: dict[int, SubmissionMarks] = {}
     for sub in data.submissions:
         rows = by_sub.get(sub.id, [])
         peers = [r for r in rows if not r.is_lecturer]
         lecturers = [r for r in rows if r.is_lecturer]
         raw = [float(r.scores[target["id"]]) for r in peers if target and target["id"] in r.scores]
-        est = estimates.get(sub.id)
         lect = [float(r.scores[target["id"]]) for r in lecturers if target and target["id"] in r.scores]
-
-        def part(reviews: list[ReviewInput], *, calibrated: bool) -> float | None:
-            total, have = 0.0, 0.0
-            for fid, w in weights.items():
-                vals = [r.scores[fid] for r in reviews if fid in r.scores]
-                if calibrated and target and fid == target["id"] and est is not None and group_cfg.get("calibrated", True):
-                    value = est[0]
-                elif vals:
-                    value = sum(vals) / len(vals)
-                else:
-                    continue
-                total += w * _pct(value, fields[fid]["low"], fields[fid]["high"])
-                have += w
-            return lo + (hi - lo) * total / have if have else None
-
-        peer = part(peers, calibrated=True)
-        lecturer = part(lecturers, calibrated=False)
-        explanation = []
-        if peer is not None:
-            explanation.append(f"peer score {peer:.1f} ({'calibrated ' if est and group_cfg.get('calibrated', True) else ''}"
-                               f"{', '.join(f'{k} × {w / wsum:.0%}' for k, w in weights.items())})")
-        if lecturer is not None and peer is not None:
-            computed = peer_weight * peer + (1 - peer_weight) * lecturer
-            explanation.append(f"{peer_weight:.0%} × {peer:.1f} (peers) + {1 - peer_weight:.0%} × {lecturer:.1f} "
-                               f"(lecturer) = {computed:.1f}")
+        est = estimates.get(sub.id)
+        peer: dict[str, float] = {}
+        for key in group_keys:
+            vals = [float(r.scores[key]) for r in peers if key in r.scores]
+            cal = calibrated.get(key, ({}, {}, {}))[0].get(sub.id)
+            if scheme.group.peer_estimate == "calibrated" and cal is not None:
+                peer[key] = cal[0]
+            elif vals:
+                peer[key] = _median(vals) if scheme.group.peer_estimate == "median" else sum(vals) / len(vals)
+        lecturer = {}
+        for key in group_keys:
+            vals = [float(r.scores[key]) for r in lecturers if key in r.scores]
+            if vals:
+                lecturer[key] = sum(vals) / len(vals)
+        explanation: list[str] = []
+        exact = None
+        if len(peer) == len(group_keys) and group_keys:
+            badges = frozenset(evidence_of(sub)["granted"]) if scheme.group.badges else frozenset()
+            try:
+                exact, explanation = kernel_marks.group_mark(
+                    scheme.group, kernel.GroupInputs(peer=peer, lecturer=lecturer if len(lecturer) == len(group_keys)
+                                                     else None, badges=badges), scheme.scale)
+            except kernel.MarkError as exc:
+                explanation = [f"no group mark: {exc}"]
         else:
-            computed = peer if peer is not None else lecturer
-            if lecturer is not None:
-                explanation.append(f"lecturer's review only: {lecturer:.1f}")
-        bonus_cfg = group_cfg.get("badges") or {}
-        if computed is not None and any(bonus_cfg.values()):
-            granted = evidence_of(sub)["granted"]
-            bonus = sum(float(bonus_cfg.get(b, 0)) for b in granted)
-            if bonus:
-                computed = min(hi, computed + bonus)
-                explanation.append(f"+ {bonus:g} for badges ({', '.join(granted)}) = {computed:.1f}")
+            explanation = ["no group mark: no peer scores yet"]
         override = data.overrides.get(("submission", sub.id, "group"))
-        computed_r = round_half_up(computed, decimals) if computed is not None else None
-        mark = override.value if override else computed_r
+        computed = float(kernel.round_half_up(exact, decimals)) if exact is not None else None
+        mark = override.value if override else computed
         if override:
-            explanation.append(f"set to {override.value:g} by a moderator (computed {_fmt(computed_r)}): "
+            explanation.append(f"set to {override.value:g} by a moderator (computed {_fmt(computed)}): "
                                f"{override.reason}")
         subs[sub.id] = SubmissionMarks(
             submission=sub, field=target["id"] if target else "", scores=raw,
             mean=sum(raw) / len(raw) if raw else None, median=_median(raw),
             calibrated=est[0] if est else None, sd=est[1] if est else None,
-            lecturer=sum(lect) / len(lect) if lect else None, computed=computed_r, mark=mark, override=override,
-            explanation=explanation, is_calibration=sub.id in data.calibration)
-    _flag(data, config, subs, target, evidence_of)
-    # individual marks: the lecturers' marks of each student's reviews
+            lecturer=sum(lect) / len(lect) if lect else None, computed=computed, mark=mark, override=override,
+            explanation=explanation, is_calibration=sub.id in data.calibration, exact=exact)
+    _flag(data, config, subs, target, biases, evidence_of)
     reviews_by_member: dict[int, list[ReviewInput]] = {}
     for r in data.reviews:
         if not r.is_lecturer:
             reviews_by_member.setdefault(r.member_id, []).append(r)
     sub_of_group = {s.group_id: s for s in data.submissions}
-    components = config["components"]
     students, member_computed, unmarked = [], {}, []
     for member, user in data.students:
         sub = sub_of_group.get(member.group_id) if member.group_id else None
+        sm = subs.get(sub.id) if sub else None
         own = reviews_by_member.get(member.id, [])
         marked = [data.assessments[r.id].mark for r in own if r.id in data.assessments]
         missing = [f"review of #{_num(data, r.submission_id)} not marked" for r in own if r.id not in data.assessments]
         unmarked += [r for r in own if r.id not in data.assessments]
-        individual = round_half_up(sum(marked) / len(marked), decimals) if marked else None
-        computed = {"group": subs[sub.id].computed if sub else None, "individual": individual}
-        values = {"group": subs[sub.id].mark if sub else None, "individual": individual}
-        lines = []
-        for c in components:
-            cid = c["id"]
-            o = data.overrides.get(("member", member.id, cid))
+        values: dict[str, Any] = {}
+        overrides: dict[str, kernel.Override] = {}
+        for c in scheme.components:
+            if c.kind == "group" and sm is not None and sm.exact is not None:
+                values[c.key] = sm.exact
+            elif c.kind == "individual" and marked and not missing:
+                values[c.key] = Decimal(repr(sum(marked) / len(marked)))
+            if c.kind == "group" and sm is not None and sm.override is not None:
+                overrides[c.key] = kernel.Override(Decimal(repr(sm.override.value)), sm.override.reason)
+            o = data.overrides.get(("member", member.id, c.key))
             if o is not None:
-                values[cid] = o.value
-                lines.append(f"{c['label']}: set to {o.value:g} (computed {_fmt(computed.get(cid))}): {o.reason}")
-        member_computed[member.id] = computed
-        for c in components:
-            if values.get(c["id"]) is not None:
-                continue
-            if c["id"] == "group":
-                missing.append("no group mark (no submission, or no scores yet)")
-            elif c["id"] == "individual":
-                if not own:
+                overrides[c.key] = kernel.Override(Decimal(repr(o.value)), o.reason)
+            if c.key not in values and c.key not in overrides:
+                if c.kind == "group":
+                    missing.append("no group mark (no submission, or no scores yet)")
+                elif c.kind == "individual" and not own:
                     missing.append("wrote no submitted review")
-            else:
-                missing.append(f"no {c['label'].lower()} mark")
-        total = None
-        if all(values.get(c["id"]) is not None for c in components):
-            raw_total = sum(c["weight"] / 100 * values[c["id"]] for c in components)
-            total = round_half_up(raw_total, decimals)
-            lines.insert(0, " + ".join(f"{c['weight']:g} % × {values[c['id']]:g}" for c in components)
-                         + f" = {total:g}")
+                elif c.kind != "individual":
+                    missing.append(f"no {c.name.lower()} mark")
         o_total = data.overrides.get(("member", member.id, "total"))
-        if o_total is not None:
-            lines.append(f"total set to {o_total.value:g} (computed {_fmt(total)}): {o_total.reason}")
-            total = o_total.value
+        shown = {c.key: (float(kernel.round_half_up(overrides[c.key].value if c.key in overrides
+                                                    else values[c.key], decimals))
+                         if c.key in values or c.key in overrides else None) for c in scheme.components}
+        computed = {c.key: float(kernel.round_half_up(values[c.key], decimals)) if c.key in values else None
+                    for c in scheme.components}
+        total = letter = None
+        lines: list[str] = []
+        if not missing:
+            result = kernel.compute_mark(scheme, kernel.MarkInputs(
+                values=values, overrides=overrides,
+                total_override=kernel.Override(Decimal(repr(o_total.value)), o_total.reason) if o_total else None))
+            shown = {cm.key: float(cm.value) for cm in result.components}
+            total, letter, lines = float(result.value), result.letter, list(result.explanation)
+        elif o_total is not None:
+            total = float(kernel.round_half_up(Decimal(repr(o_total.value)), decimals))
+            letter = scheme.scale.letter(Decimal(repr(total)))
+            lines = [f"total set to {total:g} by a moderator (not all components computed): {o_total.reason}"]
             missing = []
+        member_computed[member.id] = computed
         feedback = "\n\n".join(data.assessments[r.id].feedback for r in own
                                if r.id in data.assessments and data.assessments[r.id].feedback)
-        breakdown = {"components": [{"id": c["id"], "label": c["label"], "weight": c["weight"],
-                                     "mark": values.get(c["id"])} for c in components],
-                     "explanation": lines,
-                     "group": subs[sub.id].explanation if sub else [],
+        breakdown = {"components": [{"id": c.key, "label": c.name, "weight": _decimal_plain(c.weight),
+                                     "mark": shown.get(c.key)} for c in scheme.components],
+                     "explanation": lines, "group": sm.explanation if sm else [],
                      "reviews": [{"submission": _num(data, r.submission_id),
                                   "mark": data.assessments[r.id].mark if r.id in data.assessments else None}
                                  for r in own]}
-        students.append(StudentMarks(member=member, user=user, submission=sub, components=values,
-                                     computed=computed, total=total, letter=letter_for(config, total),
-                                     breakdown=breakdown, feedback=feedback, missing=missing))
+        students.append(StudentMarks(member=member, user=user, submission=sub, components=shown, computed=computed,
+                                     total=total, letter=letter, breakdown=breakdown, feedback=feedback,
+                                     missing=missing))
     return MarksResult(config=config, submissions=subs, students=students,
                        group_computed={sid: {"group": s.computed} for sid, s in subs.items()},
                        member_computed=member_computed, biases=biases, unmarked=unmarked)
@@ -956,135 +943,77 @@ def _num(data: VenueData, submission_id: int) -> int:
     return next((s.number for s in data.submissions if s.id == submission_id), 0)
 
 
-# --- flags: why a submission needs moderation ------------------------------------------------------------------------
-
-_POSITIVE = ("good", "clear", "strong", "well", "novel", "convincing", "solid", "impressive", "excellent", "nice")
-_NEGATIVE = ("missing", "wrong", "unclear", "weak", "fails", "not ", "no ", "lacks", "poor", "incorrect", "broken")
+# --- flags: why a submission needs moderation (app.moderation.flags) ----------------------------------------------------
 
 
-def _tone(texts: dict[str, str]) -> tuple[int, int]:
-    text = " ".join(texts.values()).lower()
-    return sum(text.count(w) for w in _POSITIVE), sum(text.count(w) for w in _NEGATIVE)
+def _calls_reproducible(data: VenueData, r: ReviewInput) -> bool | None:
+    field_ = next((f for f in data.score_fields if f["id"] == "reproducible"), None)
+    if field_ is None or "reproducible" not in r.scores:
+        return None
+    return _pct(r.scores["reproducible"], field_["low"], field_["high"]) >= 0.66
+
+
+def _checks(evidence: dict) -> list:
+    return [kernel.CheckInput(claim=c["key"], passed=c["passed"]) for c in evidence["claims"]]
 
 
 def _flag(data: VenueData, config: dict, subs: dict[int, SubmissionMarks], target: dict | None,
-          evidence_of) -> None:  # noqa: ANN001
-    """Each submission's flags, each with its reason in words and a weight (the queue sorts by their sum)."""
-    cfg = {"min_reviews": 3, "disagreement": 0.3, "outlier": 0.3, **(config.get("flags") or {})}
-    fields = {f["id"]: f for f in data.score_fields}
+          biases: dict, evidence_of) -> None:  # noqa: ANN001
+    """Each submission's flags from the kernel, each with its reason in words (peers' reviews only)."""
+    settings = kernel.FlagSettings(**config.get("flags", {}))
+    low, high = (target["low"], target["high"]) if target else (0, 1)
     for sub_id, sm in subs.items():
         rows = [r for r in data.reviews if r.submission_id == sub_id and not r.is_lecturer]
-        flags = sm.flags
-        if len(rows) < cfg["min_reviews"]:
-            flags.append({"code": "few-reviews", "weight": 3 if not rows else 2,
-                          "reason": f"only {len(rows)} submitted review(s), fewer than {cfg['min_reviews']}"})
-        if target and len(sm.scores) >= 2:
-            width = target["high"] - target["low"]
-            spread = max(sm.scores) - min(sm.scores)
-            if width and spread / width > cfg["disagreement"]:
-                flags.append({"code": "disagreement", "weight": 2,
-                              "reason": f"reviewers disagree: {target['label']} scores range from {min(sm.scores):g} "
-                                        f"to {max(sm.scores):g} ({spread / width:.0%} of the scale, threshold "
-                                        f"{cfg['disagreement']:.0%})"})
-            centre = sm.calibrated if sm.calibrated is not None else sm.median
-            if len(sm.scores) >= 3 and centre is not None and width:
-                for r in rows:
-                    v = r.scores.get(target["id"])
-                    if v is not None and abs(v - centre) / width > cfg["outlier"] and \
-                            abs(v - centre) >= max(abs(x - centre) for x in sm.scores):
-                        flags.append({"code": "outlier", "weight": 1,
-                                      "reason": f"{r.pseudonym}'s {target['label']} {v} is far from the consensus "
-                                                f"{centre:.1f}"})
-                        break
-        if target:
-            for r in rows:
-                v = r.scores.get(target["id"])
-                if v is None:
-                    continue
-                pos, neg = _tone(r.texts)
-                high = _pct(v, target["low"], target["high"]) >= 0.75
-                low = _pct(v, target["low"], target["high"]) <= 0.25
-                if high and neg >= 3 and pos == 0:
-                    flags.append({"code": "contradiction", "weight": 1,
-                                  "reason": f"{r.pseudonym} gives {target['label']} {v}/{target['high']} but the text "
-                                            f"names only weaknesses ({neg} critical phrases, no praise)"})
-                elif low and pos >= 3 and neg == 0:
-                    flags.append({"code": "contradiction", "weight": 1,
-                                  "reason": f"{r.pseudonym} gives {target['label']} {v}/{target['high']} but the text "
-                                            f"only praises ({pos} positive phrases, no criticism)"})
-        repro = fields.get("reproducible")
-        if repro:
-            believers = [r for r in rows if _pct(r.scores.get("reproducible", repro["low"]), repro["low"],
-                                                 repro["high"]) >= 0.66]
-            if believers:
-                failed = evidence_of(sm.submission)["failed_claims"]
-                if failed:
-                    flags.append({"code": "claims-failed", "weight": 2,
-                                  "reason": f"{len(believers)} reviewer(s) call it reproducible, but claim(s) "
-                                            f"{', '.join(c['key'] for c in failed)} failed on the rig"})
-        abusive = [r for r in data.reviews if r.submission_id == sub_id and r.abusive]
-        if abusive:
-            flags.append({"code": "abusive", "weight": 3,
-                          "reason": f"{len(abusive)} review(s) marked abusive: "
-                                    f"{', '.join(r.pseudonym for r in abusive)}"})
+        inputs = [kernel.ReviewInput(reviewer=r.pseudonym, score=r.scores.get(target["id"]) if target else None,
+                                     texts=r.texts, submitted=True, abusive=r.abusive,
+                                     calls_reproducible=_calls_reproducible(data, r)) for r in rows]
+        checks = _checks(evidence_of(sm.submission)) if any(i.calls_reproducible for i in inputs) else []
+        flags = kernel.flag_submission(kernel.SubmissionInput(
+            submission=f"#{sm.submission.number}", reviews=inputs, low=low, high=high, checks=checks,
+            calibrated=sm.calibrated, calibrated_sd=sm.sd,
+            biases={r.pseudonym: biases[r.member_id][0] for r in rows if r.member_id in biases}), settings)
+        sm.flags = [{"code": f.code, "reason": f.message, "weight": f.severity} for f in flags]
 
 
-# --- review-quality suggestions -----------------------------------------------------------------------------------------
-
-import re as _re  # noqa: E402
-
-_SPECIFIC = _re.compile(r"\b(section|sec\.|§|figure|fig\.|table|tab\.|eq(uation)?\.?|line[s]?|page|appendix)\s*\d+"
-                        r"|\b\d+(\.\d+)?\s*(%|x|ms|us|µs|kb|mb|gb)\b|`[^`]+`|\w+\.py\b", _re.IGNORECASE)
+# --- review-quality suggestions (app.moderation.quality) ---------------------------------------------------------------
 
 
-def suggest_for(data: VenueData, config: dict, marks: MarksResult, review_id: int) -> dict:
-    """A suggested review-quality mark with its reasons: length and specificity, agreement with the calibrated
-    consensus, the authors' helpfulness ratings, timeliness, and closeness to a calibration item's reference."""
+def suggest_for(data: VenueData, config: dict, marks: MarksResult, review_id: int, evidence_of=None) -> dict:  # noqa: ANN001
+    """The kernel's suggested review-quality mark with its reasons: length and specificity, agreement with the
+    calibrated consensus, the authors' helpfulness ratings, timeliness, calibration items, the runs."""
     r = next((x for x in data.reviews if x.id == review_id), None)
     if r is None:
         raise NotFound("There is no such submitted review in this venue.")
-    text = "\n".join(r.texts.values())
-    words = len(text.split())
-    specifics = len(_SPECIFIC.findall(text))
-    reasons, signal = [], {}
-    signal["specific"] = min(1.0, specifics / 6) * 0.7 + min(1.0, words / 400) * 0.3
-    reasons.append(f"{words} words, {specifics} specific references (sections, figures, numbers, code)")
-    paper_fields = {f["id"] for f in data.fields if f.get("section") == "paper" and f.get("type") == "text"}
-    code_fields = {f["id"] for f in data.fields if f.get("section") == "code" and f.get("type") == "text"}
-    has_paper = any(len(r.texts.get(f, "").split()) >= 15 for f in paper_fields)
-    has_code = any(len(r.texts.get(f, "").split()) >= 15 for f in code_fields)
-    signal["coverage"] = (has_paper + has_code) / 2
-    reasons.append("covers " + (" and ".join(w for w, on in (("the paper", has_paper), ("the code", has_code)) if on)
-                                or "neither the paper nor the code in depth"))
-    if r.ratings:
-        mean_rating = sum(r.ratings) / len(r.ratings)
-        signal["constructive"] = (mean_rating - 1) / 4
-        reasons.append(f"authors rated it {mean_rating:.1f}/5 for helpfulness")
-    else:
-        signal["constructive"] = min(1.0, signal["specific"] + 0.2)
-        reasons.append("no helpfulness rating from the authors")
     sm = marks.submissions.get(r.submission_id)
     target = next((f for f in data.score_fields if sm and f["id"] == sm.field), None)
-    agreement = None
-    if sm and target and target["id"] in r.scores:
-        item = data.calibration.get(r.submission_id)
-        ref = item.reference if item else sm.calibrated
-        if ref is not None:
-            agreement = 1 - min(1.0, abs(r.scores[target["id"]] - ref) / (target["high"] - target["low"]) * 2)
-            reasons.append(f"its {target['label']} {r.scores[target['id']]} vs the "
-                           f"{'calibration item reference' if item else 'calibrated consensus'} {ref:.1f}")
-    signal["accurate"] = agreement if agreement is not None else 0.5
-    if r.is_late:
-        reasons.append("submitted late (within an extension): one level less for being specific")
-    levels = {}
-    for crit in config["rubric"]:
-        points = sorted(lv[0] for lv in crit["levels"])
-        fraction = signal.get(crit["id"], (signal["specific"] + signal["coverage"]) / 2)
-        if r.is_late and crit["id"] == "specific":
-            fraction = max(0.0, fraction - 1 / max(1, len(points) - 1))
-        levels[crit["id"]] = points[min(len(points) - 1, round(fraction * (len(points) - 1)))]
-    mark = round_half_up(rubric_mark(config, levels), config["rounding"])
-    return {"levels": levels, "mark": mark, "reasons": reasons}
+    score = r.scores.get(target["id"]) if target else None
+    calibration = [(float(x.scores[target["id"]]), data.calibration[x.submission_id].reference)
+                   for x in data.reviews if target and x.member_id == r.member_id
+                   and x.submission_id in data.calibration and target["id"] in x.scores]
+    calls = _calls_reproducible(data, r)
+    checks = _checks(evidence_of(sm.submission)) if evidence_of and sm and calls is not None else []
+    signals = kernel.ReviewSignals(
+        texts=r.texts, score=score, low=target["low"] if target else 1.0, high=target["high"] if target else 10.0,
+        consensus=sm.calibrated if sm else None, consensus_sd=sm.sd if sm else None,
+        helpfulness=[float(x) for x in r.ratings], late=r.is_late, calibration=calibration, checks=checks,
+        calls_reproducible=calls)
+    scheme = config["_scheme"]
+    s = kernel.suggest(signals, scheme.rubric)
+    levels = {k: _decimal_plain(v) for k, v in s.rubric_points().items()}
+    mark = rubric_mark(config, levels) if s.complete else None
+    reasons = [f"{c.name}: {c.level.name if c.level else 'no suggestion'} — {'; '.join(c.reasons)}" for c in s.criteria]
+    return {"levels": levels, "mark": mark, "reasons": reasons + list(s.notes), "complete": s.complete}
+
+
+def _evidence_cache(session: Session):  # noqa: ANN202
+    """artifact_evidence, read once per submission."""
+    cache: dict[int, dict] = {}
+
+    def evidence_of(sub: Submission) -> dict:
+        if sub.id not in cache:
+            cache[sub.id] = artifact_evidence(session, sub)
+        return cache[sub.id]
+    return evidence_of
 
 
 # --- views for the pages and the API ----------------------------------------------------------------------------------
@@ -1118,6 +1047,7 @@ def review_marking(session: Session, venue: Venue, *, only_unmarked: bool = Fals
     data = gather(session, venue)
     config = scheme_config(session, venue)
     marks = compute_marks(session, venue, data=data, config=config)
+    evidence_of = _evidence_cache(session)
     out = []
     for r in data.reviews:
         if r.is_lecturer:
@@ -1126,7 +1056,7 @@ def review_marking(session: Session, venue: Venue, *, only_unmarked: bool = Fals
         if only_unmarked and assessment is not None:
             continue
         out.append({"review": r, "number": _num(data, r.submission_id), "assessment": assessment,
-                    "suggestion": suggest_for(data, config, marks, r.id)})
+                    "suggestion": suggest_for(data, config, marks, r.id, evidence_of)})
     return out
 
 
@@ -1136,7 +1066,8 @@ def review_marking_one(session: Session, venue: Venue, review: Review) -> dict:
     marks = compute_marks(session, venue, data=data, config=config)
     r = next(x for x in data.reviews if x.id == review.id)
     return {"review": r, "number": _num(data, r.submission_id), "assessment": data.assessments.get(r.id),
-            "suggestion": suggest_for(data, config, marks, r.id), "config": config, "fields": data.fields}
+            "suggestion": suggest_for(data, config, marks, r.id, _evidence_cache(session)), "config": config,
+            "fields": data.fields}
 
 
 def student_marks_json(s: StudentMarks | ReleasedMark, *, name: str | None = None) -> dict:
@@ -1153,172 +1084,78 @@ def released_member_ids(session: Session, venue: Venue) -> set[int]:
     return set(session.exec(select(ReleasedMark.member_id).where(ReleasedMark.venue_id == venue.id)).all())
 
 
-# --- the gradebook export ------------------------------------------------------------------------------------------------
+# --- the gradebook export (app.moderation.export) --------------------------------------------------------------------------
 
-EXPORT_FORMATS = ("moodle", "learn", "csv", "json")
-
-
-@dataclass
-class ExportRow:
-    name: str
-    email: str
-    id_number: str | None
-    components: dict[str, float | None]
-    total: float | None
-    letter: str | None
-    feedback: str
+EXPORT_FORMATS = kernel_export.FORMATS
 
 
 def _learn_username(email: str) -> str:
-    """Learn's "Username" is the university login, which is the local part of the roster's university email."""
+    """Learn's "Username" is the university login: the local part of the roster's university email."""
     return email.split("@", 1)[0]
 
 
 def export_marks(session: Session, venue: Venue, fmt: str, *, draft: bool = False) -> tuple[str, str]:
     """(file name, text) of the gradebook export. Released marks only, unless `draft` (then the file name says
-    DRAFT). Raises Conflict listing the members when there are no marks or a member lacks the identifier the
+    DRAFT). Raises Conflict naming the members when there are no marks or a member lacks the identifier the
     format needs; nothing is written by the caller then."""
-    import json
-
     if fmt not in EXPORT_FORMATS:
         raise BadInput(f"The export format is one of {', '.join(EXPORT_FORMATS)}.")
     config = scheme_config(session, venue)
-    components = config["components"]
-    rows: list[ExportRow] = []
+    items = [kernel.GradeItem(c["id"], c["label"]) for c in config["components"]]
+    rows: list = []
+
+    def row(user: User, components: dict, total: float | None, letter: str | None, feedback: str):  # noqa: ANN202
+        return kernel.ExportRow(name=user.full_name, email=user.email, id_number=user.student_id,
+                                username=_learn_username(user.email), marks=dict(components), total=total,
+                                letter=letter, feedback={"total": feedback} if feedback else {})
+
     if draft:
         for s in compute_marks(session, venue, config=config).students:
-            if s.total is None and all(v is None for v in s.components.values()):
-                continue
-            rows.append(ExportRow(s.user.full_name, s.user.email, s.user.student_id, s.components, s.total,
-                                  s.letter, s.feedback))
+            if s.total is not None or any(v is not None for v in s.components.values()):
+                rows.append(row(s.user, s.components, s.total, s.letter, s.feedback))
     else:
-        for snap, member, user in session.exec(
+        for snap, _member, user in session.exec(
                 select(ReleasedMark, Member, User).join(Member, col(Member.id) == ReleasedMark.member_id)
                 .join(User, col(User.id) == Member.user_id).where(ReleasedMark.venue_id == venue.id)
                 .order_by(col(User.full_name))).all():
-            rows.append(ExportRow(user.full_name, user.email, user.student_id, snap.components, snap.total,
-                                  snap.letter, snap.feedback))
+            rows.append(row(user, snap.components, snap.total, snap.letter, snap.feedback))
     if not rows:
         raise Conflict("There are no marks to export yet: " + ("nothing could be computed." if draft else
                        "none have been released (a chair may export a draft)."))
-    if fmt == "moodle":
-        lacking = [r for r in rows if not (r.id_number or "").strip()]
-        if lacking:
-            raise Conflict(f"{len(lacking)} member(s) have no ID number, which Moodle's import matches on: "
-                           + ", ".join(f"{r.name} <{r.email}>" for r in lacking) + ". Import the roster with "
-                           "ID numbers first; nothing was exported.",
-                           details=[{"name": r.name, "email": r.email} for r in lacking])
-    stem = f"{venue.slug}-marks-{fmt}" + ("-DRAFT" if draft else "")
-    if fmt == "json":
-        payload = {"venue": venue.slug, "draft": draft, "components": [{"id": c["id"], "label": c["label"],
-                                                                        "weight": c["weight"]} for c in components],
-                   "marks": [{"name": r.name, "email": r.email, "id_number": r.id_number, "components": r.components,
-                              "total": r.total, "letter": r.letter, "feedback": r.feedback} for r in rows]}
-        return stem + ".json", json.dumps(payload, indent=2, ensure_ascii=False) + "\n"
-    import csv
-    import io
-
-    buf = io.StringIO()
-    writer = csv.writer(buf, lineterminator="\r\n")
-
-    def value(v: float | None) -> str:
-        return "" if v is None else f"{v:g}"
-
-    if fmt == "moodle":
-        header = ["ID number", "Email address", "Full name"]
-        for c in components:
-            header += [c["label"], f"{c['label']} Feedback"]
-        header += ["Total", "Total Feedback"]
-        writer.writerow(header)
-        for r in rows:
-            line = [r.id_number, r.email, r.name]
-            for c in components:
-                line += [value(r.components.get(c["id"])), ""]
-            line += [value(r.total), r.feedback]
-            writer.writerow(line)
-    elif fmt == "learn":
-        hi = config["scale"]["max"]
-        header = ["Last Name", "First Name", "Username"]
-        header += [f"{c['label']} [Total Pts: {hi:g} Score]" for c in components]
-        header += [f"Total [Total Pts: {hi:g} Score]", "Feedback to Learner"]
-        writer.writerow(header)
-        for r in rows:
-            first, _, last = r.name.rpartition(" ")
-            writer.writerow([last or r.name, first, _learn_username(r.email)]
-                            + [value(r.components.get(c["id"])) for c in components] + [value(r.total), r.feedback])
-    else:
-        writer.writerow(["Name", "Email", "ID number"] + [c["id"] for c in components] + ["total", "letter"])
-        for r in rows:
-            writer.writerow([r.name, r.email, r.id_number or ""] + [value(r.components.get(c["id"])) for c in components]
-                            + [value(r.total), r.letter or ""])
-    return stem + ".csv", buf.getvalue()
+    try:
+        text = kernel.render(fmt, rows, items)
+    except kernel.ExportError as exc:
+        raise Conflict(f"Nothing was exported: {exc}.") from None
+    return kernel.filename(venue.slug, fmt, draft), text
 
 
-# --- plots (server-side SVG) -----------------------------------------------------------------------------------------------
+# --- plots (server-side SVG, app.moderation.plots) ----------------------------------------------------------------------------
 
 
-def _esc(text: str) -> str:
-    from html import escape
+def plots(marks: MarksResult) -> dict[str, str]:
+    """The lecturers' plots: mark distribution per component, calibrated vs raw mean, reviewer bias, agreement."""
+    from app.moderation import plots as kernel_plots
 
-    return escape(str(text), quote=True)
-
-
-def svg_histogram(values: list[float], low: float, high: float, title: str, bins: int = 10) -> str:
-    """A small histogram of marks (counts per bin of the scale)."""
-    w, h, pad = 360, 140, 24
-    counts = [0] * bins
-    for v in values:
-        i = min(bins - 1, max(0, int((v - low) / (high - low) * bins))) if high > low else 0
-        counts[i] += 1
-    top = max(counts) or 1
-    bw = (w - 2 * pad) / bins
-    bars = "".join(f'<rect x="{pad + i * bw:.1f}" y="{h - pad - c / top * (h - 2 * pad):.1f}" width="{bw - 2:.1f}" '
-                   f'height="{c / top * (h - 2 * pad):.1f}" fill="#4a7bb7"><title>{c}</title></rect>'
-                   for i, c in enumerate(counts))
-    return (f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {w} {h}" role="img" aria-label="{_esc(title)}">'
-            f'<text x="{pad}" y="14" font-size="11">{_esc(title)} (n={len(values)})</text>{bars}'
-            f'<text x="{pad}" y="{h - 6}" font-size="10">{low:g}</text>'
-            f'<text x="{w - pad}" y="{h - 6}" font-size="10" text-anchor="end">{high:g}</text></svg>')
-
-
-def svg_intervals(rows: list[tuple[str, float, float, float | None]], low: float, high: float, title: str) -> str:
-    """Points with ±sd whiskers (calibrated estimates, or bias estimates), and the raw mean as a hollow mark."""
-    w, pad, row_h = 360, 70, 14
-    h = 24 + row_h * max(1, len(rows)) + 10
-
-    def x(v: float) -> float:
-        return pad + (w - pad - 10) * ((v - low) / (high - low) if high > low else 0)
-
-    parts = [f'<text x="4" y="14" font-size="11">{_esc(title)}</text>']
-    for i, (label, centre, sd, raw) in enumerate(rows):
-        y = 28 + i * row_h
-        parts.append(f'<text x="4" y="{y + 3}" font-size="9">{_esc(label)}</text>'
-                     f'<line x1="{x(max(low, centre - sd)):.1f}" x2="{x(min(high, centre + sd)):.1f}" y1="{y}" '
-                     f'y2="{y}" stroke="#888"/><circle cx="{x(centre):.1f}" cy="{y}" r="3" fill="#b74a4a"/>')
-        if raw is not None:
-            parts.append(f'<circle cx="{x(raw):.1f}" cy="{y}" r="3" fill="none" stroke="#4a7bb7"/>')
-    return (f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {w} {h}" role="img" aria-label="{_esc(title)}">'
-            + "".join(parts) + "</svg>")
-
-
-def plots(marks: MarksResult, data_fields: list[dict] | None = None) -> dict[str, str]:
-    """The lecturers' plots: mark distribution per component, calibrated vs raw mean per submission, bias."""
     cfg = marks.config
     lo, hi = cfg["scale"]["min"], cfg["scale"]["max"]
     out = {}
     for c in cfg["components"]:
         values = [s.components.get(c["id"]) for s in marks.students]
-        out[f"dist-{c['id']}"] = svg_histogram([v for v in values if v is not None], lo, hi, c["label"])
-    out["dist-total"] = svg_histogram([s.total for s in marks.students if s.total is not None], lo, hi, "Total")
-    subs = [s for s in marks.submissions.values() if s.calibrated is not None]
-    if subs:
-        flo = min([s.calibrated - (s.sd or 0) for s in subs] + [min(s.scores) for s in subs if s.scores])
-        fhi = max([s.calibrated + (s.sd or 0) for s in subs] + [max(s.scores) for s in subs if s.scores])
-        out["calibrated"] = svg_intervals([(f"#{s.submission.number}", s.calibrated, s.sd or 0, s.mean)
-                                           for s in sorted(subs, key=lambda s: s.submission.number)],
-                                          flo - 0.5, fhi + 0.5, "Calibrated (red, ± sd) vs raw mean (blue)")
+        out[f"dist-{c['id']}"] = kernel_plots.mark_histogram([v for v in values if v is not None], low=lo, high=hi,
+                                                             title=c["label"])
+    out["dist-total"] = kernel_plots.mark_histogram([s.total for s in marks.students if s.total is not None],
+                                                    low=lo, high=hi, title="Total")
+    subs = sorted(marks.submissions.values(), key=lambda s: s.submission.number)
+    scored = [s for s in subs if s.calibrated is not None and s.mean is not None]
+    if scored:
+        flo = min(min(s.scores) for s in scored)
+        fhi = max(max(s.scores) for s in scored)
+        out["calibrated"] = kernel_plots.calibrated_vs_mean(
+            [(f"#{s.submission.number}", s.mean, s.calibrated, s.sd) for s in scored], low=min(flo, fhi - 1),
+            high=max(fhi, flo + 1))
+        by_sub = {f"#{s.submission.number}": s.scores for s in subs if len(s.scores) >= 2}
+        if by_sub:
+            out["agreement"] = kernel_plots.agreement(by_sub, low=min(flo, fhi - 1), high=max(fhi, flo + 1))
     if marks.biases:
-        bound = max(1.0, max(abs(b) + sd for b, sd in marks.biases.values()))
-        out["bias"] = svg_intervals([(f"reviewer {m}", b, sd, None) for m, (b, sd) in sorted(marks.biases.items())],
-                                    -bound, bound, "Reviewer bias (+ lenient, − harsh) ± sd")
+        out["bias"] = kernel_plots.bias_intervals([(f"member {m}", b, sd) for m, (b, sd) in sorted(marks.biases.items())])
     return out
