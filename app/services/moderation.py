@@ -758,43 +758,13 @@ def _calibrate(data: VenueData, target: dict) -> tuple[dict, dict, dict]:
         return {}, {}, {}
     known = {k: v for k, v in known.items() if any(t[1] == k for t in triples)} or None
     try:
-        from app.moderation.calibrate import CalibrationError, fit
-    except ImportError:  # the kernel is not there yet: a plain alternating least-squares bias correction
-        est, sds, bias, bias_sds = _als(triples, target["low"], target["high"], known)
-    else:
-        try:
-            result = fit(triples, target["low"], target["high"], known=known)
-        except CalibrationError:
-            return {}, {}, {}
-        est, sds, bias, bias_sds = result.estimates, result.sds, result.biases, result.bias_sds
+        result = kernel.fit(triples, target["low"], target["high"], known=known)
+    except kernel.CalibrationError:
+        return {}, {}, {}
+    est, sds, bias, bias_sds = result.estimates, result.sds, result.biases, result.bias_sds
     estimates = {int(k): (v, sds.get(k, 0.0)) for k, v in est.items()}
     biases = {int(k): (v, bias_sds.get(k, 0.0)) for k, v in bias.items()}
     return estimates, biases, known or {}
-
-
-def _als(triples: list[tuple[str, str, float]], low: float, high: float, known: dict | None,
-         shrink: float = 1.0, rounds: int = 50) -> tuple[dict, dict, dict, dict]:
-    """true_s = mean(score - bias_r), bias_r = sum(score - true_s) / (n_r + shrink), alternately; sd from the
-    residual spread. Only used until app.moderation.calibrate.fit is there."""
-    import statistics
-
-    known = known or {}
-    subs = {s for _r, s, _x in triples}
-    reviewers = {r for r, _s, _x in triples}
-    bias = dict.fromkeys(reviewers, 0.0)
-    true = {s: known.get(s, statistics.fmean(x for _r, t, x in triples if t == s)) for s in subs}
-    for _ in range(rounds):
-        for s in subs:
-            if s not in known:
-                true[s] = statistics.fmean(x - bias[r] for r, t, x in triples if t == s)
-        for r in reviewers:
-            own = [x - true[s] for q, s, x in triples if q == r]
-            bias[r] = sum(own) / (len(own) + shrink)
-    residuals = [x - true[s] - bias[r] for r, s, x in triples]
-    noise = max(0.25, statistics.pstdev(residuals)) if len(residuals) > 1 else (high - low) / 4
-    sds = {s: 0.0 if s in known else noise / sum(1 for _r, t, _x in triples if t == s) ** 0.5 for s in subs}
-    bias_sds = {r: noise / (sum(1 for q, _s, _x in triples if q == r) + shrink) ** 0.5 for r in reviewers}
-    return ({s: min(high, max(low, v)) for s, v in true.items()}, sds, bias, bias_sds)
 
 
 def compute_marks(session: Session, venue: Venue, *, data: VenueData | None = None,
