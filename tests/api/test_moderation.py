@@ -516,3 +516,28 @@ def test_every_moderation_route_per_role(course, as_user, make, db):  # noqa: AN
             else:
                 assert r.status_code < 500 and r.status_code not in (401, 403, 404) or \
                     (r.status_code == 409 and path.endswith(("/unfreeze", "/export"))), where
+
+
+def test_calibration_items_and_excluded_reviewers_change_the_calibration(course, as_user, db):  # noqa: ANN001
+    c = course
+    chair = as_user(c["chair"])
+    before = {r["number"]: r for r in chair.get(_api(c, "/moderation")).json()}
+    bad = chair.put(_api(c, "/submissions/3/calibration-item"), json={"reference": 11})
+    assert bad.status_code == 422 and "outside the scale" in bad.json()["detail"]
+    assert chair.get(_api(c, "/calibration-items")).json() == []
+    ok = chair.put(_api(c, "/submissions/3/calibration-item"), json={"reference": 2, "note": "TA-marked"})
+    assert ok.status_code == 200
+    after = {r["number"]: r for r in chair.get(_api(c, "/moderation")).json()}
+    assert after[3]["calibrated"] == 2 and after[3]["is_calibration"] and after[3]["sd"] == 0
+    # the reviewers of #3 now look lenient, so their other scores are read lower
+    assert after[1]["calibrated"] < before[1]["calibrated"]
+    beta1 = c["people"]["beta1"][1]
+    assert chair.put(_api(c, f"/members/{beta1.id}/calibration"), json={"excluded": True}).status_code == 422
+    r = chair.put(_api(c, f"/members/{beta1.id}/calibration"), json={"excluded": True, "reason": "colluded"})
+    assert r.status_code == 200
+    view = chair.get(_api(c, "/submissions/1/moderation")).json()
+    mine = next(x for x in view["reviews"] if x["member_id"] == beta1.id)
+    assert mine["excluded_from_calibration"] is True and "bias" not in mine  # left out of the fit
+    assert _audits(db, "calibration.exclude") == 1 and _audits(db, "calibration.item") == 1
+    assert chair.delete(_api(c, "/submissions/3/calibration-item")).status_code == 204
+    assert chair.get(_api(c, "/calibration-items")).json() == []
