@@ -440,7 +440,7 @@ def seed_finished(session: Session, *, now: datetime | None = None, export_dir=N
     for n, row in enumerate(rows):
         review = session.get(review_service.Review, row["review"].id)
         if n == 0:  # a marker who disagrees with the suggestion: an override, audited
-            moderation.confirm_assessment(session, ta, venue, review, mark=min(100.0, row["suggestion"]["mark"] + 15),
+            moderation.confirm_assessment(session, ta, venue, review, mark=min(100.0, (row["suggestion"]["mark"] or 60.0) + 15),
                                           feedback="Very specific about the runs: the best review of this paper.")
         else:
             moderation.confirm_assessment(session, ta, venue, review, accept_suggestion=True,

@@ -840,7 +840,12 @@ def compute_marks(session: Session, venue: Venue, *, data: VenueData | None = No
             calibrated=est[0] if est else None, sd=est[1] if est else None,
             lecturer=sum(lect) / len(lect) if lect else None, computed=computed, mark=mark, override=override,
             explanation=explanation, is_calibration=sub.id in data.calibration, exact=exact)
-    _flag(data, config, subs, target, biases, evidence_of)
+    from app.models.run import Run, RunStatus
+
+    with_runs = set(session.exec(select(Run.submission_id).where(
+        Run.venue_id == venue.id, col(Run.status).in_([RunStatus.passed.value, RunStatus.failed.value]))).all())
+    _flag(data, config, subs, target, biases, lambda sub: evidence_of(sub) if sub.id in with_runs else
+          {"claims": []})
     reviews_by_member: dict[int, list[ReviewInput]] = {}
     for r in data.reviews:
         if not r.is_lecturer:
