@@ -892,6 +892,7 @@ def compute_marks(session: Session, venue: Venue, *, data: VenueData | None = No
                 total_override=kernel.Override(Decimal(repr(o_total.value)), o_total.reason) if o_total else None))
             shown = {cm.key: float(cm.value) for cm in result.components}
             total, letter, lines = float(result.value), result.letter, list(result.explanation)
+            computed["total"] = float(result.computed)
         elif o_total is not None:
             total = float(kernel.round_half_up(Decimal(repr(o_total.value)), decimals))
             letter = scheme.scale.letter(Decimal(repr(total)))

@@ -541,3 +541,20 @@ def test_calibration_items_and_excluded_reviewers_change_the_calibration(course,
     assert _audits(db, "calibration.exclude") == 1 and _audits(db, "calibration.item") == 1
     assert chair.delete(_api(c, "/submissions/3/calibration-item")).status_code == 204
     assert chair.get(_api(c, "/calibration-items")).json() == []
+
+
+def test_a_member_override_and_a_total_override_keep_their_computed_marks(course, as_user, db):  # noqa: ANN001
+    c = course
+    chair = as_user(c["chair"])
+    _mark_all_reviews(chair, c)
+    gamma1 = c["people"]["gamma1"][1]
+    before = next(s for s in chair.get(_api(c, "/marks")).json()["students"] if s["member_id"] == gamma1.id)
+    assert before["total"] is not None and before["missing"] == []
+    bad = chair.put(_api(c, f"/members/{gamma1.id}/mark"), json={"component": "bonus", "value": 5, "reason": "x y z"})
+    assert bad.status_code == 422 and "individual" in bad.json()["detail"]
+    r = chair.put(_api(c, f"/members/{gamma1.id}/mark"),
+                  json={"component": "total", "value": 64, "reason": "Exam board decision"})
+    assert r.status_code == 200 and r.json()["computed"] == before["total"]
+    after = next(s for s in chair.get(_api(c, "/marks")).json()["students"] if s["member_id"] == gamma1.id)
+    assert after["total"] == 64 and after["letter"] == "B" and after["computed"]["total"] == before["total"]
+    assert any("Exam board decision" in line for line in after["breakdown"]["explanation"])
