@@ -293,7 +293,7 @@ def api_marks(session: SessionDep, ctx: VenueCtx) -> dict:
     """Lecturers: every student's marks (live, with what is missing, and whether released). A student: their own
     marks once released (403 before)."""
     if permissions.can_view_all_marks(ctx.user, ctx.member, ctx.venue):
-        marks = service.compute_marks(session, ctx.venue)
+        marks = service.compute_marks(session, ctx.venue, with_flags=False)
         released = service.released_member_ids(session, ctx.venue)
         return {"components": marks.config["components"],
                 "students": [{**service.student_marks_json(s), "released": s.member.id in released}
@@ -526,7 +526,7 @@ def release_post(request: Request, session: SessionDep, ctx: VenueCtx,  # noqa: 
 def marks_page(request: Request, session: SessionDep, ctx: VenueCtx):  # noqa: ANN201
     """Lecturers: every student's marks. A student: only their own, only after release."""
     if permissions.can_view_all_marks(ctx.user, ctx.member, ctx.venue):
-        marks = service.compute_marks(session, ctx.venue)
+        marks = service.compute_marks(session, ctx.venue, with_flags=False)
         return render(request, "pages/moderation_marks.html", {
             "venue": ctx.venue, "marks": marks, "released": service.released_member_ids(session, ctx.venue),
             "overrides": service.override_history(session, ctx.venue),

@@ -161,20 +161,21 @@ def gather(session: Session, venue: Venue) -> VenueData:
         ratings.setdefault(review_id, []).append(score)
     kinds = {f["id"]: f["type"] for f in fields}
     reviews = []
-    for review, member, user in session.exec(
-            select(Review, Member, User).join(Member, col(Member.id) == Review.member_id)
-            .join(User, col(User.id) == Member.user_id)
+    # Columns, not whole rows: a 300-student venue has ~900 reviews, and every timestamp read costs.
+    for review_id, submission_id, published, is_late, submitted_at, member_id, role, full_name in session.exec(
+            select(Review.id, Review.submission_id, Review.published, Review.is_late, Review.submitted_at,
+                   Member.id, Member.role, User.full_name)
+            .join(Member, col(Member.id) == Review.member_id).join(User, col(User.id) == Member.user_id)
             .where(Review.venue_id == venue.id, Review.status == ReviewStatus.submitted.value)
             .order_by(col(Review.id))).all():
-        answers = review.published or {}
-        mod = moderation.get(review.id)
+        answers = published or {}
+        mod = moderation.get(review_id)
         reviews.append(ReviewInput(
-            id=review.id, submission_id=review.submission_id, member_id=member.id, reviewer_name=user.full_name,
-            pseudonym=labels.get((review.submission_id, member.id), "Reviewer"),
-            is_lecturer=member.role in STAFF_ROLES,
+            id=review_id, submission_id=submission_id, member_id=member_id, reviewer_name=full_name,
+            pseudonym=labels.get((submission_id, member_id), "Reviewer"), is_lecturer=role in STAFF_ROLES,
             scores={k: v for k, v in answers.items() if kinds.get(k) == "score" and isinstance(v, int)},
             texts={k: v for k, v in answers.items() if kinds.get(k) == "text" and isinstance(v, str)},
-            is_late=review.is_late, submitted_at=review.submitted_at, ratings=ratings.get(review.id, []),
+            is_late=is_late, submitted_at=submitted_at, ratings=ratings.get(review_id, []),
             hidden=bool(mod and mod.hidden), hidden_reason=mod.reason if mod else "", abusive=bool(mod and mod.abusive)))
     students = list(session.exec(select(Member, User).join(User, col(User.id) == Member.user_id)
                                  .where(Member.venue_id == venue.id, Member.role == Role.student.value)
@@ -391,8 +392,8 @@ def confirm_assessment(session: Session, actor: User, venue: Venue, review: Revi
     their own levels or mark. Both are audited; the suggestion as shown is kept beside the mark."""
     data = gather(session, venue)
     config = scheme_config(session, venue)
-    suggestion = suggest_for(data, config, compute_marks(session, venue, data=data, config=config), review.id,
-                             _evidence_cache(session))
+    marks = compute_marks(session, venue, data=data, config=config, with_flags=False)
+    suggestion = suggest_for(data, config, marks, review.id, _evidence_cache(session))
     if accept_suggestion:
         if suggestion["mark"] is None:
             raise BadInput("There is no complete suggestion for this review (some criteria have no signal): "
@@ -449,7 +450,7 @@ def override_mark(session: Session, actor: User, venue: Venue, *, component: str
     number = None if value in (None, "") else _number(value, "The mark")
     if number is not None and not low <= number <= high:
         raise BadInput(f"The mark {number:g} is outside the scale ({low:g}–{high:g}).")
-    marks = compute_marks(session, venue)
+    marks = compute_marks(session, venue, with_flags=False)
     if submission is not None:
         computed = marks.group_computed.get(submission.id, {}).get(component)
         target = f"#{submission.number}"
@@ -500,7 +501,7 @@ def release(session: Session, actor: User, venue: Venue, *, submission: Submissi
     unless `allow_incomplete`: then what is complete is released and the rest listed."""
     if venue.phase not in (Phase.moderation.value, Phase.released.value):
         raise PhaseError(f"Marks are released in the moderation phase (the venue is in the {venue.phase} phase).")
-    marks = compute_marks(session, venue)
+    marks = compute_marks(session, venue, with_flags=False)
     targets = [s for s in marks.students if submission is None or (s.submission and s.submission.id == submission.id)]
     if submission is not None and not targets:
         raise Conflict(f"#{submission.number} has no student authors whose marks could be released.")
@@ -768,7 +769,7 @@ def _calibrate(data: VenueData, target: dict) -> tuple[dict, dict, dict]:
 
 
 def compute_marks(session: Session, venue: Venue, *, data: VenueData | None = None,
-                  config: dict | None = None) -> MarksResult:
+                  config: dict | None = None, with_flags: bool = True) -> MarksResult:
     """Every mark of the venue, live, with how each came about (lecturers' view; students read the snapshot).
 
     Calibration per group score field (app.moderation.calibrate.fit), the group mark per submission and every
@@ -842,10 +843,11 @@ def compute_marks(session: Session, venue: Venue, *, data: VenueData | None = No
             explanation=explanation, is_calibration=sub.id in data.calibration, exact=exact)
     from app.models.run import Run, RunStatus
 
-    with_runs = set(session.exec(select(Run.submission_id).where(
+    with_runs = set() if not with_flags else set(session.exec(select(Run.submission_id).where(
         Run.venue_id == venue.id, col(Run.status).in_([RunStatus.passed.value, RunStatus.failed.value]))).all())
-    _flag(data, config, subs, target, biases, lambda sub: evidence_of(sub) if sub.id in with_runs else
-          {"claims": []})
+    if with_flags:
+        _flag(data, config, subs, target, biases, lambda sub: evidence_of(sub) if sub.id in with_runs else
+              {"claims": []}, by_sub)
     reviews_by_member: dict[int, list[ReviewInput]] = {}
     for r in data.reviews:
         if not r.is_lecturer:
@@ -934,12 +936,12 @@ def _checks(evidence: dict) -> list:
 
 
 def _flag(data: VenueData, config: dict, subs: dict[int, SubmissionMarks], target: dict | None,
-          biases: dict, evidence_of) -> None:  # noqa: ANN001
+          biases: dict, evidence_of, by_sub: dict[int, list[ReviewInput]]) -> None:  # noqa: ANN001
     """Each submission's flags from the kernel, each with its reason in words (peers' reviews only)."""
     settings = kernel.FlagSettings(**config.get("flags", {}))
     low, high = (target["low"], target["high"]) if target else (0, 1)
     for sub_id, sm in subs.items():
-        rows = [r for r in data.reviews if r.submission_id == sub_id and not r.is_lecturer]
+        rows = [r for r in by_sub.get(sub_id, []) if not r.is_lecturer]
         inputs = [kernel.ReviewInput(reviewer=r.pseudonym, score=r.scores.get(target["id"]) if target else None,
                                      texts=r.texts, submitted=True, abusive=r.abusive,
                                      calls_reproducible=_calls_reproducible(data, r)) for r in rows]
@@ -1022,7 +1024,7 @@ def review_marking(session: Session, venue: Venue, *, only_unmarked: bool = Fals
     """Every submitted student review with the suggestion beside it and the lecturer's mark once confirmed."""
     data = gather(session, venue)
     config = scheme_config(session, venue)
-    marks = compute_marks(session, venue, data=data, config=config)
+    marks = compute_marks(session, venue, data=data, config=config, with_flags=False)
     evidence_of = _evidence_cache(session)
     out = []
     for r in data.reviews:
@@ -1039,7 +1041,7 @@ def review_marking(session: Session, venue: Venue, *, only_unmarked: bool = Fals
 def review_marking_one(session: Session, venue: Venue, review: Review) -> dict:
     data = gather(session, venue)
     config = scheme_config(session, venue)
-    marks = compute_marks(session, venue, data=data, config=config)
+    marks = compute_marks(session, venue, data=data, config=config, with_flags=False)
     r = next(x for x in data.reviews if x.id == review.id)
     return {"review": r, "number": _num(data, r.submission_id), "assessment": data.assessments.get(r.id),
             "suggestion": suggest_for(data, config, marks, r.id, _evidence_cache(session)), "config": config,
@@ -1086,7 +1088,7 @@ def export_marks(session: Session, venue: Venue, fmt: str, *, draft: bool = Fals
                                 letter=letter, feedback={"total": feedback} if feedback else {})
 
     if draft:
-        for s in compute_marks(session, venue, config=config).students:
+        for s in compute_marks(session, venue, config=config, with_flags=False).students:
             if s.total is not None or any(v is not None for v in s.components.values()):
                 rows.append(row(s.user, s.components, s.total, s.letter, s.feedback))
     else:
