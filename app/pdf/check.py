@@ -70,6 +70,8 @@ _NOT_NAME_WORDS = {
     "november", "december", "group", "team", "cs", "ece", "ml", "ai", "conference", "workshop", "neurips",
     "preprint", "under", "review", "do", "not", "distribute",
 }
+# NeurIPS's submission mode prints exactly this author block: "Anonymous Author(s) / Affiliation / Address / email".
+_TEMPLATE_WORDS = {"anonymous", "author", "authors", "author(s)", "affiliation", "address", "email", "e-mail"}
 _HEADING_WORDS_END = {"abstract", "introduction", "overview", "motivation", "background", "summary"}
 
 
@@ -438,8 +440,9 @@ def looks_like_names(text: str) -> bool:
     return len(capitalised) >= 2 and len(capitalised) >= 0.7 * len(words)
 
 
-def _author_block(first: PageLayout, body: float) -> list[Line]:
-    """Lines between the title and the abstract (or first heading / first paragraph) on page 1."""
+def _author_block(first: PageLayout, body: float) -> tuple[list[Line], bool]:
+    """Lines between the title and the abstract (or first heading / first paragraph) on page 1, and whether
+    the block is the NeurIPS one: a title above it and an "Abstract" heading below."""
     title = _title_lines(first)
     start_y = title[-1].y if title else first.height
     block: list[Line] = []
@@ -448,11 +451,23 @@ def _author_block(first: PageLayout, body: float) -> list[Line]:
             continue
         key = _heading_key(line.text)
         if key in _HEADING_WORDS_END or key.startswith("abstract"):
-            break
+            return block, bool(title) and key.startswith("abstract")
         if len(line.text) >= 60 and abs(line.size - body) <= 1.0 and not looks_like_names(line.text):
             break  # the body text has begun
         block.append(line)
-    return block
+    return block, False
+
+
+def _is_template_line(line: Line) -> bool:
+    """A line of the anonymous template's author block ("Anonymous Author(s)", "Affiliation", "Address",
+    "email"), or a mark that cannot name anyone (a line number in the margin, a footnote symbol)."""
+    words = [w.strip(".,;:()[]") for w in line.text.lower().replace("(s)", "s").split()]
+    words = [w for w in words if w]
+    if not any(ch.isalnum() for ch in line.text):
+        return True
+    if line.text.isdigit() and len(line.text) <= 4 and (line.x1 < BLOCK_LEFT or line.x0 > BLOCK_LEFT + BLOCK_WIDTH):
+        return True  # lineno's numbers beside the block
+    return bool(words) and all(w in _TEMPLATE_WORDS for w in words)
 
 
 def _member_name_pattern(name: str) -> re.Pattern[str] | None:
@@ -498,13 +513,25 @@ def _check_anonymity(report: FormatReport, reader: PdfReader, layouts: list[Page
     emails = [e for text in at_lines for e in _EMAIL.findall(text) + _GROUPED_EMAIL.findall(text)]
     if emails:
         leaks.append((1, f"page 1 shows e-mail addresses ({', '.join(emails[:3])})"))
-    for line in _author_block(first, body):
+    block, is_neurips_block = _author_block(first, body)
+    named = False
+    for line in block:
         if _UNIVERSITY.search(line.text):
             leaks.append((1, f"page 1 names an affiliation (“{line.text[:80]}”)"))
+            named = True
             break
         if looks_like_names(line.text):
             leaks.append((1, f"page 1 shows what look like author names (“{line.text[:80]}”)"))
+            named = True
             break
+    # The position rule: in the NeurIPS layout, whatever stands between the title and "Abstract" in
+    # place of the anonymous template is an author block, whether or not it reads like names
+    # (`Ada "Countess" Lovelace`, a single surname, a student number, a group name).
+    other = [line for line in block if not _is_template_line(line)] if is_neurips_block else []
+    if other and not named and not emails:
+        shown = " / ".join(line.text[:60] for line in other[:3])
+        leaks.append((1, f"page 1 has an author block between the title and the abstract (“{shown}”) where the "
+                         f"anonymous template prints only “Anonymous Author(s) / Affiliation / Address / email”"))
 
     # Group members anywhere in the text.
     folded = [(layout.number, _fold(layout.text)) for layout in layouts]

@@ -109,12 +109,13 @@ def make_paper(paper: Paper | None = None) -> bytes:
     for line in p.authors:
         c.drawCentredString(p.left + p.width / 2, y, line)
         y -= 12
-    if p.link:
-        c.drawString(p.left, y - 4, p.link)
-        c.linkURL(p.link, (p.left, y - 8, p.left + 200, y + 6), relative=0)
-        y -= 14
     c.setFont("Times-Bold", 12)
     c.drawCentredString(p.left + p.width / 2, y - 20, "Abstract")
+    if p.link:  # the abstract's first line (not in the author block)
+        c.setFont("Times-Roman", 10)
+        c.drawString(p.left, y - 36, p.link)
+        c.linkURL(p.link, (p.left, y - 40, p.left + 200, y - 26), relative=0)
+        y -= 14
     body(page_no, y - 40)
     for page_no in range(2, p.content_pages + 1):
         c.showPage()

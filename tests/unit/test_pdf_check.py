@@ -184,9 +184,15 @@ def test_run_extents_match_the_drawn_lines() -> None:
         [(line.x0, line.x1) for line in full if abs(line.x1 - 504) >= 1.0][:5]
 
 
-def test_subtitles_and_dates_between_title_and_abstract_are_not_names() -> None:
+def test_subtitles_and_dates_between_title_and_abstract_are_not_names_but_not_the_template() -> None:
+    """Not called names, but the NeurIPS position rule: only the template stands between title and abstract."""
     paper = Paper(authors=["Anonymous Author(s)", "Machine Learning Project 2", "December 21, 2023"])
-    assert check_pdf(make_paper(paper)).ok
+    report = check_pdf(make_paper(paper))
+    assert report.errors == {"not-anonymous"}
+    message = report.findings[0].message
+    assert "author block between the title and the abstract" in message and "look like author names" not in message
+    assert "Machine Learning Project 2" in message
+    assert check_pdf(make_paper(paper), anonymous=False).ok
     many = Paper(authors=["Grace Hopper, Edsger Dijkstra, Barbara Liskov, Donald Knuth, Frances Allen"])
     assert check_pdf(make_paper(many)).errors == {"not-anonymous"}
 
@@ -202,3 +208,45 @@ def test_half_inch_top_and_bottom_margins() -> None:
     message = report.findings[0].message
     assert "from the top edge" in message and "from the bottom edge" in message
     assert "left edge" not in message and "wide" not in message
+
+
+@pytest.mark.parametrize("authors", [
+    ["Anonymous Author(s)", "Affiliation", "Address", "email"],
+    ["Anonymous Authors", "Affiliation", "Address", "e-mail"],
+], ids=["neurips-template", "variant"])
+def test_the_anonymous_template_block_passes(authors: list[str]) -> None:
+    report = check_pdf(make_paper(Paper(authors=authors)), **MEMBERS)
+    assert report.ok and report.findings == [], report.findings
+
+
+@pytest.mark.parametrize("authors", [
+    ['Ada "Countess" Lovelace'],  # the real single-author report the name heuristics passed
+    ["Ada “Countess” Lovelace"],
+    ["Lovelace"],
+    ["Anonymous Author(s)", "s1234567"],
+], ids=["nickname", "curly-nickname", "surname", "student-number"])
+def test_a_line_under_the_title_is_an_author_block(authors: list[str]) -> None:
+    """No e-mail, no affiliation, not reading like a list of names: its position under the title tells."""
+    report = check_pdf(make_paper(Paper(authors=authors)))
+    assert report.errors == {"not-anonymous"}, report.findings
+    (finding,) = report.findings
+    assert finding.page == 1 and "between the title and the abstract" in finding.message
+    assert authors[-1] in finding.message
+    assert check_pdf(make_paper(Paper(authors=authors)), anonymous=False).ok
+
+
+def test_a_name_with_an_email_under_the_title() -> None:
+    report = check_pdf(make_paper(Paper(authors=['Ada "Countess" Lovelace', "ada@uni.example"])))
+    assert report.errors == {"not-anonymous"}
+    assert "ada@uni.example" in report.findings[0].message
+
+
+def test_a_camera_ready_author_block() -> None:
+    authors = ["Ada Lovelace\u2217                              Alan Turing",
+               "Department of Computer Science          Department of Mathematics",
+               "University of Edinburgh                   University of Cambridge",
+               "ada@ed.example                              turing@cam.example"]
+    report = check_pdf(make_paper(Paper(authors=authors)))
+    assert report.errors == {"not-anonymous"}
+    message = report.findings[0].message
+    assert "e-mail addresses" in message and ("author names" in message or "affiliation" in message)
