@@ -250,3 +250,64 @@ def test_a_camera_ready_author_block() -> None:
     assert report.errors == {"not-anonymous"}
     message = report.findings[0].message
     assert "e-mail addresses" in message and ("author names" in message or "affiliation" in message)
+
+
+LONG_CODE = "    out = fused_attention_forward(query_states, key_states, value_states, mask=mask, dropout_p=0.0)"
+
+
+def _margin_findings(report: FormatReport) -> list[Finding]:
+    return [f for f in report.findings if f.code == "margins"]
+
+
+def test_one_code_line_past_the_right_edge_is_a_warning_naming_page_and_line() -> None:
+    report = check_pdf(make_paper(Paper(content_pages=6, code={3: [LONG_CODE]})))
+    assert report.ok, report.findings
+    (finding,) = report.findings
+    assert (finding.code, finding.severity, finding.page) == ("margins", "warning", 3)
+    assert "Page 3: 1 line runs past the right margin" in finding.message
+    assert "out = fused_attention_forward(query_states" in finding.message
+
+
+def test_a_listing_past_the_margin_on_a_short_paper_is_local_overflow() -> None:
+    """Eight overfull lines on one page of three moved the old document-wide percentile: a margins error."""
+    report = check_pdf(make_paper(Paper(content_pages=3, code={2: [LONG_CODE] * 8})))
+    assert report.ok, report.findings
+    assert [(f.severity, f.page) for f in _margin_findings(report)] == [("warning", 2)]
+    assert "8 lines run past the right margin" in report.findings[0].message
+
+
+def test_overflow_warnings_name_each_page_up_to_a_limit() -> None:
+    pages = {n: [LONG_CODE] for n in (2, 3, 4, 5, 6, 7, 8)}
+    report = check_pdf(make_paper(Paper(content_pages=9, code=pages)))
+    assert report.ok, report.findings
+    warnings = _margin_findings(report)
+    assert [f.page for f in warnings] == [2, 3, 4, 5, 6]
+    assert "Pages 7–8 too" in warnings[-1].message
+
+
+def test_wide_lines_on_most_pages_are_a_modified_geometry() -> None:
+    pages = {n: [LONG_CODE] * 12 for n in range(1, 10)}
+    report = check_pdf(make_paper(Paper(content_pages=9, code=pages)))
+    assert report.errors == {"margins"}
+    assert [f.severity for f in _margin_findings(report)] == ["error"]
+
+
+def test_a_running_header_is_a_warning_not_a_geometry() -> None:
+    report = check_pdf(make_paper(Paper(content_pages=8, header="CS 271 Final Report: Fused Attention Kernels, Fall")))
+    assert report.ok, report.findings
+    (finding,) = report.findings
+    assert (finding.code, finding.severity, finding.page) == ("margins", "warning", 2)
+    assert "running header sits in the top margin on pages 2–8" in finding.message
+    assert "CS 271 Final Report" in finding.message
+
+
+def test_a_running_footer_is_a_warning() -> None:
+    report = check_pdf(make_paper(Paper(content_pages=8, footer="Fused Attention Kernels, course project report")))
+    assert report.ok, report.findings
+    assert [(f.severity, "running footer" in f.message) for f in report.findings] == [("warning", True)]
+
+
+def test_a_header_with_a_modified_block_is_still_an_error() -> None:
+    report = check_pdf(make_paper(Paper(left=72, width=468, header="CS 271 Final Report: Fused Attention Kernels")))
+    assert report.errors == {"margins"}
+    assert "72 pt from the left edge" in _margin_findings(report)[0].message
