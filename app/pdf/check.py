@@ -52,6 +52,7 @@ MAX_BAND_ROWS = 2
 BAND_GAP = 18.0
 FIRST_PAGE_EXTRA = 24.0  # NeurIPS's \enlargethispage{2\baselineskip} for the notice on page 1
 
+_MAX_INFO_KEYS = 100  # document properties looked at (custom keys included)
 _MAX_SCAN = 1000  # characters of one line or field that the e-mail pattern looks at
 
 _log = logging.getLogger(__name__)
@@ -753,8 +754,10 @@ def _check_metadata(report: FormatReport, reader: PdfReader, member_names: Seque
         return
     patterns = [p for p in (_member_name_pattern(n) for n in member_names) if p]
     found: list[str] = []
-    for key in ("/Author", "/Creator", "/Producer", "/Subject", "/Keywords", "/Title", "/Company", "/Manager",
-                "/LastModifiedBy", "/AuthorEmail"):
+    known = ["/Author", "/Creator", "/Producer", "/Subject", "/Keywords", "/Title", "/Company", "/Manager",
+             "/LastModifiedBy", "/AuthorEmail"]
+    custom = [key for key in list(info.keys())[:_MAX_INFO_KEYS] if key not in known]  # "/StudentName", ...
+    for key in known + custom:
         value = info.get(key)
         if not isinstance(value, str) or not value.strip():
             continue

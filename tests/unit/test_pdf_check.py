@@ -311,3 +311,15 @@ def test_a_header_with_a_modified_block_is_still_an_error() -> None:
     report = check_pdf(make_paper(Paper(left=72, width=468, header="CS 271 Final Report: Fused Attention Kernels")))
     assert report.errors == {"margins"}
     assert "72 pt from the left edge" in _margin_findings(report)[0].message
+
+
+def test_custom_document_properties_that_name_a_member() -> None:
+    from pypdf import PdfWriter
+
+    writer = PdfWriter(clone_from=PdfReader(io.BytesIO(make_paper(Paper(content_pages=3)))))
+    writer.add_metadata({"/StudentName": "Ada Lovelace", "/Course": "CS 271"})
+    out = io.BytesIO()
+    writer.write(out)
+    report = check_pdf(out.getvalue(), **MEMBERS)
+    assert [(f.code, f.severity) for f in report.findings] == [("metadata", "warning")]
+    assert "StudentName" in report.findings[0].message and "Course" not in report.findings[0].message

@@ -239,3 +239,28 @@ def test_real_papers_keep_their_text_and_links(name: str) -> None:
         return sum(len(p["/Annots"].get_object()) for p in reader.pages if "/Annots" in p)
 
     assert links(b) == links(a)  # pdfTeX papers hold only links: every one survives
+
+
+def test_inherited_page_attributes_are_kept() -> None:
+    """Resources, MediaBox and Rotate set on the page tree (not the page) still reach the rebuilt page."""
+    objects = [
+        b"<< /Type /Catalog /Pages 2 0 R >>",
+        b"<< /Type /Pages /Kids [3 0 R] /Count 1 /MediaBox [0 0 612 792] /Rotate 90 "
+        b"/Resources << /Font << /F1 5 0 R >> >> >>",
+        b"<< /Type /Page /Parent 2 0 R /Contents 4 0 R >>",
+        b"<< /Length 44 >>\nstream\nBT /F1 10 Tf 100 700 Td (Inherited text) Tj ET\nendstream",
+        b"<< /Type /Font /Subtype /Type1 /BaseFont /Times-Roman >>",
+    ]
+    out = io.BytesIO()
+    out.write(b"%PDF-1.7\n")
+    offsets = []
+    for number, body in enumerate(objects, start=1):
+        offsets.append(out.tell())
+        out.write(f"{number} 0 obj\n".encode() + body + b"\nendobj\n")
+    xref = out.tell()
+    out.write(f"xref\n0 {len(objects) + 1}\n0000000000 65535 f \n".encode())
+    out.write(b"".join(f"{offset:010d} 00000 n \n".encode() for offset in offsets))
+    out.write(f"trailer\n<< /Size {len(objects) + 1} /Root 1 0 R >>\nstartxref\n{xref}\n%%EOF\n".encode())
+    page = PdfReader(io.BytesIO(reviewer_copy(out.getvalue()))).pages[0]
+    assert page.extract_text() == "Inherited text"
+    assert page.get("/Rotate") == 90 and list(page.mediabox) == [0, 0, 612, 792]
