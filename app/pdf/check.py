@@ -384,8 +384,7 @@ def _check_block(report: FormatReport, main: list[PageLayout]) -> None:
         report.add("two-column", "error",
                    f"The paper is set in two columns ({right_share:.0%} of the text lines start in the right half "
                    f"of the page); NeurIPS uses a single column 5.5 in (396 pt) wide.", page=1)
-    measured = [block for block in blocks if block.measurable] or blocks
-    if _check_geometry(report, measured, x0, x1):
+    if _check_geometry(report, blocks, x0, x1):
         return
     _report_overflow(report, blocks)
     _report_bands(report, blocks)
@@ -436,7 +435,6 @@ def _check_geometry(report: FormatReport, blocks: list[_PageBlock], x0: list[flo
 def _report_overflow(report: FormatReport, blocks: list[_PageBlock]) -> None:
     """A warning per page (up to a few) whose lines run past the NeurIPS block: a code line, a wide table."""
     right_edge = BLOCK_LEFT + BLOCK_WIDTH
-    pages_warned = 0
     overflowing = []
     for block in blocks:
         banded = {id(line) for lines in block.bands.values() for line in lines}
@@ -451,10 +449,8 @@ def _report_overflow(report: FormatReport, blocks: list[_PageBlock]) -> None:
         }
         if any(past.values()):
             overflowing.append((block.layout.number, past))
-    for number, past in overflowing:
-        if pages_warned == MAX_OVERFLOW_WARNINGS:
-            break
-        pages_warned += 1
+    named, rest = overflowing[:MAX_OVERFLOW_WARNINGS], overflowing[MAX_OVERFLOW_WARNINGS:]
+    for index, (number, past) in enumerate(named):
         parts = []
         for side, lines in past.items():
             if not lines:
@@ -467,9 +463,7 @@ def _report_overflow(report: FormatReport, blocks: list[_PageBlock]) -> None:
                 reach = "into the 1 in margin"
             count = "1 line runs" if len(lines) == 1 else f"{len(lines)} lines run"
             parts.append(f"{count} past the {side} margin ({reach}), “{lines[0].text[:70]}”")
-        more = len(overflowing) - MAX_OVERFLOW_WARNINGS
-        tail = f" Pages {_page_list([n for n, _ in overflowing[MAX_OVERFLOW_WARNINGS:]])} too." \
-            if more > 0 and pages_warned == MAX_OVERFLOW_WARNINGS else ""
+        tail = f" Pages {_page_list([n for n, _ in rest])} too." if rest and index == len(named) - 1 else ""
         report.add("margins", "warning",
                    f"Page {number}: " + "; ".join(parts) + ". The text block itself is NeurIPS's; break the long "
                    "line or scale the table or figure to \\linewidth." + tail, page=number)
@@ -478,7 +472,9 @@ def _report_overflow(report: FormatReport, blocks: list[_PageBlock]) -> None:
 def _report_bands(report: FormatReport, blocks: list[_PageBlock]) -> None:
     """One warning per kind for running headers or footers set outside the text block."""
     for kind, margin in (("header", "top"), ("footer", "bottom")):
-        pages = [(block.layout.number, block.bands[kind]) for block in blocks if block.bands[kind]]
+        # A short page number ("iii", "Page 3") in a footer is not worth a warning; a running title is.
+        pages = [(block.layout.number, lines) for block in blocks
+                 if (lines := [line for line in block.bands[kind] if line.glyphs >= OVERFLOW_GLYPHS])]
         if not pages:
             continue
         numbers = [number for number, _ in pages]

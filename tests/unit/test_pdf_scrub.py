@@ -65,7 +65,8 @@ def _with_identity() -> bytes:
         _n("/EF"): DictionaryObject({_n("/F"): add(_stream(b"notes by Ada Lovelace", Type=_n("/EmbeddedFile")))})})
     attachment_ref = add(attachment)
     root[_n("/Names")] = DictionaryObject({
-        _n("/EmbeddedFiles"): DictionaryObject({_n("/Names"): ArrayObject([TextStringObject("notes"), attachment_ref])}),
+        _n("/EmbeddedFiles"): DictionaryObject({
+            _n("/Names"): ArrayObject([TextStringObject("notes"), attachment_ref])}),
         _n("/JavaScript"): DictionaryObject({_n("/Names"): ArrayObject([
             TextStringObject("init"), add(_js("this.submitForm('https://app.example/ada.lovelace');"))])})})
     root[_n("/AcroForm")] = DictionaryObject({_n("/Fields"): ArrayObject()})
@@ -153,7 +154,8 @@ def test_planted_identities_survive_nowhere() -> None:
     assert original == before  # the input is untouched
     assert copy != withheld_notice()
     for marker in PLANTED + (b"xmpmeta", b"dc:creator", b"/EmbeddedFiles", b"/EF", b"/AA", b"/JS", b"/PTEX",
-                             b"/PieceInfo", b"/Popup", b"/AcroForm", b"/Names", b"/Metadata", b"/T (", b"/Subtype /Text"):
+                             b"/PieceInfo", b"/Popup", b"/AcroForm", b"/Names", b"/Metadata", b"/T (",
+                             b"/Subtype /Text"):
         assert marker not in copy, marker
     dug = _strings(copy)
     for text in ("Lovelace", "lovelace", "JavaScript", "xmpmeta", "ada_lovelace", "fix this", "Turing"):
