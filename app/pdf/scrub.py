@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import io
 import logging
+import textwrap
 from typing import Any
 
 from pypdf import PdfReader, PdfWriter, apply_configuration
@@ -423,8 +424,7 @@ def withheld_notice() -> bytes:
         NameObject("/BaseFont"): NameObject("/Helvetica")}))
     page[NameObject("/Resources")] = DictionaryObject({
         NameObject("/Font"): DictionaryObject({NameObject("/F1"): font})})
-    lines = ["The reviewers' copy of this PDF is withheld:", "it could not be rebuilt without its authors'",
-             "metadata. The chairs can see the original."]
+    lines = textwrap.wrap(WITHHELD_MESSAGE, 60)
     ops = ["BT", "/F1 14 Tf", "72 700 Td", "18 TL"]
     for line in lines:
         ops.append("(" + line.replace("\\", "\\\\").replace("(", "\\(").replace(")", "\\)") + ") '")
