@@ -73,7 +73,8 @@ _ANNOT_SUBTYPES = frozenset({
 _LINK_KEYS = frozenset({"/Type", "/Subtype", "/Rect", "/Border", "/C", "/H", "/QuadPoints", "/F", "/A", "/Dest"})
 _CATALOG_KEYS = frozenset({"/Type", "/Pages"})
 _INFO_KEYS = frozenset({"/Producer"})
-_MAX_DEPTH = 64
+_MAX_DEPTH = 150  # levels of objects copied (forms inside forms ...); verification looks 64 deep inside one object
+_MAX_VERIFY_DEPTH = 64
 _MAX_ANNOTS = 5_000  # per page
 # JPEG markers kept: APP0 (JFIF), APP2 (ICC profile), APP14 (Adobe: colour transform); others carry EXIF/XMP/IPTC.
 _JPEG_KEPT_APPS = {0xE0, 0xE2, 0xEE}
@@ -382,7 +383,7 @@ def verify_reviewer_copy(data: bytes, pages: int | None = None) -> None:
 
 
 def _verify_object(obj: Any, idnum: int, depth: int) -> None:
-    if depth > _MAX_DEPTH:
+    if depth > _MAX_VERIFY_DEPTH:
         raise ScrubError(f"object {idnum} nests too deeply")
     if isinstance(obj, ArrayObject):
         for item in obj:
