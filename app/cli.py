@@ -407,6 +407,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 # These two are what a rig runs: they import the rig's code only (runners, the kernel), never the server's.
 PASS_THROUGH = {"worker": "runners.worker", "reproduce": "runners.reproduce"}
+# What the `server` extra adds (pyproject.toml): missing in a rig's install, so say how to get the server.
+SERVER_PACKAGES = {"fastapi", "starlette", "uvicorn", "sqlmodel", "sqlalchemy", "alembic", "jinja2", "pydantic_settings",
+                   "pydantic", "argon2", "itsdangerous", "multipart", "email_validator", "psycopg", "pypdf", "scipy",
+                   "ortools", "sentence_transformers", "markdown_it", "nh3"}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -417,7 +421,14 @@ def main(argv: list[str] | None = None) -> int:
 
         return importlib.import_module(PASS_THROUGH[argv[0]]).main(argv[1:])
     args = build_parser().parse_args(argv)
-    return args.func(args)
+    try:
+        return args.func(args)
+    except ModuleNotFoundError as exc:
+        if (exc.name or "").split(".")[0] not in SERVER_PACKAGES:
+            raise
+        print(f"error: `reproreview {args.command}` needs the server's packages ({exc.name} is missing); this looks "
+              "like a rig's install: pip install 'reproreview[server]'", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":
