@@ -10,7 +10,7 @@ __all__ = ["QUEUE_PREFIX", "JOB_NAME", "RIG_KINDS", "queue_name"]
 
 QUEUE_PREFIX = "reproreview:"
 JOB_NAME = "run_artifact"  # the arq function a rig worker registers and the API enqueues
-RIG_KINDS = RIGS
+RIG_KINDS = RIGS  # none is called "server": queue_name("server") is the API's background queue (app.jobs.background)
 
 
 def queue_name(rig_kind: str) -> str:

@@ -43,8 +43,7 @@ from runners.client import RigApiError
 from runners.jobs import execute_run, rig_facts
 from runners.queues import JOB_NAME, queue_name
 
-__all__ = ["job_id", "queue_name", "enqueue_run", "enqueue_runs", "recover_lost_runs", "LocalRigClient",
-           "start_embedded"]
+__all__ = ["job_id", "queue_name", "enqueue_run", "recover_lost_runs", "LocalRigClient", "start_embedded"]
 
 log = logging.getLogger(__name__)
 _embedded_lock = threading.Lock()
@@ -63,6 +62,7 @@ def job_id(run_id: int, attempt: int = 0) -> str:
 def enqueue_run(settings: Settings, run_id: int, rig_kind: str, *, attempt: int = 0,
                 engine: Engine | None = None) -> None:
     """Hand a committed run to a rig: arq when settings.redis_url is set, else the embedded local rig.
+    Called by the after-commit handler below (and benchmarks/tests that create runs by hand).
     A Redis that cannot be reached is logged, not raised: the run is committed, the sweep enqueues it later."""
     if settings.redis_url:
         try:
@@ -71,12 +71,6 @@ def enqueue_run(settings: Settings, run_id: int, rig_kind: str, *, attempt: int 
             log.warning("run %s could not be enqueued (%s); the sweep will enqueue it again", run_id, exc)
     else:
         start_embedded(settings, run_id, engine=engine, kind=rig_kind)
-
-
-def enqueue_runs(settings: Settings, runs: list[tuple], *, engine: Engine | None = None) -> None:
-    """(run id, rig kind[, attempt]) tuples, as enqueue_run."""
-    for run_id, kind, *rest in runs:
-        enqueue_run(settings, run_id, kind, attempt=rest[0] if rest else 0, engine=engine)
 
 
 async def _enqueue_arq(redis_url: str, runs: list[tuple[int, int]], rig_kind: str) -> list[int]:
