@@ -11,6 +11,7 @@ from starlette.middleware.sessions import SessionMiddleware
 
 from sqlalchemy.engine import Engine
 
+from app import jobs  # noqa: F401 — registers the after-commit handlers and background jobs
 from app.db import get_engine, make_engine
 from app.errors import DomainError, NotSignedIn
 from app.migrate import ensure_migrated

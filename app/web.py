@@ -9,6 +9,7 @@ from fastapi.responses import RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 from sqlmodel import Session
 
+from app.artifacts.manifest import RIGS
 from app.errors import DomainError
 from app.security.sessions import csrf_token, flash, pop_flashes
 from app.services.deadlines import format_in
@@ -23,6 +24,7 @@ def _local(moment: datetime | None, tz_name: str | None) -> str:
 
 templates.env.filters["local"] = _local
 templates.env.globals["STATIC_VERSION"] = "1"
+templates.env.globals["RIG_KINDS"] = RIGS  # the kernel's list, for the rigs page
 
 
 def is_htmx(request: Request) -> bool:

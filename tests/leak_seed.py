@@ -25,7 +25,7 @@ from pathlib import Path
 
 from sqlmodel import Session
 
-from app.artifacts import runs as run_service
+from app.services import runs as run_service
 from app.models import PHASES, Audience, Member, Phase, Submission, User, Venue
 from app.models.run import RunStatus
 from app.services import accounts, assignments, extensions, groups, notifications, reviews, submissions, venues

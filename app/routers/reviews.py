@@ -7,7 +7,6 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, Field
 
-from app.artifacts import runs as run_service
 from app.db import SessionDep, begin_write
 from app.deps import CurrentUser, VenueCtx
 from app.errors import BadInput, DomainError
@@ -17,6 +16,7 @@ from app.security.permissions import require
 from app.security.sessions import flash
 from app.services import review_forms as form_service
 from app.services import reviews as service
+from app.services import runs as run_service
 from app.services import submissions as submission_service
 from app.web import form_action, redirect, render
 

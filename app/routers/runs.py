@@ -12,17 +12,17 @@ from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import FileResponse, PlainTextResponse, Response
 from pydantic import BaseModel, Field
 
-from app.artifacts import badges as badge_service
-from app.artifacts import claims as claim_service
-from app.artifacts import queue
-from app.artifacts import runs as service
 from app.db import SessionDep
 from app.deps import CurrentUser, SettingsDep, VenueCtx
 from app.errors import BadInput, NotFound, NotSignedIn
+from app.jobs.sweep import sweep_runs
 from app.models.run import FINISHED, Rig, Run
 from app.routers.submissions import _visible_submission
 from app.security import permissions
 from app.security.permissions import require
+from app.services import badges as badge_service
+from app.services import claims as claim_service
+from app.services import runs as service
 from app.services import submissions as submission_service
 from app.web import form_action, render
 
@@ -184,22 +184,6 @@ def _runs_submission(session, ctx, number: int, *, request: bool = False):  # no
     return sub
 
 
-def _sweep(session, settings, request: Request) -> None:  # noqa: ANN001
-    """Re-queue (or fail) runs whose rig went silent and enqueue them after the commit; enqueue again the
-    queued runs the queue lost. Any API process may do it (rig heartbeats, run pages): state is in the
-    database and Redis only."""
-    requeued = service.expire_stale_runs(session, ttl_s=service.HEARTBEAT_TTL_S, max_attempts=service.MAX_ATTEMPTS)
-    if requeued:
-        kinds = [(r, session.get(Run, r).rig_kind, session.get(Run, r).attempts) for r in requeued]
-        session.commit()
-        queue.enqueue_runs(settings, kinds, engine=request.app.state.engine)
-    lost = service.queued_runs(session, older_than_s=service.LOST_GRACE_S)
-    if lost:
-        session.commit()  # no transaction stays open while Redis answers
-        queue.recover_lost_runs(settings, [r for r in lost if r[0] not in requeued],
-                                engine=request.app.state.engine)
-
-
 def _unmasked(ctx, sub) -> bool:  # noqa: ANN001
     return permissions.can_read_run_logs_unmasked(ctx.user, ctx.member, ctx.venue, sub)
 
@@ -232,8 +216,7 @@ def api_request_run(number: int, request: Request, session: SessionDep, settings
     sub = _runs_submission(session, ctx, number, request=True)
     run = service.create_run(session, ctx.user, sub, submission_service.current_artifact(session, sub),
                              smoke=bool(body and body.smoke))
-    session.commit()  # the job must never see a run that is not there yet
-    queue.enqueue_run(settings, run.id, run.rig_kind, engine=request.app.state.engine)
+    service.enqueue_after_commit(session, settings, run)  # to a rig once the request commits, never before
     return run_out(run, sub.number)
 
 
@@ -241,7 +224,7 @@ def api_request_run(number: int, request: Request, session: SessionDep, settings
 def api_runs(number: int, request: Request, session: SessionDep, settings: SettingsDep,
              ctx: VenueCtx) -> list[RunOut]:
     sub = _runs_submission(session, ctx, number)
-    _sweep(session, settings, request)
+    sweep_runs(settings, session)
     return [run_out(r, sub.number) for r in service.list_runs(session, sub)]
 
 
@@ -352,7 +335,7 @@ def api_rig_heartbeat(request: Request, session: SessionDep, settings: SettingsD
                       body: RigHeartbeatIn | None = None) -> dict:
     """The rig is alive (with its machine's facts); also the moment silent runs are re-queued."""
     service.rig_heartbeat(session, rig, body.facts if body else None)
-    _sweep(session, settings, request)
+    sweep_runs(settings, session)
     return {"ok": True, "rig_id": rig.id, "kind": rig.kind}
 
 
@@ -436,7 +419,7 @@ def run_status_fragment(number: int, run_id: int, request: Request, session: Ses
     """The run's status and the tail of its log as an htmx fragment; it polls itself while the run is
     queued or running, and stops once it has finished."""
     sub = _runs_submission(session, ctx, number)
-    _sweep(session, settings, request)
+    sweep_runs(settings, session)
     run = service.get_run(session, sub, run_id)
     session.refresh(run)
     return render(request, "partials/run_status.html",
@@ -466,7 +449,7 @@ def run_now(request: Request, session: SessionDep, settings: SettingsDep, ctx: V
         require(permissions.can_request_run(ctx.user, ctx.member, ctx.venue, sub),
                 "Only the submission's authors and the venue's staff can start runs.")
         run = service.create_run(session, ctx.user, sub, submission_service.current_artifact(session, sub))
-        queue.enqueue_after_commit(session, settings, run)
+        service.enqueue_after_commit(session, settings, run)
         return run
     return form_action(request, session, start, success=lambda r: f"Run {r.id} queued on a {r.rig_kind} rig.",
                        next_url=_back(ctx, None) + "#runs", back_url=_back(ctx, None) + "#runs")
