@@ -7,8 +7,8 @@ import os
 import socket
 import subprocess
 import sys
-import time
 import threading
+import time
 from datetime import UTC, datetime, timedelta
 from email.message import Message
 from pathlib import Path
