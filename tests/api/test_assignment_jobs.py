@@ -136,3 +136,77 @@ def test_without_redis_a_solve_runs_in_a_thread_of_the_api(tmp_path):  # noqa: A
                 time.sleep(0.2)
                 s.expire_all()
         _assert_preview_done(served.engine, job_id)
+
+
+def _database(tmp_path: Path):  # noqa: ANN202
+    """A migrated database of the test's own (the jobs below commit, and threads read what they commit)."""
+    url, drop = _fresh_database(os.environ.get("REPROREVIEW_TEST_DATABASE_URL") or f"sqlite:///{tmp_path / 'j.db'}")
+    upgrade(url)
+    return url, make_engine(url), drop
+
+
+def test_a_job_held_by_a_process_keeps_its_heartbeat_and_never_reads_as_stale(tmp_path):  # noqa: ANN001
+    """Solving has no progress to report for a while (and a job may wait for this process's solve lock): the
+    heartbeat keeps it alive, so no API process calls it stopped and starts another; a finished job stops it."""
+    from datetime import UTC, datetime
+
+    from app.jobs import assignments as solve_jobs
+    from app.services.assignments import JOB_STALE_AFTER, is_stale
+
+    url, engine, drop = _database(tmp_path)
+    try:
+        slug = _seed(engine)
+        with Session(engine) as s:
+            venue = s.exec(select(Venue).where(Venue.slug == slug)).one()
+            old = datetime.now(UTC) - JOB_STALE_AFTER * 2
+            job = AssignmentJob(venue_id=venue.id, status="running", phase="solving", created_at=old, heartbeat_at=old)
+            s.add(job)
+            s.commit()
+            job_id = job.id
+            assert is_stale(job)
+        with solve_jobs._heartbeats(lambda: Session(engine, expire_on_commit=False), job_id, every_s=0.05):  # noqa: SLF001
+            time.sleep(1.0)
+        with Session(engine) as s:
+            job = s.get(AssignmentJob, job_id)
+            assert not is_stale(job) and job.status == "running"
+            job.status = "done"
+            s.add(job)
+            s.commit()
+            beat = job.heartbeat_at
+        with solve_jobs._heartbeats(lambda: Session(engine, expire_on_commit=False), job_id, every_s=0.05):  # noqa: SLF001
+            time.sleep(0.5)
+        with Session(engine) as s:
+            assert s.get(AssignmentJob, job_id).heartbeat_at == beat  # nothing beats for a finished job
+    finally:
+        engine.dispose()
+        drop()
+
+
+def test_the_server_worker_hands_on_a_committed_job_the_queue_never_got(tmp_path):  # noqa: ANN001
+    """An API process that died between its commit and its enqueue leaves a queued row and an empty queue: a
+    server worker starting up queues it again and runs it (here it fails fast: the venue has no submissions)."""
+    from app.jobs.worker import build_worker
+    from app.settings import Settings
+
+    url, engine, drop = _database(tmp_path)
+    queue = redis.Redis.from_url(REDIS_URL)
+    try:
+        with Session(engine) as s:
+            venue = Venue(slug="empty-solve", title="Empty", phase="assignment")
+            s.add(venue)
+            s.flush()
+            job = AssignmentJob(venue_id=venue.id, params={"k": 1, "min_load": 0, "max_load": 1})
+            s.add(job)
+            s.commit()
+            job_id = job.id
+        queue.zrem(SERVER_QUEUE, background_job_id(job_id))
+        queue.delete(*(f"arq:{kind}:{background_job_id(job_id)}" for kind in ("job", "result", "in-progress", "retry")))
+        settings = Settings(data_dir=tmp_path / "data", database_url=url, secret_key="k", redis_url=REDIS_URL,
+                            _env_file=None)
+        build_worker(settings, burst=True, handle_signals=False).run()
+        with Session(engine) as s:
+            job = s.get(AssignmentJob, job_id)
+            assert job.status == "failed" and "There are no submissions to assign." in job.error
+    finally:
+        engine.dispose()
+        drop()
