@@ -185,6 +185,7 @@ def test_a_job_held_by_a_process_keeps_its_heartbeat_and_never_reads_as_stale(tm
 def test_the_server_worker_hands_on_a_committed_job_the_queue_never_got(tmp_path):  # noqa: ANN001
     """An API process that died between its commit and its enqueue leaves a queued row and an empty queue: a
     server worker starting up queues it again and runs it (here it fails fast: the venue has no submissions)."""
+    from app.jobs import assignments as solve_jobs
     from app.jobs.worker import build_worker
     from app.settings import Settings
 
@@ -207,6 +208,19 @@ def test_the_server_worker_hands_on_a_committed_job_the_queue_never_got(tmp_path
         with Session(engine) as s:
             job = s.get(AssignmentJob, job_id)
             assert job.status == "failed" and "There are no submissions to assign." in job.error
+            finished_at = job.finished_at
+        # started again (a second submit, an arq retry): a finished job is left as it is
+        solve_jobs.run_job(lambda: Session(engine, expire_on_commit=False), settings, job_id)
+        with Session(engine) as s:
+            assert s.get(AssignmentJob, job_id).finished_at == finished_at
     finally:
         engine.dispose()
         drop()
+
+
+def test_the_server_worker_needs_redis(tmp_path):  # noqa: ANN001
+    env = {k: v for k, v in os.environ.items() if k != "REPROREVIEW_REDIS_URL"}
+    env.update(REPROREVIEW_DATABASE_URL=f"sqlite:///{tmp_path / 'none.db'}", REPROREVIEW_DATA_DIR=str(tmp_path))
+    done = subprocess.run([sys.executable, "-m", "app.cli", "worker", "--server", "--burst"], cwd=ROOT, env=env,
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 2 and "REPROREVIEW_REDIS_URL" in done.stderr
