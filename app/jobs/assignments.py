@@ -137,9 +137,15 @@ def solve(ctx: dict, job_id: int) -> None:
         run_job(open_session, settings, job_id)
 
 
-def launch(settings: Settings, engine: Engine, job_id: int) -> None:
+def launch(settings: Settings, bind: Engine | Connection, job_id: int) -> None:
     """Start a committed job: on the server-side queue with Redis, else in a daemon thread of this process.
-    When Redis cannot be reached the solve runs here all the same (the chair's preview still comes)."""
+    When Redis cannot be reached the solve runs here all the same (the chair's preview still comes). A commit
+    inside an enclosing transaction (a test's) is no real commit: no thread or worker could see the row, so
+    nothing starts (tests replace `launch` to run it on their connection)."""
+    if outbox.is_outer_transaction(bind):
+        log.info("assignment job %s not started: its row is not committed yet (an enclosing transaction)", job_id)
+        return
+    engine = bind if isinstance(bind, Engine) else bind.engine
     try:
         background.submit(settings, engine, service.SOLVE_JOB, job_id, job_id=service.background_job_id(job_id))
     except Exception:  # noqa: BLE001 — Redis down: better a solve in this process than a job nobody runs
@@ -153,14 +159,13 @@ def launch(settings: Settings, engine: Engine, job_id: int) -> None:
 @outbox.handler("job")
 def start_committed_jobs(bind: Engine | Connection, payloads: list[dict[str, Any]]) -> None:
     """Start each background job a commit recorded: `outbox.after_commit(session, "job", name=…, args=[…],
-    job_id=…, settings=…)`. (A test's outer transaction is no real commit; tests replace `launch` or
-    `background.submit` there, as a thread or a worker could not see the rows.)"""
-    engine = bind if isinstance(bind, Engine) else bind.engine
+    job_id=…, settings=…)`."""
     for p in payloads:
         try:
             if p["name"] == service.SOLVE_JOB:
-                launch(p["settings"], engine, *p["args"])
-            else:
+                launch(p["settings"], bind, *p["args"])
+            elif not outbox.is_outer_transaction(bind):
+                engine = bind if isinstance(bind, Engine) else bind.engine
                 background.submit(p["settings"], engine, p["name"], *p.get("args", ()), job_id=p.get("job_id"))
         except Exception:  # noqa: BLE001 — the rows are committed; the next start (or a sweep) picks them up
             log.exception("could not start background job %s%r", p.get("name"), tuple(p.get("args", ())))

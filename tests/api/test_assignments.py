@@ -179,7 +179,8 @@ def inline_jobs(monkeypatch, db):  # noqa: ANN001, ANN201
     the test's uncommitted data); tests/api/test_assignment_jobs.py and the browser test run them for real."""
     started: list[int] = []
 
-    def launch(settings, engine, job_id):  # noqa: ANN001, ANN202, ARG001
+    def launch(settings, bind, job_id):  # noqa: ANN001, ANN202
+        assert bind is db.bind  # the request committed on the test's connection
         started.append(job_id)
         solve_jobs.run_job(on_test_connection(db), settings, job_id)
         db.expire_all()  # the test's session reads what the job wrote
@@ -192,7 +193,7 @@ def inline_jobs(monkeypatch, db):  # noqa: ANN001, ANN201
 def held_jobs(monkeypatch):  # noqa: ANN001, ANN201
     """Jobs are recorded and committed but never started (they stay queued)."""
     held: list[int] = []
-    monkeypatch.setattr(solve_jobs, "launch", lambda settings, engine, job_id: held.append(job_id))
+    monkeypatch.setattr(solve_jobs, "launch", lambda settings, bind, job_id: held.append(job_id))
     return held
 
 
