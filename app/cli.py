@@ -155,6 +155,7 @@ def cmd_assign(args: argparse.Namespace) -> int:
     from app.assignment.solver import Infeasible
     from app.db import get_engine
     from app.errors import DomainError
+    from app.jobs.assignments import deliver_committed_mail
     from app.models import User
     from app.services import assignments, venues
 
@@ -185,7 +186,7 @@ def cmd_assign(args: argparse.Namespace) -> int:
             return 2
         if not args.dry_run:
             session.commit()
-            assignments.deliver_committed_mail(settings, session.get_bind())
+            deliver_committed_mail(settings, session.get_bind())
     if args.json:
         print(json.dumps({"dry_run": args.dry_run, "stats": plan.stats,
                           "pairs": [{"submission_id": s, "member_id": m, "affinity": round(plan.affinity[(s, m)], 4)}
@@ -201,6 +202,11 @@ def cmd_assign(args: argparse.Namespace) -> int:
 
 
 def cmd_worker(args: argparse.Namespace) -> int:
+    """`worker --server`: the service's background jobs (app.jobs.worker); otherwise a rig (runners.worker)."""
+    if "--server" in args.rest:
+        from app.jobs.worker import main as server_main
+
+        return server_main([a for a in args.rest if a != "--server"])
     from runners.worker import main as worker_main
 
     return worker_main(args.rest)
@@ -393,7 +399,8 @@ def build_parser() -> argparse.ArgumentParser:
     s = nsub.add_parser("send", help="send pending mail and retry failed mail")
     s.set_defaults(func=cmd_notify)
 
-    p = sub.add_parser("worker", help="run a rig worker: reproreview worker --rig-kind gpu --api URL --token T",
+    p = sub.add_parser("worker", help="run a rig worker: reproreview worker --rig-kind gpu --api URL --token T; "
+                                      "or the service's background jobs (solves) from Redis: reproreview worker --server",
                        add_help=False)
     p.add_argument("rest", nargs=argparse.REMAINDER)
     p.set_defaults(func=cmd_worker)
@@ -415,6 +422,8 @@ SERVER_PACKAGES = {"fastapi", "starlette", "uvicorn", "sqlmodel", "sqlalchemy", 
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
+    if argv and argv[0] == "worker":  # a rig, or with --server the service's jobs: each owns its options
+        return cmd_worker(argparse.Namespace(rest=argv[1:]))
     if argv and argv[0] in PASS_THROUGH:
         # These commands own their options (argparse REMAINDER cannot pass leading --options through).
         import importlib

@@ -261,7 +261,7 @@ def seed(db: Session, settings: Settings, tmp: Path) -> Seed:
         for k in keys:
             assignments.set_bid(db, venue, people[k].member, subs[n], "eager")
     assignments.set_interests(db, people["ignatius"].member, ["int8 quantisation on microcontrollers"])
-    job = assignments.start_job(db, chair.user, venue, k=2, min_load=0, max_load=3)
+    job = assignments.start_job(db, settings, chair.user, venue, k=2, min_load=0, max_load=3)  # stays queued
     changes = [assignments.Change("add", subs[n].id, people[k].member.id) for n, keys in REVIEWERS.items()
                for k in keys]
     assignments.apply_changes(db, chair.user, venue, changes, action="assignment.manual")

@@ -11,6 +11,7 @@ from pydantic import BaseModel, Field
 from app.db import SessionDep
 from app.deps import SettingsDep, VenueCtx
 from app.errors import BadInput, DomainError, NotFound
+from app.jobs import assignments as _solve_jobs  # noqa: F401 — registers the solve job and the handler that starts it
 from app.routers.members import read_upload
 from app.security import permissions
 from app.security.permissions import require
@@ -71,13 +72,10 @@ def _solve_params(body: SolveIn) -> dict:
             "fair": body.fair, "keep_existing": body.keep_existing}
 
 
-def _start_job(request: Request, session, settings, ctx, params: dict, dry_run: bool):  # noqa: ANN001, ANN202
-    """Record the job, commit, then start it: the job must never look for a row that is not there yet."""
+def _start_job(request: Request, session, settings, ctx, params: dict, dry_run: bool):  # noqa: ANN001, ANN202, ARG001
+    """Record the job; it starts once the request commits (app.jobs.assignments), never before its row exists."""
     require(permissions.can_manage_assignments(ctx.user, ctx.member, ctx.venue), CHAIRS_ONLY)
-    job = service.start_job(session, ctx.user, ctx.venue, dry_run=dry_run, **params)
-    session.commit()
-    service.launch_job(settings, request.app.state.engine, job.id)
-    return job
+    return service.start_job(session, settings, ctx.user, ctx.venue, dry_run=dry_run, **params)
 
 
 # ---- JSON API ----------------------------------------------------------------------------------------------

@@ -7,6 +7,7 @@ import os
 import socket
 import subprocess
 import sys
+import threading
 import time
 from datetime import UTC, datetime, timedelta
 from email.message import Message
@@ -569,6 +570,7 @@ def test_assignments_applied_outside_a_request_are_mailed_at_once(tmp_path, smtp
     from app.db import make_engine
     from app.migrate import upgrade
     from app.models import Assignment
+    import app.jobs  # noqa: F401 — the handler that starts committed jobs
     from app.services import assignments
     from app.settings import Settings
     from tests.factories import Factory
@@ -599,9 +601,11 @@ def test_assignments_applied_outside_a_request_are_mailed_at_once(tmp_path, smtp
 
     with Session(engine, expire_on_commit=False) as db:
         venue, chair, students = review_phase_venue(db)
-        job = assignments.start_job(db, chair, venue, k=1, min_load=0, max_load=1, dry_run=False)
-        db.commit()
-    assignments.run_job(lambda: Session(engine, expire_on_commit=False), settings, job.id)
+        job = assignments.start_job(db, settings, chair, venue, k=1, min_load=0, max_load=1, dry_run=False)
+        db.commit()  # without Redis the committed job runs in a daemon thread of this process
+    for thread in threading.enumerate():
+        if thread.name == f"job-{assignments.SOLVE_JOB}":
+            thread.join(300)
     with Session(engine) as db:
         assert db.get(type(job), job.id).status == "done"
         assert len(db.exec(select(Assignment).where(Assignment.venue_id == venue.id)).all()) == 2
