@@ -41,7 +41,8 @@ def expected(endpoint: str, role: str, phase: str) -> int | None:
             (role == "reviewer_done" and phase in WRITING) or (role == "author" and phase == "response")
         return 2 if ok else None
     if endpoint == "get_review":
-        return 2 if role in ("reviewer_done", "reviewer_new") else None
+        # an assigned reviewer sees the submission (and so their review of it) from the review phase on
+        return 2 if role in ("reviewer_done", "reviewer_new") and phase in READING else None
     if endpoint in ("save_review", "submit_review"):
         if role == "reviewer_done":
             return 2 if phase in WRITING else None
@@ -56,6 +57,25 @@ def expected(endpoint: str, role: str, phase: str) -> int | None:
     if endpoint == "rate":
         return 2 if role == "author" and phase in AUTHORS_READ else None
     raise AssertionError(endpoint)
+
+
+def sees_submission(role: str, phase: str) -> bool:
+    """Staff, the authors, and the assigned reviewers from the review phase on (can_view_submission)."""
+    return role in STAFF or role == "author" or (role in ("reviewer_done", "reviewer_new") and phase in READING)
+
+
+def denied_status(endpoint: str, role: str, phase: str) -> int:
+    """404 when the viewer may not see the submission (or the review rated), whether or not it exists; 403 when
+    they see it but may not do this (one answer for every submission route: app.deps.VisibleSubmission)."""
+    if endpoint in ("form", "mine", "markdown"):
+        return 403
+    if not sees_submission(role, phase):
+        return 404
+    # reviewer_new has submitted its own review by the time "rate" is called in the review phase (calls run in order)
+    reads = expected("reviews", role, phase) is not None or (role == "reviewer_new" and phase == "review")
+    if endpoint == "rate" and not reads:
+        return 404  # a review the viewer may not read is not there for them
+    return 403
 
 
 @pytest.mark.parametrize("phase", PHASES)
@@ -121,9 +141,8 @@ def test_review_endpoints_as_role_in_phase(make, db, app, as_user, role, phase):
         elif want == 409:
             ok = r.status_code == 409
         else:
-            ok = r.status_code in (403, 404) and "detail" in r.json()
-            if role == "outsider" and name != "markdown":
-                ok = ok and r.status_code == 404
+            ok = "detail" in r.json() and r.status_code == (404 if role == "outsider" and name != "markdown"
+                                                             else denied_status(name, role, phase))
         if not ok:
             wrong.append((name, want, r.status_code, r.text[:120]))
     assert not wrong, wrong
