@@ -7,7 +7,6 @@ from dataclasses import dataclass
 from typing import Annotated
 
 from fastapi import Depends, Request
-from sqlmodel import Session
 
 from app.db import SessionDep, defer_write, release
 from app.errors import NotFound, NotSignedIn

@@ -388,7 +388,6 @@ def api_rig_result(run_id: int, body: ResultIn, session: SessionDep, rig: Curren
 
 # ---- rigs (site-wide) -------------------------------------------------------------------------------
 
-RIGS_ONLY = "Only admins and venue chairs manage rigs."
 
 
 @api.post("/rigs", response_model=RigOut, status_code=201)

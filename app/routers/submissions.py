@@ -24,7 +24,6 @@ from app.web import form_action, redirect, render
 pages = APIRouter(tags=["pages"], include_in_schema=False)
 api = APIRouter(prefix="/api/v1", tags=["submissions"])
 
-SUBMIT_ONLY = "Only a student in a group can submit, during the submission phase."
 
 
 def _check_length(request: Request, limit: int) -> None:
