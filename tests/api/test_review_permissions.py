@@ -163,3 +163,38 @@ REVIEW_ROUTES = {
     ("GET", "/api/v1/venues/{slug}/my-reviews"),
     ("POST", "/api/v1/markdown"),
 }
+
+
+def test_a_submission_one_may_not_see_answers_like_one_that_does_not_exist(make, db, app, as_user):
+    """Reviews, runs, claims, badges and the submission itself: the same 404, word for word, for #1 (there, not
+    visible to this student) and #99 (not there), on the API and on the pages; an assigned reviewer before the
+    review phase is not let in by the reviews routes either (one rule: can_view_submission)."""
+    venue = make.venue(phase="submission")
+    chair, _ = make.member(venue, "chair")
+    alpha, beta = make.group(venue, "Alpha"), make.group(venue, "Beta")
+    author, author_m = make.member(venue, "student", group=alpha)
+    other, other_m = make.member(venue, "student", group=beta)
+    sub = save_submission(db, author, venue, author_m, title="Paper", abstract="", keywords=[])
+    apply_changes(db, chair, venue, [Change("add", sub.id, other_m.id)], action="assignment.manual")
+    db.commit()
+    client = as_user(other)
+    api = f"/api/v1/venues/{venue.slug}/submissions"
+    page = f"/venues/{venue.slug}/submissions"
+    for tail in ("", "/revisions", "/review", "/reviews", "/comments", "/response", "/runs", "/runs/1", "/claims",
+                 "/badges", "/artifact/files"):
+        there, absent = client.get(f"{api}/1{tail}"), client.get(f"{api}/99{tail}")
+        assert there.status_code == absent.status_code == 404, (tail, there.text, absent.text)
+        assert there.json()["detail"].replace("#1", "#N") == absent.json()["detail"].replace("#99", "#N"), tail
+    for tail in ("", "/artifact", "/runs", "/review", "/reviews"):
+        assert client.get(f"{page}/1{tail}", follow_redirects=False).status_code == 404, tail
+    for method, tail, body in (("PUT", "/review", {"answers": {}, "version": 0}),
+                               ("POST", "/comments", {"body": "hello"}), ("PUT", "/response", {"body": "hi"})):
+        assert client.request(method, f"{api}/1{tail}", json=body).status_code == 404, tail
+    assert client.post(f"{page}/1/comments", data={"body": "hello"}, follow_redirects=False).status_code == 404
+    # From the review phase on, the assigned reviewer sees it; the author's group sees it throughout.
+    venue.phase = "review"
+    db.add(venue)
+    db.commit()
+    assert client.get(f"{api}/1/review").status_code == 200
+    assert client.get(f"{api}/1/reviews").status_code == 403  # sees the submission, not yet the reviews
+    assert as_user(author).get(f"{api}/1/review").status_code == 403  # sees it, is not its reviewer
