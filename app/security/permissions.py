@@ -10,14 +10,19 @@ turns a "no" into Forbidden with that reason.
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import wraps
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.orm import object_session
 from sqlmodel import Session
 
 from app.errors import Forbidden
 from app.models import Extension, Group, Member, Phase, Role, Submission, User, Venue
-from app.services.reviews import Relation, relation
+# The module, not its names: app.services.reviews reaches this module through notifications while it loads (the
+# standing helper moving to app.services.standing ends that).
+from app.services import reviews as _reviews
+
+if TYPE_CHECKING:
+    from app.services.reviews import Relation
 
 GROUP_PHASES = {Phase.setup.value, Phase.submission.value}
 STAFF_ROLES = {Role.chair.value, Role.ta.value}
@@ -100,7 +105,7 @@ class Standing:
     submission: Submission
     staff: bool
     chair: bool
-    relation: Relation  # what the database says: author, assigned, own review submitted
+    relation: "Relation"  # what the database says: author, assigned, own review submitted
     _key: object = field(default=None, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -134,7 +139,8 @@ def standing(session: Session, user: User, member: Member | None, submission: Su
     if member is not None and member.venue_id != submission.venue_id:
         member = None
     return Standing(user=user, member=member, venue=venue, submission=submission, staff=is_staff(user, member),
-                    chair=is_chair(user, member), relation=relation(session, member, submission), _key=_MADE_HERE)
+                    chair=is_chair(user, member), relation=_reviews.relation(session, member, submission),
+                    _key=_MADE_HERE)
 
 
 def _standing_or_legacy(check: Callable[[Standing], bool]) -> Callable[..., bool]:
