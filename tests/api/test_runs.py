@@ -448,8 +448,9 @@ def test_logs_are_anonymized_for_readers_outside_the_group_and_staff(world, as_u
     assert "Stu Dent" not in masked and email not in masked and "[anonymized]" in masked and "acc 0.92" in masked
     assert "Stu Dent" not in run_service.log_tail(db, run, anonymize=True)
     m = world["members"]
-    assert not permissions.can_read_run_logs_unmasked(world["reviewer"], m["reviewer"], world["venue"], world["sub"])
-    assert permissions.can_read_run_logs_unmasked(world["student"], m["student"], world["venue"], world["sub"])
+    assert not permissions.can_read_run_logs_unmasked(permissions.standing(db, world["reviewer"], m["reviewer"],
+                                                                           world["sub"]))
+    assert permissions.can_read_run_logs_unmasked(permissions.standing(db, world["student"], m["student"], world["sub"]))
     r = as_user(world["student"]).get(url(world, f"/{run_id}/log?download=1"))
     assert r.headers["content-disposition"] == f'attachment; filename="run-{run_id}.log"'
 
