@@ -5,3 +5,4 @@ Importing `app.jobs` registers every after-commit handler (app.outbox) and backg
 """
 
 from app.jobs import background  # noqa: F401
+from app.jobs import digest, mail  # noqa: F401
