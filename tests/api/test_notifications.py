@@ -780,3 +780,19 @@ def test_with_redis_committed_mail_is_a_deliver_mail_job_on_the_server_queue(tmp
             r.delete(b"arq:job:" + key)
         r.delete(background.SERVER_QUEUE)
         engine.dispose()
+
+
+def test_mail_goes_out_after_the_commit_not_when_a_savepoint_is_released(tmp_path, smtp):  # noqa: ANN001
+    """Each enqueue inserts in a savepoint; releasing one must not send the mails queued before it (nobody else
+    could see them yet, and on SQLite the sender would wait for the writer's own lock)."""
+    engine, settings = _own_database(tmp_path, smtp)
+    person = _one_person(engine)
+    started = time.monotonic()
+    with mail_jobs.delivering(settings) as report, Session(engine) as s:
+        for n in range(3):
+            assert notifications.enqueue(s, key=f"t:sp:{n}", user=person(s), kind="assignment", venue=None,
+                                         context=_ASSIGNED)
+        assert smtp.messages == [] and report.sent == 0
+        s.commit()
+    assert report.sent == 3 and len(smtp.messages) == 3 and time.monotonic() - started < 20
+    engine.dispose()
