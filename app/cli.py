@@ -155,7 +155,6 @@ def cmd_assign(args: argparse.Namespace) -> int:
     from app.assignment.solver import Infeasible
     from app.db import get_engine
     from app.errors import DomainError
-    from app.jobs.assignments import deliver_committed_mail
     from app.models import User
     from app.services import assignments, venues
 
@@ -185,8 +184,10 @@ def cmd_assign(args: argparse.Namespace) -> int:
                 print(json.dumps({"error": message}))
             return 2
         if not args.dry_run:
-            session.commit()
-            deliver_committed_mail(settings, session.get_bind())
+            from app.jobs import mail
+
+            with mail.delivering(settings):  # the commit sends the assignment mails it queued
+                session.commit()
     if args.json:
         print(json.dumps({"dry_run": args.dry_run, "stats": plan.stats,
                           "pairs": [{"submission_id": s, "member_id": m, "affinity": round(plan.affinity[(s, m)], 4)}
@@ -294,7 +295,7 @@ def cmd_notify(args: argparse.Namespace) -> int:
     from datetime import datetime
 
     from app.db import get_engine
-    from app.services import notifications
+    from app.jobs import digest, mail
 
     settings, engine = _settings(), get_engine()
     if args.notify_command == "digest":
@@ -305,13 +306,14 @@ def cmd_notify(args: argparse.Namespace) -> int:
         from app.errors import DomainError
 
         try:
-            queued, report = notifications.run_digest(settings, engine, venue_slug=args.venue, now=now)
+            queued, report = digest.digest({"settings": settings, "engine": engine}, args.venue, now)
         except DomainError as exc:
             print(exc.message, file=sys.stderr)
             return 2
-        print(f"queued {queued} digest(s); sent {report.sent}, failed {report.failed}")
+        handed = "; delivery handed to the server-side queue" if report.handed_on else ""
+        print(f"queued {queued} digest(s); sent {report.sent}, failed {report.failed}{handed}")
     else:
-        report = notifications.deliver_pending(settings, engine, retry_failed=True)
+        report = mail.deliver_pending(settings, engine, retry_failed=True)
         print(f"sent {report.sent}, failed {report.failed}")
     for line in report.errors:
         print(line, file=sys.stderr)

@@ -25,6 +25,7 @@ from pathlib import Path
 
 from sqlmodel import Session
 
+from app.jobs.mail import deliver_pending
 from app.services import runs as run_service
 from app.models import PHASES, Audience, Member, Phase, Submission, User, Venue
 from app.models.run import RunStatus
@@ -325,5 +326,5 @@ def seed(db: Session, settings: Settings, tmp: Path) -> Seed:
 def deliver_mail(db: Session, settings: Settings) -> int:
     """Send what the seeding queued (notifications) into the outbox directory, as the request middleware would."""
     db.commit()
-    return notifications.deliver_pending(settings, db.connection(), limit=1000).sent
+    return deliver_pending(settings, db.connection(), limit=1000).sent
 

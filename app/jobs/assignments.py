@@ -27,13 +27,13 @@ from sqlmodel import Session
 from app import outbox
 from app.db import begin_write
 from app.errors import DomainError
-from app.jobs import background
+from app.jobs import background, mail
 from app.models import Venue
 from app.models.assignment import AssignmentJob, JobStatus
 from app.services import assignments as service
 from app.settings import Settings
 
-__all__ = ["run_job", "solve", "launch", "deliver_committed_mail", "start_committed_jobs", "resubmit_queued"]
+__all__ = ["run_job", "solve", "launch", "start_committed_jobs", "resubmit_queued"]
 
 log = logging.getLogger(__name__)
 PROGRESS_EVERY_S = 0.5
@@ -91,8 +91,6 @@ def run_job(open_session: OpenSession, settings: Settings, job_id: int) -> None:
             log.exception("assignment job %s failed", job_id)
             message = f"The job failed unexpectedly ({type(exc).__name__}); see the server log."
         else:
-            if not dry_run:
-                deliver_committed_mail(settings, s.get_bind())
             return
     report(status=JobStatus.failed.value, phase="failed", error=message[:2000], finished_at=_utcnow())
 
@@ -133,7 +131,8 @@ def solve(ctx: dict, job_id: int) -> None:
     def open_session() -> Session:
         return Session(engine, expire_on_commit=False)
 
-    with _heartbeats(open_session, job_id), _job_lock:
+    # mail.delivering: the assignment mails the applied job queued go out with this job's settings
+    with _heartbeats(open_session, job_id), _job_lock, mail.delivering(settings):
         run_job(open_session, settings, job_id)
 
 
@@ -180,14 +179,3 @@ def resubmit_queued(settings: Settings, engine: Engine) -> int:
     for job_id in ids:
         background.submit(settings, engine, service.SOLVE_JOB, job_id, job_id=service.background_job_id(job_id))
     return len(ids)
-
-
-def deliver_committed_mail(settings: Settings, bind: Engine | Connection) -> None:
-    """Send the assignment mails a committed apply queued: no request follows a background job or the CLI
-    to do it; a failure stays in the outbox for `reproreview notify send`."""
-    from app.services.notifications import deliver_pending
-
-    try:
-        deliver_pending(settings, bind)
-    except Exception:  # noqa: BLE001 — the assignment is committed; the mails wait in the outbox
-        log.exception("sending assignment mails failed; `reproreview notify send` retries them")

@@ -9,20 +9,13 @@ turns a "no" into Forbidden with that reason.
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from functools import wraps
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from sqlalchemy.orm import object_session
-from sqlmodel import Session
+from sqlmodel import Session, select
 
 from app.errors import Forbidden
-from app.models import Extension, Group, Member, Phase, Role, Submission, User, Venue
-# The module, not its names: app.services.reviews reaches this module through notifications while it loads (the
-# standing helper moving to app.services.standing ends that).
-from app.services import reviews as _reviews
+from app.models import Assignment, Extension, Group, Member, Phase, Review, ReviewStatus, Role, Submission, User, Venue
 
-if TYPE_CHECKING:
-    from app.services.reviews import Relation
 
 GROUP_PHASES = {Phase.setup.value, Phase.submission.value}
 STAFF_ROLES = {Role.chair.value, Role.ta.value}
@@ -96,6 +89,30 @@ _MADE_HERE = object()
 
 
 @dataclass(frozen=True)
+class Relation:
+    """How a member stands to a submission: author, assigned reviewer, and whether their review is submitted."""
+
+    is_author: bool
+    assigned: bool
+    submitted_own: bool
+
+
+def relation(session: Session, member: Member | None, submission: Submission) -> Relation:
+    """What the database says of `member` and `submission` (the one query every standing reads)."""
+    if member is None:
+        return Relation(False, False, False)
+    is_author = member.group_id is not None and member.group_id == submission.group_id
+    assigned = session.exec(select(Assignment.id).where(Assignment.submission_id == submission.id,
+                                                        Assignment.member_id == member.id)).first() is not None
+    submitted = False
+    if assigned:
+        submitted = session.exec(select(Review.id).where(
+            Review.submission_id == submission.id, Review.member_id == member.id,
+            Review.status == ReviewStatus.submitted.value)).first() is not None
+    return Relation(is_author, assigned, submitted)
+
+
+@dataclass(frozen=True)
 class Standing:
     """The viewer, their venue role, and how they stand to one submission. Only `standing()` makes one."""
 
@@ -105,7 +122,7 @@ class Standing:
     submission: Submission
     staff: bool
     chair: bool
-    relation: "Relation"  # what the database says: author, assigned, own review submitted
+    relation: Relation  # what the database says: author, assigned, own review submitted
     _key: object = field(default=None, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -139,20 +156,8 @@ def standing(session: Session, user: User, member: Member | None, submission: Su
     if member is not None and member.venue_id != submission.venue_id:
         member = None
     return Standing(user=user, member=member, venue=venue, submission=submission, staff=is_staff(user, member),
-                    chair=is_chair(user, member), relation=_reviews.relation(session, member, submission),
+                    chair=is_chair(user, member), relation=relation(session, member, submission),
                     _key=_MADE_HERE)
-
-
-def _standing_or_legacy(check: Callable[[Standing], bool]) -> Callable[..., bool]:
-    """Accept `check(standing)`, and the old `check(user, member, venue, submission, assigned=…, …)` that
-    app/services/notifications.py still uses: its flags are ignored and the standing is computed here."""
-    @wraps(check)
-    def wrapper(*args: Any, **flags: Any) -> bool:
-        if len(args) == 1 and isinstance(args[0], Standing):
-            return check(args[0])
-        user, member, venue, submission = args[:4]
-        return check(standing(object_session(submission), user, member, submission, venue))
-    return wrapper
 
 
 # --- venue ------------------------------------------------------------------------------------------------------
@@ -277,7 +282,6 @@ def can_view_own_submission(user: User, member: Member | None, venue: Venue) -> 
     return member is not None and member.group_id is not None
 
 
-@_standing_or_legacy
 @because("You cannot see this submission.")
 def can_view_submission(st: Standing) -> bool:
     """Staff and the submitting group; an assigned reviewer from the review phase on (anonymized views only)."""
@@ -434,7 +438,6 @@ def can_read_reviews(st: Standing) -> bool:
     return st.author and st.phase in AUTHORS_READ_REVIEWS
 
 
-@_standing_or_legacy
 @because("The discussion opens to reviewers after they submit their review, and to authors in the response phase.")
 def can_read_discussion(st: Standing) -> bool:
     return can_read_reviews(st)
