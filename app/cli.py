@@ -184,8 +184,10 @@ def cmd_assign(args: argparse.Namespace) -> int:
                 print(json.dumps({"error": message}))
             return 2
         if not args.dry_run:
-            session.commit()
-            assignments.deliver_committed_mail(settings, session.get_bind())
+            from app.jobs import mail
+
+            with mail.delivering(settings):  # the commit sends the assignment mails it queued
+                session.commit()
     if args.json:
         print(json.dumps({"dry_run": args.dry_run, "stats": plan.stats,
                           "pairs": [{"submission_id": s, "member_id": m, "affinity": round(plan.affinity[(s, m)], 4)}
@@ -201,13 +203,18 @@ def cmd_assign(args: argparse.Namespace) -> int:
 
 
 def cmd_worker(args: argparse.Namespace) -> int:
+    """`worker --server`: the service's background jobs (app.jobs.worker); otherwise a rig (runners.worker)."""
+    if "--server" in args.rest:
+        from app.jobs.worker import main as server_main
+
+        return server_main([a for a in args.rest if a != "--server"])
     from runners.worker import main as worker_main
 
     return worker_main(args.rest)
 
 
 def cmd_reproduce(args: argparse.Namespace) -> int:
-    from app.artifacts.reproduce import main as reproduce_main
+    from runners.reproduce import main as reproduce_main
 
     return reproduce_main(args.rest)
 
@@ -216,11 +223,11 @@ def cmd_run(args: argparse.Namespace) -> int:
     """Queue a run of a submission's current artifact through the service; print the run's id."""
     from sqlmodel import Session, select
 
-    from app.artifacts import queue
-    from app.artifacts.runs import create_run
+    import app.jobs  # noqa: F401 — registers the after-commit handler that enqueues the run
     from app.db import get_engine
     from app.errors import DomainError
     from app.models import Venue
+    from app.services.runs import create_run, enqueue_after_commit
     from app.services.submissions import current_artifact, get_submission
 
     settings = _settings()
@@ -234,7 +241,7 @@ def cmd_run(args: argparse.Namespace) -> int:
             sub = get_submission(session, venue, args.submission)
             run = create_run(session, None, sub, current_artifact(session, sub), rig_kind=args.rig_kind)
             if settings.redis_url:  # without Redis the API's embedded rig picks it up (its sweep finds it)
-                queue.enqueue_after_commit(session, settings, run)
+                enqueue_after_commit(session, settings, run)
             session.commit()
         except DomainError as exc:
             print(f"error: {exc.message}", file=sys.stderr)
@@ -270,26 +277,16 @@ def cmd_sweep_runs(args: argparse.Namespace) -> int:  # noqa: ARG001
     """Re-queue runs whose rig went silent and enqueue again queued runs the queue lost (cron-friendly)."""
     from sqlmodel import Session
 
-    from app.artifacts import queue
-    from app.artifacts import runs as run_service
     from app.db import get_engine
-    from app.models.run import Run
+    from app.jobs.sweep import sweep_runs
 
     settings = _settings()
-    engine = get_engine()
-    with Session(engine, expire_on_commit=False) as session:
-        requeued = run_service.expire_stale_runs(session, ttl_s=run_service.HEARTBEAT_TTL_S,
-                                                 max_attempts=run_service.MAX_ATTEMPTS)
-        kinds = [(r, session.get(Run, r).rig_kind, session.get(Run, r).attempts) for r in requeued]
-        session.commit()
-        lost = [r for r in run_service.queued_runs(session) if r[0] not in requeued]
-        session.commit()
+    with Session(get_engine(), expire_on_commit=False) as session:
+        report = sweep_runs(settings, session, embedded=False)  # this process runs no embedded rig
     if not settings.redis_url:
-        print(f"re-queued {len(requeued)} silent run(s); without Redis the API's embedded rig runs queued runs")
+        print(f"re-queued {len(report.requeued)} silent run(s); without Redis the API's embedded rig runs queued runs")
         return 0
-    queue.enqueue_runs(settings, kinds, engine=engine)
-    recovered = queue.recover_lost_runs(settings, lost, engine=engine)
-    print(f"re-queued {len(requeued)} silent run(s), enqueued again {len(recovered)} lost run(s)")
+    print(f"re-queued {len(report.requeued)} silent run(s), enqueued again {len(report.recovered)} lost run(s)")
     return 0
 
 
@@ -298,7 +295,7 @@ def cmd_notify(args: argparse.Namespace) -> int:
     from datetime import datetime
 
     from app.db import get_engine
-    from app.services import notifications
+    from app.jobs import digest, mail
 
     settings, engine = _settings(), get_engine()
     if args.notify_command == "digest":
@@ -309,13 +306,14 @@ def cmd_notify(args: argparse.Namespace) -> int:
         from app.errors import DomainError
 
         try:
-            queued, report = notifications.run_digest(settings, engine, venue_slug=args.venue, now=now)
+            queued, report = digest.digest({"settings": settings, "engine": engine}, args.venue, now)
         except DomainError as exc:
             print(exc.message, file=sys.stderr)
             return 2
-        print(f"queued {queued} digest(s); sent {report.sent}, failed {report.failed}")
+        handed = "; delivery handed to the server-side queue" if report.handed_on else ""
+        print(f"queued {queued} digest(s); sent {report.sent}, failed {report.failed}{handed}")
     else:
-        report = notifications.deliver_pending(settings, engine, retry_failed=True)
+        report = mail.deliver_pending(settings, engine, retry_failed=True)
         print(f"sent {report.sent}, failed {report.failed}")
     for line in report.errors:
         print(line, file=sys.stderr)
@@ -361,6 +359,8 @@ def cmd_export_marks(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from app.artifacts.manifest import RIGS  # the kernel's list (stdlib only: a rig's install has it too)
+
     parser = argparse.ArgumentParser(prog="reproreview", description="Peer review of course project papers and code.")
     sub = parser.add_subparsers(dest="command", required=True)
 
@@ -417,7 +417,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("run", help="queue a run of a submission's artifact: reproreview run --venue SLUG 17")
     p.add_argument("submission", type=int, help="the submission's number")
     p.add_argument("--venue", required=True, help="venue short name, e.g. mlsys-2026")
-    p.add_argument("--rig-kind", choices=["local", "gpu", "notebook", "mcu"],
+    p.add_argument("--rig-kind", choices=RIGS,
                    help="override the rig the artifact's reproduce.toml asks for")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_run)
@@ -447,7 +447,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="marks not yet released, too (the file name says DRAFT)")
     p.set_defaults(func=cmd_export_marks)
 
-    p = sub.add_parser("worker", help="run a rig worker: reproreview worker --rig-kind gpu --api URL --token T",
+    p = sub.add_parser("worker", help="run a rig worker: reproreview worker --rig-kind gpu --api URL --token T; "
+                                      "or the service's background jobs (solves) from Redis: reproreview worker --server",
                        add_help=False)
     p.add_argument("rest", nargs=argparse.REMAINDER)
     p.set_defaults(func=cmd_worker)
@@ -459,18 +460,32 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-PASS_THROUGH = {"worker": "runners.worker", "reproduce": "app.artifacts.reproduce"}
+# These two are what a rig runs: they import the rig's code only (runners, the kernel), never the server's.
+PASS_THROUGH = {"worker": "runners.worker", "reproduce": "runners.reproduce"}
+# What the `server` extra adds (pyproject.toml): missing in a rig's install, so say how to get the server.
+SERVER_PACKAGES = {"fastapi", "starlette", "uvicorn", "sqlmodel", "sqlalchemy", "alembic", "jinja2", "pydantic_settings",
+                   "pydantic", "argon2", "itsdangerous", "multipart", "email_validator", "psycopg", "pypdf", "scipy",
+                   "ortools", "sentence_transformers", "markdown_it", "nh3"}
 
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
+    if argv and argv[0] == "worker":  # a rig, or with --server the service's jobs: each owns its options
+        return cmd_worker(argparse.Namespace(rest=argv[1:]))
     if argv and argv[0] in PASS_THROUGH:
         # These commands own their options (argparse REMAINDER cannot pass leading --options through).
         import importlib
 
         return importlib.import_module(PASS_THROUGH[argv[0]]).main(argv[1:])
     args = build_parser().parse_args(argv)
-    return args.func(args)
+    try:
+        return args.func(args)
+    except ModuleNotFoundError as exc:
+        if (exc.name or "").split(".")[0] not in SERVER_PACKAGES:
+            raise
+        print(f"error: `reproreview {args.command}` needs the server's packages ({exc.name} is missing); this looks "
+              "like a rig's install: pip install 'reproreview[server]'", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

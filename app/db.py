@@ -1,4 +1,4 @@
-"""Database engine and the per-request session; nothing else."""
+"""Database engine, the per-request session, and the boundary helpers routes use instead of commit/rollback."""
 
 from collections.abc import Iterator
 from functools import lru_cache
@@ -58,6 +58,27 @@ def begin_write(session: Session) -> None:
     """
     if session.get_bind().dialect.name == "sqlite" and not session.in_transaction():
         session.connection(execution_options={"sqlite_immediate": True})
+
+
+def release(session: Session) -> None:
+    """End the request's transaction now, before a long wait that needs no database (streaming a file, reading a
+    snapshot, checking an upload, waiting for a worker thread): the connection goes back to the pool and the next
+    statement starts on a fresh snapshot. What the request wrote so far (a rig's last-seen mark) is kept; the
+    request boundary still commits the rest once."""
+    session.commit()
+
+
+def start_write(session: Session) -> None:
+    """End the read part of a request and start its write as a writer (SQLite: BEGIN IMMEDIATE, which waits its
+    turn), so that a read snapshot another save made stale never becomes a write ("database is locked")."""
+    release(session)
+    begin_write(session)
+
+
+def discard(session: Session) -> None:
+    """Drop what a refused change did so far (a page that catches a DomainError to show it in place, or an
+    import that reports its problems): nothing half-done reaches the request's commit."""
+    session.rollback()
 
 
 def defer_write(request: Request, write) -> None:  # noqa: ANN001

@@ -1,17 +1,23 @@
-"""Annotated FastAPI dependencies that raise: the signed-in user, the venue and membership."""
+"""Annotated FastAPI dependencies that raise, one per resource: the signed-in user, the venue (with the
+membership), a submission, a review and a run. Each resolves its object and answers 404 for one that does not
+exist AND for one the viewer may not see (which ones exist is not revealed); the route's own action permission
+then answers 403. Pages and the API use the same ones."""
 
 from dataclasses import dataclass
 from typing import Annotated
 
 from fastapi import Depends, Request
-from sqlmodel import Session
 
-from app.db import SessionDep, defer_write
+from app.db import SessionDep, defer_write, release
 from app.errors import NotFound, NotSignedIn
-from app.models import Member, User, Venue
+from app.models import Member, Review, Submission, User, Venue
+from app.models.run import Run
 from app.security import permissions
 from app.security.sessions import UNSAFE_METHODS, session_user_id, verify_csrf
+from app.services import runs as run_service
 from app.services import accounts, venues
+from app.services import reviews as review_service
+from app.services import submissions as submission_service
 from app.settings import Settings
 
 
@@ -34,23 +40,17 @@ def _resolve_user(request: Request, session: SessionDep) -> User | None:
         if accounts.token_needs_touch(token):
             # Written at the end of the request, so no write lock is held while the request works.
             defer_write(request, lambda s, token_id=token.id: accounts.touch_api_token(s, token_id))
-        _release(session)
+        release(session)
         return user
     ids = session_user_id(request)
     if ids is None:
         return None
     user = session.get(User, ids[0])
-    _release(session)
+    release(session)
     if user is None or user.session_epoch != ids[1]:
         request.session.clear()
         return None
     return user
-
-
-def _release(session: Session) -> None:
-    """End the read transaction of the sign-in lookup: the connection goes back to the pool while the
-    request waits for a worker thread or reads its body (nothing is pending at this point)."""
-    session.commit()
 
 
 async def optional_user(request: Request, user: Annotated[User | None, Depends(_resolve_user)]) -> User | None:
@@ -90,8 +90,73 @@ def venue_context(slug: str, user: CurrentUser, session: SessionDep) -> VenueCon
     if not permissions.can_view_venue(user, member, venue):
         # Same answer as a venue that does not exist: do not reveal which venues there are.
         raise NotFound(f"There is no venue '{slug[:64]}'.")
-    _release(session)  # no connection held while the request waits for its endpoint's worker thread
+    release(session)  # no connection held while the request waits for its endpoint's worker thread
     return VenueContext(venue=venue, user=user, member=member)
 
 
 VenueCtx = Annotated[VenueContext, Depends(venue_context)]
+
+
+@dataclass
+class SubmissionContext(VenueContext):
+    """A submission the viewer may see, with their standing to it (computed by app.security.permissions)."""
+
+    sub: Submission
+    standing: permissions.Standing
+
+
+def visible_submission(number: int, ctx: VenueCtx, session: SessionDep) -> SubmissionContext:
+    """/venues/{slug}/submissions/{number}: 404 for a number that does not exist and for one this viewer may not
+    see, with the same words, so the answer does not tell which submissions exist."""
+    missing = NotFound(f"There is no submission #{number} in this venue.")
+    try:
+        sub = submission_service.get_submission(session, ctx.venue, number)
+    except NotFound:
+        raise missing from None
+    st = permissions.standing(session, ctx.user, ctx.member, sub, ctx.venue)
+    if not permissions.can_view_submission(st):
+        raise missing
+    release(session)
+    return SubmissionContext(venue=ctx.venue, user=ctx.user, member=ctx.member, sub=sub, standing=st)
+
+
+VisibleSubmission = Annotated[SubmissionContext, Depends(visible_submission)]
+
+
+@dataclass
+class ReviewContext(SubmissionContext):
+    """A submitted review of a visible submission, which this viewer may read."""
+
+    review: Review
+
+
+def visible_review(review_id: int, ctx: VisibleSubmission, session: SessionDep) -> ReviewContext:
+    """/…/submissions/{number}/reviews/{review_id}: 404 unless the viewer may read the submission's reviews."""
+    review = review_service.get_review_by_id(session, ctx.sub, review_id)
+    if not permissions.can_read_reviews(ctx.standing):
+        raise NotFound("There is no such review of this submission.")
+    return ReviewContext(**_fields(ctx), review=review)
+
+
+VisibleReview = Annotated[ReviewContext, Depends(visible_review)]
+
+
+@dataclass
+class RunContext(SubmissionContext):
+    """A run of a visible submission, for a viewer who may see its runs."""
+
+    run: Run
+
+
+def visible_run(run_id: int, ctx: VisibleSubmission, session: SessionDep) -> RunContext:
+    """/…/submissions/{number}/runs/{run_id}: 404 for another submission's run; 403 without can_view_runs."""
+    run = run_service.get_run(session, ctx.sub, run_id)
+    permissions.require(permissions.can_view_runs, ctx.standing)
+    return RunContext(**_fields(ctx), run=run)
+
+
+VisibleRun = Annotated[RunContext, Depends(visible_run)]
+
+
+def _fields(ctx: SubmissionContext) -> dict:
+    return {"venue": ctx.venue, "user": ctx.user, "member": ctx.member, "sub": ctx.sub, "standing": ctx.standing}

@@ -11,8 +11,10 @@ from starlette.middleware.sessions import SessionMiddleware
 
 from sqlalchemy.engine import Engine
 
+from app import jobs  # noqa: F401 — registers the after-commit handlers and background jobs
 from app.db import get_engine, make_engine
 from app.errors import DomainError, NotSignedIn
+from app.jobs.mail import DeliverAfterResponse
 from app.migrate import ensure_migrated
 from app.routers import assignments, audit, auth, extensions, groups, members, reviews, runs, submissions, venues
 from app.routers import moderation, notifications
@@ -44,7 +46,7 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
                               "Authenticate scripts with `Authorization: Bearer <token>` (create one on /account).")
     app.state.settings = settings
     app.state.engine = engine
-    app.add_middleware(notifications.DeliverAfterCommit)  # mails what a request committed, after its response
+    app.add_middleware(DeliverAfterResponse)  # mails what a request committed, after its response
     app.add_middleware(SessionMiddleware, secret_key=settings.resolved_secret_key, session_cookie="rr_session",
                        max_age=settings.session_max_age_s, same_site="lax", https_only=settings.secure_cookies)
     app.mount("/static", StaticFiles(directory=str(ROOT / "static")), name="static")

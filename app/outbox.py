@@ -16,12 +16,14 @@ committed rows are the truth that the sweeps (`reproreview sweep-runs`, `notify 
 from __future__ import annotations
 
 import logging
+import weakref
 from collections.abc import Callable
 from typing import Any
 
 from sqlalchemy import event
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.orm import Session as OrmSession
+from sqlalchemy.orm import SessionTransaction
 
 __all__ = ["after_commit", "handler", "pending", "is_outer_transaction", "Handler"]
 
@@ -57,6 +59,8 @@ def is_outer_transaction(bind: Engine | Connection) -> bool:
 
 @event.listens_for(OrmSession, "after_commit")
 def _flush(session: OrmSession) -> None:
+    if session.in_nested_transaction():
+        return  # SQLAlchemy calls this for a savepoint's release too, which commits nothing
     recorded = session.info.pop(_KEY, None)
     if not recorded:
         return
@@ -78,6 +82,23 @@ def _flush(session: OrmSession) -> None:
             log.exception("after-commit handler for %r failed", kind)
 
 
-@event.listens_for(OrmSession, "after_rollback")
-def _drop(session: OrmSession) -> None:
+# A savepoint that rolls back (begin_nested around an insert that may race) drops only what was recorded
+# inside it; the transaction's rollback drops everything. Each savepoint remembers how much was recorded
+# when it began.
+_marks: weakref.WeakKeyDictionary[SessionTransaction, int] = weakref.WeakKeyDictionary()
+
+
+@event.listens_for(OrmSession, "after_transaction_create")
+def _mark(session: OrmSession, transaction: SessionTransaction) -> None:
+    if transaction.nested:
+        _marks[transaction] = len(session.info.get(_KEY, ()))
+
+
+@event.listens_for(OrmSession, "after_soft_rollback")
+def _drop(session: OrmSession, previous_transaction: SessionTransaction) -> None:
+    if previous_transaction.nested:
+        mark = _marks.pop(previous_transaction, None)
+        if mark is not None and _KEY in session.info:
+            del session.info[_KEY][mark:]
+        return
     session.info.pop(_KEY, None)

@@ -9,6 +9,8 @@ from fastapi.responses import RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 from sqlmodel import Session
 
+from app.artifacts.manifest import RIGS
+from app.db import discard
 from app.errors import DomainError
 from app.security.sessions import csrf_token, flash, pop_flashes
 from app.services.deadlines import format_in
@@ -23,6 +25,7 @@ def _local(moment: datetime | None, tz_name: str | None) -> str:
 
 templates.env.filters["local"] = _local
 templates.env.globals["STATIC_VERSION"] = "1"
+templates.env.globals["RIG_KINDS"] = RIGS  # the kernel's list, for the rigs page
 
 
 def is_htmx(request: Request) -> bool:
@@ -46,13 +49,13 @@ def redirect(url: str) -> RedirectResponse:
 
 def form_action(request: Request, session: Session, action: Callable[[], Any], *, success: str | Callable[[Any], str],
                 next_url: str | Callable[[Any], str], back_url: str) -> RedirectResponse:
-    """Run a page form's action: commit and redirect on success; on a domain error roll back and
-    redirect back with the message, so nothing half-done is kept and the form works without JS."""
+    """Run a page form's action and redirect (the request boundary commits it); on a domain error discard what
+    it did and redirect back with the message, so nothing half-done is kept and the form works without JS."""
     try:
         result = action()
-        session.commit()
+        session.flush()  # the success message and next URL may name new rows' ids
     except DomainError as exc:
-        session.rollback()
+        discard(session)
         flash(request, exc.message, "error")
         return redirect(back_url)
     flash(request, success(result) if callable(success) else success, "ok")

@@ -80,13 +80,13 @@ def main() -> int:  # noqa: PLR0915
     import uvicorn
     from sqlmodel import Session, select
 
-    from app.artifacts import runs as run_service
-    from app.artifacts.queue import enqueue_run, queue_name
     from app.db import make_engine
+    from app.jobs.runs import enqueue_run, queue_name
     from app.main import create_app
     from app.migrate import upgrade
     from app.models import Artifact
     from app.models.run import FINISHED, Run
+    from app.services import runs as run_service
     from app.services import submissions as submission_service
     from app.settings import Settings
     from tests import factories

@@ -150,7 +150,7 @@ def rig_facts() -> dict:
 
 def _reproduce(artifact_dir: Path, rig_kind: str, sandbox: bool, on_log,  # noqa: ANN001
                cancel: threading.Event | None = None) -> dict:
-    from app.artifacts.reproduce import reproduce
+    from runners.reproduce import reproduce
 
     return reproduce(artifact_dir, rig_kind, sandbox=sandbox, on_log=on_log, cancel=cancel)
 

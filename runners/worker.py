@@ -20,16 +20,11 @@ from arq.worker import Worker
 
 from runners.client import RigApiError, RigClient
 from runners.jobs import rig_facts, run_artifact
+from runners.queues import JOB_NAME, RIG_KINDS, queue_name
 
-QUEUE_PREFIX = "reproreview:"
-RIG_KINDS = ("local", "gpu", "notebook", "mcu")
 JOB_TIMEOUT_S = 6 * 3600
 RIG_HEARTBEAT_S = 15.0
 log = logging.getLogger("reproreview.worker")
-
-
-def queue_name(rig_kind: str) -> str:
-    return f"{QUEUE_PREFIX}{rig_kind}"
 
 
 async def _beat(ctx: dict) -> None:
@@ -74,7 +69,7 @@ async def shutdown(ctx: dict) -> None:
 class WorkerSettings:
     """`arq runners.worker.WorkerSettings`, configured from REPROREVIEW_* environment variables."""
 
-    functions = [func(run_artifact, name="run_artifact", max_tries=3)]
+    functions = [func(run_artifact, name=JOB_NAME, max_tries=3)]
     queue_name = queue_name(os.environ.get("REPROREVIEW_RIG_KIND", "local"))
     redis_settings = RedisSettings.from_dsn(os.environ.get("REPROREVIEW_REDIS_URL", "redis://127.0.0.1:6379/0"))
     poll_delay = 0.05

@@ -25,7 +25,8 @@ from pathlib import Path
 
 from sqlmodel import Session
 
-from app.artifacts import runs as run_service
+from app.jobs.mail import deliver_pending
+from app.services import runs as run_service
 from app.models import PHASES, Audience, Member, Phase, Submission, User, Venue
 from app.models.run import RunStatus
 from app.services import accounts, assignments, extensions, groups, notifications, reviews, submissions, venues
@@ -261,7 +262,7 @@ def seed(db: Session, settings: Settings, tmp: Path) -> Seed:
         for k in keys:
             assignments.set_bid(db, venue, people[k].member, subs[n], "eager")
     assignments.set_interests(db, people["ignatius"].member, ["int8 quantisation on microcontrollers"])
-    job = assignments.start_job(db, chair.user, venue, k=2, min_load=0, max_load=3)
+    job = assignments.start_job(db, settings, chair.user, venue, k=2, min_load=0, max_load=3)  # stays queued
     changes = [assignments.Change("add", subs[n].id, people[k].member.id) for n, keys in REVIEWERS.items()
                for k in keys]
     assignments.apply_changes(db, chair.user, venue, changes, action="assignment.manual")
@@ -325,5 +326,5 @@ def seed(db: Session, settings: Settings, tmp: Path) -> Seed:
 def deliver_mail(db: Session, settings: Settings) -> int:
     """Send what the seeding queued (notifications) into the outbox directory, as the request middleware would."""
     db.commit()
-    return notifications.deliver_pending(settings, db.connection(), limit=1000).sent
+    return deliver_pending(settings, db.connection(), limit=1000).sent
 

@@ -21,7 +21,7 @@ __all__ = [
 ]
 
 MANIFEST_NAME = "reproduce.toml"
-RIGS = ("local", "gpu", "notebook", "mcu")
+RIGS = ("local", "gpu", "notebook", "mcu")  # the rig kinds: every other list of them derives from this one
 DIRECTIONS = ("at_least", "at_most", "about")
 BOARDS = ("nano33ble", "qemu-mps2-an386")
 DEFAULT_TIMEOUT_S = 30 * 60.0

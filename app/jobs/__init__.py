@@ -4,4 +4,4 @@ Importing `app.jobs` registers every after-commit handler (app.outbox) and backg
 (app.main) and the CLI import it so that what services record is carried out.
 """
 
-from app.jobs import background  # noqa: F401
+from app.jobs import assignments, background, digest, mail, runs, sweep  # noqa: F401

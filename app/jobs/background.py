@@ -18,11 +18,12 @@ from typing import Any
 from sqlalchemy.engine import Engine
 
 from app.settings import Settings
+from runners.queues import queue_name
 
 __all__ = ["SERVER_QUEUE", "job", "jobs", "submit", "run_coroutine"]
 
 log = logging.getLogger(__name__)
-SERVER_QUEUE = "reproreview:server"  # rig queues are reproreview:<rig kind>; no rig kind is called "server"
+SERVER_QUEUE = queue_name("server")  # beside the rig queues, reproreview:<rig kind>; no rig kind is called "server"
 
 _jobs: dict[str, Callable[..., Any]] = {}
 

@@ -6,14 +6,12 @@ from enum import StrEnum
 from sqlalchemy import JSON, Column, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
+from app.artifacts.manifest import RIGS
 from app.models.base import ts_field
 
 
-class RigKind(StrEnum):
-    local = "local"
-    gpu = "gpu"
-    notebook = "notebook"
-    mcu = "mcu"
+# The kernel's list of rig kinds (reproduce.toml's `[artifact] rig`), as an enum.
+RigKind = StrEnum("RigKind", {kind: kind for kind in RIGS})
 
 
 class RunStatus(StrEnum):

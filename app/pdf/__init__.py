@@ -1,7 +1,8 @@
-"""NeurIPS format check over PDF bytes (pure functions, pypdf only) and the reviewers' metadata scrub."""
+"""NeurIPS format check over PDF bytes (pure functions, pypdf only) and the reviewers' copy, rebuilt and verified."""
 
 from app.pdf.check import check_pdf, check_pdf_file
 from app.pdf.report import Finding, FormatReport
-from app.pdf.scrub import scrub_metadata
+from app.pdf.scrub import ScrubError, reviewer_copy, scrub_metadata, verify_reviewer_copy
 
-__all__ = ["Finding", "FormatReport", "check_pdf", "check_pdf_file", "scrub_metadata"]
+__all__ = ["Finding", "FormatReport", "ScrubError", "check_pdf", "check_pdf_file", "reviewer_copy", "scrub_metadata",
+           "verify_reviewer_copy"]

@@ -13,7 +13,8 @@ import re
 import time
 import unicodedata
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 from pypdf import PdfReader, apply_configuration
@@ -42,7 +43,16 @@ MAX_MEASURED_PAGES = 60  # pages after this are counted but not read
 # A line has to be this long (in glyphs) to say where the text block is: page numbers, line
 # numbers, figure labels and equation numbers are shorter.
 LONG_LINE_GLYPHS = 20
+# Margins: a line this long past the block is reported (a code line, a table row); shorter ones are labels.
+OVERFLOW_GLYPHS = 10
+MAX_OVERFLOW_WARNINGS = 5  # pages named one by one; the rest are listed in the last
+# A running header or footer: at most two rows outside the block, this far from the text (headsep 25 pt,
+# footskip 30 pt) where body lines are ~12 pt apart.
+MAX_BAND_ROWS = 2
+BAND_GAP = 18.0
+FIRST_PAGE_EXTRA = 24.0  # NeurIPS's \enlargethispage{2\baselineskip} for the notice on page 1
 
+_MAX_INFO_KEYS = 100  # document properties looked at (custom keys included)
 _MAX_SCAN = 1000  # characters of one line or field that the e-mail pattern looks at
 
 _log = logging.getLogger(__name__)
@@ -70,6 +80,8 @@ _NOT_NAME_WORDS = {
     "november", "december", "group", "team", "cs", "ece", "ml", "ai", "conference", "workshop", "neurips",
     "preprint", "under", "review", "do", "not", "distribute",
 }
+# NeurIPS's submission mode prints exactly this author block: "Anonymous Author(s) / Affiliation / Address / email".
+_TEMPLATE_WORDS = {"anonymous", "author", "authors", "author(s)", "affiliation", "address", "email", "e-mail"}
 _HEADING_WORDS_END = {"abstract", "introduction", "overview", "motivation", "background", "summary"}
 
 
@@ -257,14 +269,6 @@ def _check_paper(report: FormatReport, layouts: list[PageLayout]) -> None:
             return
 
 
-def _long_segments(layouts: list[PageLayout]) -> list[tuple[int, Line]]:
-    """Segments long enough to outline the text block, from portrait pages of the first page's size."""
-    first = layouts[0]
-    return [(layout.number, seg) for layout in layouts
-            if abs(layout.width - first.width) < 1 and abs(layout.height - first.height) < 1
-            for seg in layout.lines if seg.glyphs >= LONG_LINE_GLYPHS]
-
-
 def _percentile(values: list[float], q: float) -> float:
     """Linear-interpolated percentile (numpy's default), without numpy."""
     ordered = sorted(values)
@@ -274,11 +278,103 @@ def _percentile(values: list[float], q: float) -> float:
     return ordered[low] + (ordered[high] - ordered[low]) * (rank - low)
 
 
+@dataclass
+class _PageBlock:
+    """One page's text block as measured: its body lines and the header/footer lines outside it."""
+
+    layout: PageLayout
+    body: list[Line]  # long lines, headers and footers left out
+    bands: dict[str, list[Line]]  # "header" / "footer" -> their lines
+    bottom_limit: float  # the lowest baseline NeurIPS allows on this page
+
+    @property
+    def measurable(self) -> bool:
+        return len(self.body) >= 5
+
+    @property
+    def left(self) -> float:
+        return _percentile([line.x0 for line in self.body], 10)
+
+    @property
+    def right(self) -> float:
+        return _percentile([line.x1 for line in self.body], 90)
+
+    @property
+    def top(self) -> float:
+        return max(line.y for line in self.body)
+
+    @property
+    def bottom(self) -> float:
+        return min(line.y for line in self.body)
+
+    def is_off_horizontally(self) -> bool:
+        return (abs(self.left - BLOCK_LEFT) > MARGIN_TOLERANCE
+                or abs((self.right - self.left) - BLOCK_WIDTH) > MARGIN_TOLERANCE)
+
+    def is_off_top(self) -> bool:
+        return self.top > self.layout.height - BLOCK_MARGIN + MARGIN_TOLERANCE
+
+    def is_off_bottom(self) -> bool:
+        return self.bottom < self.bottom_limit
+
+
+def _is_ink(line: Line) -> bool:
+    """Text that could be a header or body line (not a page or line number)."""
+    return any(ch.isalpha() for ch in line.text)
+
+
+def _band(rows: list[list[Line]], outside: Callable[[float], bool]) -> list[Line]:
+    """The header (rows top-down) or footer (rows bottom-up) band: at most two rows outside the block,
+    set apart from the next row by more than the body's line spacing (headsep, footskip)."""
+    band: list[list[Line]] = []
+    for row in rows:
+        if outside(row[0].y) and len(band) < MAX_BAND_ROWS:
+            band.append(row)
+            continue
+        if band and abs(band[-1][0].y - row[0].y) >= BAND_GAP:
+            return [line for r in band for line in r]
+        return []
+    return []  # nothing but the band on the page: it is the page's text, not a header
+
+
+def _page_block(layout: PageLayout) -> _PageBlock:
+    height = layout.height
+    # NeurIPS enlarges page 1 by two lines for its "Submitted to" / conference notice.
+    bottom_limit = BLOCK_MARGIN - MARGIN_TOLERANCE - (FIRST_PAGE_EXTRA if layout.number == 1 else 0.0)
+    rows: list[list[Line]] = []
+    for line in sorted((line for line in layout.lines if _is_ink(line)), key=lambda line: -line.y):
+        if rows and abs(rows[-1][0].y - line.y) <= 1.5:
+            rows[-1].append(line)
+        else:
+            rows.append([line])
+    header = _band(rows, lambda y: y > height - BLOCK_MARGIN + MARGIN_TOLERANCE)
+    footer = _band(rows[::-1], lambda y: y < bottom_limit)
+    banded = {id(line) for line in header + footer}
+    body = [line for line in layout.lines if line.glyphs >= LONG_LINE_GLYPHS and id(line) not in banded]
+    return _PageBlock(layout, body, {"header": header, "footer": footer}, bottom_limit)
+
+
+def _page_list(numbers: list[int]) -> str:
+    """[2, 3, 4, 7] -> '2–4, 7'."""
+    spans: list[list[int]] = []
+    for number in sorted(set(numbers)):
+        if spans and number == spans[-1][1] + 1:
+            spans[-1][1] = number
+        else:
+            spans.append([number, number])
+    return ", ".join(f"{a}" if a == b else f"{a}–{b}" for a, b in spans)
+
+
 def _check_block(report: FormatReport, main: list[PageLayout]) -> None:
-    segments = _long_segments(main)
+    """Margins: a modified geometry (the block differs on most pages) is an error; a few lines or a float
+    past the margin, and running headers or footers outside the block, are warnings naming the page."""
+    first = main[0]
+    blocks = [_page_block(layout) for layout in main
+              if abs(layout.width - first.width) < 1 and abs(layout.height - first.height) < 1]
+    segments = [(block.layout.number, line) for block in blocks for line in block.body]
     if len(segments) < 10:
         return  # too little text to measure (a poster-like or image-only paper)
-    width = main[0].width
+    width = first.width
     x0 = [seg.x0 for _, seg in segments]
     x1 = [seg.x1 for _, seg in segments]
     # Two columns: many long lines start right of the middle of the page.
@@ -288,57 +384,105 @@ def _check_block(report: FormatReport, main: list[PageLayout]) -> None:
         report.add("two-column", "error",
                    f"The paper is set in two columns ({right_share:.0%} of the text lines start in the right half "
                    f"of the page); NeurIPS uses a single column 5.5 in (396 pt) wide.", page=1)
-    # Robust percentiles: a few wide equations or tables do not move the block.
-    left = _percentile(x0, 3)
-    right = _percentile(x1, 97)
+    if _check_geometry(report, blocks, x0, x1):
+        return
+    _report_overflow(report, blocks)
+    _report_bands(report, blocks)
+
+
+def _check_geometry(report: FormatReport, blocks: list[_PageBlock], x0: list[float], x1: list[float]) -> bool:
+    """The error for a text block that differs from NeurIPS's on most pages; whether there was one."""
+    measurable = [block for block in blocks if block.measurable]
+    if not measurable:
+        return False
+    most = len(measurable) / 2
+
+    def off(test: Callable[[_PageBlock], bool]) -> list[int]:
+        return [block.layout.number for block in measurable if test(block)]
+
+    horizontal, top_off, bottom_off = (off(_PageBlock.is_off_horizontally), off(_PageBlock.is_off_top),
+                                       off(_PageBlock.is_off_bottom))
     problems = []
-    if abs(left - BLOCK_LEFT) > MARGIN_TOLERANCE:
-        problems.append(f"the text starts {left:.0f} pt from the left edge (NeurIPS: {BLOCK_LEFT:.0f} pt = 1.5 in)")
-    if abs((right - left) - BLOCK_WIDTH) > MARGIN_TOLERANCE:
-        problems.append(f"the text block is {right - left:.0f} pt wide (NeurIPS: {BLOCK_WIDTH:.0f} pt = 5.5 in)")
-    top, bottom = _vertical_extent(segments)
-    page_height = main[0].height
-    if top > page_height - BLOCK_MARGIN + MARGIN_TOLERANCE:
-        problems.append(f"text reaches {page_height - top:.0f} pt from the top edge "
+    if len(horizontal) > most:
+        # Robust percentiles over the whole document: a few wide equations or tables do not move them.
+        left, right = _percentile(x0, 3), _percentile(x1, 97)
+        if abs(left - BLOCK_LEFT) > MARGIN_TOLERANCE:
+            problems.append(f"the text starts {left:.0f} pt from the left edge "
+                            f"(NeurIPS: {BLOCK_LEFT:.0f} pt = 1.5 in)")
+        if abs((right - left) - BLOCK_WIDTH) > MARGIN_TOLERANCE or not problems:
+            problems.append(f"the text block is {right - left:.0f} pt wide (NeurIPS: {BLOCK_WIDTH:.0f} pt = 5.5 in)")
+    height = blocks[0].layout.height
+    if len(top_off) > most:
+        top = _percentile([block.top for block in measurable], 50)
+        problems.append(f"text reaches {height - top:.0f} pt from the top edge "
                         f"(NeurIPS: a {BLOCK_MARGIN:.0f} pt = 1 in top margin)")
-    if bottom < BLOCK_MARGIN - MARGIN_TOLERANCE:
+    if len(bottom_off) > most:
+        bottom = _percentile([block.bottom for block in measurable], 50)
         problems.append(f"text reaches {bottom:.0f} pt from the bottom edge "
                         f"(NeurIPS: a {BLOCK_MARGIN:.0f} pt = 1 in bottom margin)")
-    if problems:
-        report.add("margins", "error",
-                   "The margins are not NeurIPS's: " + "; ".join(problems)
-                   + ". Use the unmodified NeurIPS style file and do not change \\textwidth, \\oddsidemargin, "
-                     "\\textheight or the geometry package settings.", page=_first_page_off_block(segments))
+    if not problems:
+        return False
+    pages = sorted(set(horizontal if len(horizontal) > most else [])
+                   | set(top_off if len(top_off) > most else []) | set(bottom_off if len(bottom_off) > most else []))
+    report.add("margins", "error",
+               "The margins are not NeurIPS's: " + "; ".join(problems)
+               + f" (the text block differs on {len(pages)} of {len(measurable)} pages). Use the unmodified "
+                 "NeurIPS style file and do not change \\textwidth, \\oddsidemargin, \\textheight or the geometry "
+                 "package settings.", page=pages[0])
+    return True
 
 
-def _vertical_extent(segments: list[tuple[int, Line]]) -> tuple[float, float]:
-    """Highest and lowest baselines of long lines: per page, then the median over pages (so a footer on
-    page 1 only, such as NeurIPS's "Submitted to ...", does not count)."""
-    by_page: dict[int, list[float]] = {}
-    for number, seg in segments:
-        by_page.setdefault(number, []).append(seg.y)
-    tops, bottoms = [], []
-    for heights in by_page.values():
-        if len(heights) >= 5:
-            heights.sort()
-            bottoms.append(heights[0])
-            tops.append(heights[-1])
-    if not tops:
-        return 0.0, BLOCK_MARGIN
-    return _percentile(tops, 50), _percentile(bottoms, 50)
+def _report_overflow(report: FormatReport, blocks: list[_PageBlock]) -> None:
+    """A warning per page (up to a few) whose lines run past the NeurIPS block: a code line, a wide table."""
+    right_edge = BLOCK_LEFT + BLOCK_WIDTH
+    overflowing = []
+    for block in blocks:
+        banded = {id(line) for lines in block.bands.values() for line in lines}
+        height = block.layout.height
+        lines = [line for line in block.layout.lines
+                 if line.glyphs >= OVERFLOW_GLYPHS and _is_ink(line) and id(line) not in banded]
+        past = {
+            "right": [line for line in lines if line.x1 > right_edge + MARGIN_TOLERANCE],
+            "left": [line for line in lines if line.x0 < BLOCK_LEFT - MARGIN_TOLERANCE],
+            "top": [line for line in lines if line.y > height - BLOCK_MARGIN + MARGIN_TOLERANCE],
+            "bottom": [line for line in lines if line.y < block.bottom_limit],
+        }
+        if any(past.values()):
+            overflowing.append((block.layout.number, past))
+    named, rest = overflowing[:MAX_OVERFLOW_WARNINGS], overflowing[MAX_OVERFLOW_WARNINGS:]
+    for index, (number, past) in enumerate(named):
+        parts = []
+        for side, lines in past.items():
+            if not lines:
+                continue
+            if side == "right":
+                reach = f"to {max(line.x1 for line in lines):.0f} pt; the block ends at {right_edge:.0f} pt"
+            elif side == "left":
+                reach = f"from {min(line.x0 for line in lines):.0f} pt; the block starts at {BLOCK_LEFT:.0f} pt"
+            else:
+                reach = "into the 1 in margin"
+            count = "1 line runs" if len(lines) == 1 else f"{len(lines)} lines run"
+            parts.append(f"{count} past the {side} margin ({reach}), “{lines[0].text[:70]}”")
+        tail = f" Pages {_page_list([n for n, _ in rest])} too." if rest and index == len(named) - 1 else ""
+        report.add("margins", "warning",
+                   f"Page {number}: " + "; ".join(parts) + ". The text block itself is NeurIPS's; break the long "
+                   "line or scale the table or figure to \\linewidth." + tail, page=number)
 
 
-def _first_page_off_block(segments: list[tuple[int, Line]]) -> int:
-    """The first page whose own text lines mostly sit outside the NeurIPS block (to point the student at)."""
-    by_page: dict[int, list[Line]] = {}
-    for number, seg in segments:
-        by_page.setdefault(number, []).append(seg)
-    for number, lines in sorted(by_page.items()):
-        left = _percentile([seg.x0 for seg in lines], 10)
-        right = _percentile([seg.x1 for seg in lines], 90)
-        if abs(left - BLOCK_LEFT) > MARGIN_TOLERANCE or right > BLOCK_LEFT + BLOCK_WIDTH + MARGIN_TOLERANCE:
-            return number
-    return min(by_page)
+def _report_bands(report: FormatReport, blocks: list[_PageBlock]) -> None:
+    """One warning per kind for running headers or footers set outside the text block."""
+    for kind, margin in (("header", "top"), ("footer", "bottom")):
+        # A short page number ("iii", "Page 3") in a footer is not worth a warning; a running title is.
+        pages = [(block.layout.number, lines) for block in blocks
+                 if (lines := [line for line in block.bands[kind] if line.glyphs >= OVERFLOW_GLYPHS])]
+        if not pages:
+            continue
+        numbers = [number for number, _ in pages]
+        label = "page" if len(numbers) == 1 else "pages"
+        report.add("margins", "warning",
+                   f"A running {kind} sits in the {margin} margin on {label} {_page_list(numbers)} "
+                   f"(“{pages[0][1][0].text[:70]}”). NeurIPS's style prints no {kind} there but the page "
+                   f"number; remove it (e.g. fancyhdr settings) for the submission.", page=numbers[0])
 
 
 def _size_counts(layouts: list[PageLayout]) -> Counter:
@@ -438,8 +582,9 @@ def looks_like_names(text: str) -> bool:
     return len(capitalised) >= 2 and len(capitalised) >= 0.7 * len(words)
 
 
-def _author_block(first: PageLayout, body: float) -> list[Line]:
-    """Lines between the title and the abstract (or first heading / first paragraph) on page 1."""
+def _author_block(first: PageLayout, body: float) -> tuple[list[Line], bool]:
+    """Lines between the title and the abstract (or first heading / first paragraph) on page 1, and whether
+    the block is the NeurIPS one: a title above it and an "Abstract" heading below."""
     title = _title_lines(first)
     start_y = title[-1].y if title else first.height
     block: list[Line] = []
@@ -448,11 +593,23 @@ def _author_block(first: PageLayout, body: float) -> list[Line]:
             continue
         key = _heading_key(line.text)
         if key in _HEADING_WORDS_END or key.startswith("abstract"):
-            break
+            return block, bool(title) and key.startswith("abstract")
         if len(line.text) >= 60 and abs(line.size - body) <= 1.0 and not looks_like_names(line.text):
             break  # the body text has begun
         block.append(line)
-    return block
+    return block, False
+
+
+def _is_template_line(line: Line) -> bool:
+    """A line of the anonymous template's author block ("Anonymous Author(s)", "Affiliation", "Address",
+    "email"), or a mark that cannot name anyone (a line number in the margin, a footnote symbol)."""
+    words = [w.strip(".,;:()[]") for w in line.text.lower().replace("(s)", "s").split()]
+    words = [w for w in words if w]
+    if not any(ch.isalnum() for ch in line.text):
+        return True
+    if line.text.isdigit() and len(line.text) <= 4 and (line.x1 < BLOCK_LEFT or line.x0 > BLOCK_LEFT + BLOCK_WIDTH):
+        return True  # lineno's numbers beside the block
+    return bool(words) and all(w in _TEMPLATE_WORDS for w in words)
 
 
 def _member_name_pattern(name: str) -> re.Pattern[str] | None:
@@ -498,13 +655,25 @@ def _check_anonymity(report: FormatReport, reader: PdfReader, layouts: list[Page
     emails = [e for text in at_lines for e in _EMAIL.findall(text) + _GROUPED_EMAIL.findall(text)]
     if emails:
         leaks.append((1, f"page 1 shows e-mail addresses ({', '.join(emails[:3])})"))
-    for line in _author_block(first, body):
+    block, is_neurips_block = _author_block(first, body)
+    named = False
+    for line in block:
         if _UNIVERSITY.search(line.text):
             leaks.append((1, f"page 1 names an affiliation (“{line.text[:80]}”)"))
+            named = True
             break
         if looks_like_names(line.text):
             leaks.append((1, f"page 1 shows what look like author names (“{line.text[:80]}”)"))
+            named = True
             break
+    # The position rule: in the NeurIPS layout, whatever stands between the title and "Abstract" in
+    # place of the anonymous template is an author block, whether or not it reads like names
+    # (`Ada "Countess" Lovelace`, a single surname, a student number, a group name).
+    other = [line for line in block if not _is_template_line(line)] if is_neurips_block else []
+    if other and not named and not emails:
+        shown = " / ".join(line.text[:60] for line in other[:3])
+        leaks.append((1, f"page 1 has an author block between the title and the abstract (“{shown}”) where the "
+                         f"anonymous template prints only “Anonymous Author(s) / Affiliation / Address / email”"))
 
     # Group members anywhere in the text.
     folded = [(layout.number, _fold(layout.text)) for layout in layouts]
@@ -581,8 +750,10 @@ def _check_metadata(report: FormatReport, reader: PdfReader, member_names: Seque
         return
     patterns = [p for p in (_member_name_pattern(n) for n in member_names) if p]
     found: list[str] = []
-    for key in ("/Author", "/Creator", "/Producer", "/Subject", "/Keywords", "/Title", "/Company", "/Manager",
-                "/LastModifiedBy", "/AuthorEmail"):
+    known = ["/Author", "/Creator", "/Producer", "/Subject", "/Keywords", "/Title", "/Company", "/Manager",
+             "/LastModifiedBy", "/AuthorEmail"]
+    custom = [key for key in list(info.keys())[:_MAX_INFO_KEYS] if key not in known]  # "/StudentName", ...
+    for key in known + custom:
         value = info.get(key)
         if not isinstance(value, str) or not value.strip():
             continue

@@ -8,9 +8,10 @@ from fastapi import APIRouter, File, Form, Request, UploadFile
 from fastapi.responses import PlainTextResponse, Response
 from pydantic import BaseModel, Field
 
-from app.db import SessionDep
+from app.db import SessionDep, discard
 from app.deps import SettingsDep, VenueCtx
 from app.errors import BadInput, DomainError, NotFound
+from app.jobs import assignments as _solve_jobs  # noqa: F401 — registers the solve job and the handler that starts it
 from app.routers.members import read_upload
 from app.security import permissions
 from app.security.permissions import require
@@ -71,13 +72,10 @@ def _solve_params(body: SolveIn) -> dict:
             "fair": body.fair, "keep_existing": body.keep_existing}
 
 
-def _start_job(request: Request, session, settings, ctx, params: dict, dry_run: bool):  # noqa: ANN001, ANN202
-    """Record the job, commit, then start it: the job must never look for a row that is not there yet."""
+def _start_job(request: Request, session, settings, ctx, params: dict, dry_run: bool):  # noqa: ANN001, ANN202, ARG001
+    """Record the job; it starts once the request commits (app.jobs.assignments), never before its row exists."""
     require(permissions.can_manage_assignments(ctx.user, ctx.member, ctx.venue), CHAIRS_ONLY)
-    job = service.start_job(session, ctx.user, ctx.venue, dry_run=dry_run, **params)
-    session.commit()
-    service.launch_job(settings, request.app.state.engine, job.id)
-    return job
+    return service.start_job(session, settings, ctx.user, ctx.venue, dry_run=dry_run, **params)
 
 
 # ---- JSON API ----------------------------------------------------------------------------------------------
@@ -87,7 +85,7 @@ def _start_job(request: Request, session, settings, ctx, params: dict, dry_run: 
 def api_solve(body: SolveIn, session: SessionDep, settings: SettingsDep, ctx: VenueCtx) -> dict:
     """Solve the whole assignment now, in this request (keeps locked pairs, changes as little as it can);
     dry_run only reports. For a venue whose texts are not embedded yet, prefer a job (…/assignment/jobs)."""
-    require(permissions.can_manage_assignments(ctx.user, ctx.member, ctx.venue), CHAIRS_ONLY)
+    require(permissions.can_manage_assignments, ctx.user, ctx.member, ctx.venue)
     from app.assignment.solver import Infeasible
 
     try:
@@ -108,21 +106,21 @@ def api_start_job(body: SolveIn, request: Request, session: SessionDep, settings
 @api.get("/venues/{slug}/assignment/jobs/{job_id}")
 def api_job(job_id: int, session: SessionDep, ctx: VenueCtx) -> dict:
     """A job's phase, progress (texts embedded / total) and, once done, its stats, quality summary and changes."""
-    require(permissions.can_view_assignments(ctx.user, ctx.member, ctx.venue), STAFF_ONLY)
+    require(permissions.can_view_assignments, ctx.user, ctx.member, ctx.venue)
     return service.job_view(service.get_job(session, ctx.venue, job_id))
 
 
 @api.post("/venues/{slug}/assignment/jobs/{job_id}/apply")
 def api_apply_job(job_id: int, session: SessionDep, ctx: VenueCtx) -> dict:
     """Apply exactly the changes a finished preview showed (all or nothing, checked against the current state)."""
-    require(permissions.can_manage_assignments(ctx.user, ctx.member, ctx.venue), CHAIRS_ONLY)
+    require(permissions.can_manage_assignments, ctx.user, ctx.member, ctx.venue)
     job = service.apply_preview(session, ctx.user, ctx.venue, service.get_job(session, ctx.venue, job_id))
     return service.job_view(job)
 
 
 @api.get("/venues/{slug}/assignments")
 def api_assignments(session: SessionDep, ctx: VenueCtx) -> list[dict]:
-    require(permissions.can_view_assignments(ctx.user, ctx.member, ctx.venue), STAFF_ONLY)
+    require(permissions.can_view_assignments, ctx.user, ctx.member, ctx.venue)
     return _assignment_rows(session, ctx)
 
 
@@ -130,7 +128,7 @@ def api_assignments(session: SessionDep, ctx: VenueCtx) -> list[dict]:
 def api_explain(session: SessionDep, settings: SettingsDep, ctx: VenueCtx) -> dict:
     """Per pair: affinity, its rank for the reviewer and the submission, the closest profile item; and the
     quality summary (mean/min affinity, load histogram). Read from cached embeddings only."""
-    require(permissions.can_view_assignments(ctx.user, ctx.member, ctx.venue), STAFF_ONLY)
+    require(permissions.can_view_assignments, ctx.user, ctx.member, ctx.venue)
     out = service.explain_current(session, settings, ctx.venue)
     out.pop("values", None)
     return out
@@ -139,7 +137,7 @@ def api_explain(session: SessionDep, settings: SettingsDep, ctx: VenueCtx) -> di
 @api.post("/venues/{slug}/assignments")
 def api_change(body: list[ChangeIn], session: SessionDep, ctx: VenueCtx) -> list[dict]:
     """Manual changes, all or nothing."""
-    require(permissions.can_manage_assignments(ctx.user, ctx.member, ctx.venue), CHAIRS_ONLY)
+    require(permissions.can_manage_assignments, ctx.user, ctx.member, ctx.venue)
     changes = [service.Change(c.op, service.get_assignment_sub(session, ctx.venue, c.submission).id, c.member_id)
                for c in body]
     service.apply_changes(session, ctx.user, ctx.venue, changes, action="assignment.manual")
@@ -148,14 +146,14 @@ def api_change(body: list[ChangeIn], session: SessionDep, ctx: VenueCtx) -> list
 
 @api.post("/venues/{slug}/assignments/import")
 def api_import(session: SessionDep, ctx: VenueCtx, file: Annotated[UploadFile, File()]) -> list[dict]:
-    require(permissions.can_manage_assignments(ctx.user, ctx.member, ctx.venue), CHAIRS_ONLY)
+    require(permissions.can_manage_assignments, ctx.user, ctx.member, ctx.venue)
     service.import_csv(session, ctx.user, ctx.venue, read_upload(file, CSV_MAX_BYTES))
     return _assignment_rows(session, ctx)
 
 
 @api.get("/venues/{slug}/assignments/export", response_class=PlainTextResponse)
 def api_export(session: SessionDep, ctx: VenueCtx) -> PlainTextResponse:
-    require(permissions.can_view_assignments(ctx.user, ctx.member, ctx.venue), STAFF_ONLY)
+    require(permissions.can_view_assignments, ctx.user, ctx.member, ctx.venue)
     return PlainTextResponse(service.export_csv(session, ctx.venue), media_type="text/csv",
                              headers={"Content-Disposition": f'attachment; filename="{ctx.venue.slug}-assignment.csv"'})
 
@@ -163,13 +161,13 @@ def api_export(session: SessionDep, ctx: VenueCtx) -> PlainTextResponse:
 @api.get("/venues/{slug}/bids")
 def api_bids(session: SessionDep, ctx: VenueCtx) -> list[dict]:
     """The submissions you may bid on (titles and abstracts only) with your bid."""
-    require(permissions.can_bid(ctx.user, ctx.member, ctx.venue), BIDDING_ONLY)
+    require(permissions.can_bid, ctx.user, ctx.member, ctx.venue)
     return service.bidding_list(session, ctx.venue, ctx.member)
 
 
 @api.put("/venues/{slug}/bids/{number}")
 def api_bid(number: int, body: BidIn, session: SessionDep, ctx: VenueCtx) -> dict:
-    require(permissions.can_bid(ctx.user, ctx.member, ctx.venue), BIDDING_ONLY)
+    require(permissions.can_bid, ctx.user, ctx.member, ctx.venue)
     sub = service.get_assignment_sub(session, ctx.venue, number)
     bid = service.set_bid(session, ctx.venue, ctx.member, sub, body.value)
     return {"submission": number, "value": bid.value}
@@ -178,14 +176,13 @@ def api_bid(number: int, body: BidIn, session: SessionDep, ctx: VenueCtx) -> dic
 @api.get("/venues/{slug}/interests")
 def api_interests(session: SessionDep, ctx: VenueCtx) -> dict:
     """Your interests: profile items the assignment matches submissions against."""
-    require(ctx.member is not None, "Only members of the venue have interests here.")
+    require(permissions.can_view_interests, ctx.user, ctx.member, ctx.venue)
     return {"items": [i.text for i in service.interests(session, ctx.member)]}
 
 
 @api.put("/venues/{slug}/interests")
 def api_set_interests(body: InterestsIn, session: SessionDep, ctx: VenueCtx) -> dict:
-    require(permissions.can_edit_interests(ctx.user, ctx.member, ctx.venue),
-            "Interests are set by members of the venue before the review phase.")
+    require(permissions.can_edit_interests, ctx.user, ctx.member, ctx.venue)
     return {"items": service.set_interests(session, ctx.member, body.items)}
 
 
@@ -194,12 +191,12 @@ def api_conflicts(session: SessionDep, ctx: VenueCtx) -> list[dict]:
     """Staff: every conflict of the venue. Others: the conflicts they declared (no names)."""
     if permissions.can_view_conflicts(ctx.user, ctx.member, ctx.venue):
         return service.list_conflicts(session, ctx.venue)
-    require(ctx.member is not None, "Only members of the venue declare conflicts.")
+    require(permissions.can_view_own_conflicts, ctx.user, ctx.member, ctx.venue)
     return service.own_conflicts(session, ctx.member)
 
 
 def _declare(session, ctx, body: ConflictIn):  # noqa: ANN001, ANN202
-    require(permissions.can_declare_conflict(ctx.user, ctx.member, ctx.venue), "Conflicts can no longer be declared.")
+    require(permissions.can_declare_conflict, ctx.user, ctx.member, ctx.venue)
     staff = permissions.is_staff(ctx.user, ctx.member)
     other = None
     if staff and body.member_id and body.group_id:
@@ -228,7 +225,7 @@ def api_conflict(body: ConflictIn, session: SessionDep, ctx: VenueCtx) -> dict:
 @api.post("/venues/{slug}/conflicts/import")
 def api_import_conflicts(session: SessionDep, ctx: VenueCtx, file: Annotated[UploadFile, File()]) -> dict:
     """CSV `reviewer_email,other_email` or `reviewer_email,submission number` (e.g. "same team last term")."""
-    require(permissions.can_import_conflicts(ctx.user, ctx.member, ctx.venue), "Only the venue's chairs import conflicts.")
+    require(permissions.can_import_conflicts, ctx.user, ctx.member, ctx.venue)
     return service.import_conflicts(session, ctx.user, ctx.venue, read_upload(file, CSV_MAX_BYTES))
 
 
@@ -275,7 +272,7 @@ def _assignment_context(request: Request, session, settings, ctx) -> dict:  # no
 
 @pages.get("/venues/{slug}/assignments")
 def assignments_page(request: Request, session: SessionDep, settings: SettingsDep, ctx: VenueCtx):  # noqa: ANN201
-    require(permissions.can_view_assignments(ctx.user, ctx.member, ctx.venue), STAFF_ONLY)
+    require(permissions.can_view_assignments, ctx.user, ctx.member, ctx.venue)
     return render(request, "pages/assignments.html", _assignment_context(request, session, settings, ctx),
                   user=ctx.user)
 
@@ -284,7 +281,7 @@ def assignments_page(request: Request, session: SessionDep, settings: SettingsDe
 def job_fragment(job_id: int, request: Request, session: SessionDep, ctx: VenueCtx):  # noqa: ANN201
     """The job's progress fragment, polled by htmx while the job runs; once finished the page reloads to show
     the preview or the new assignment (and the fragment it then renders no longer polls)."""
-    require(permissions.can_view_assignments(ctx.user, ctx.member, ctx.venue), STAFF_ONLY)
+    require(permissions.can_view_assignments, ctx.user, ctx.member, ctx.venue)
     view = service.job_view(service.get_job(session, ctx.venue, job_id))
     if not is_htmx(request):
         return redirect(f"/venues/{ctx.venue.slug}/assignments")
@@ -326,7 +323,7 @@ def apply_job_page(job_id: int, request: Request, session: SessionDep, ctx: Venu
     url = f"/venues/{ctx.venue.slug}/assignments"
 
     def act():  # noqa: ANN202
-        require(permissions.can_manage_assignments(ctx.user, ctx.member, ctx.venue), CHAIRS_ONLY)
+        require(permissions.can_manage_assignments, ctx.user, ctx.member, ctx.venue)
         return service.apply_preview(session, ctx.user, ctx.venue, service.get_job(session, ctx.venue, job_id))
 
     return form_action(request, session, act, success="Preview applied.", next_url=url, back_url=url)
@@ -338,7 +335,7 @@ def change_page(request: Request, session: SessionDep, ctx: VenueCtx, op: Annota
     url = f"/venues/{ctx.venue.slug}/assignments"
 
     def act():  # noqa: ANN202
-        require(permissions.can_manage_assignments(ctx.user, ctx.member, ctx.venue), CHAIRS_ONLY)
+        require(permissions.can_manage_assignments, ctx.user, ctx.member, ctx.venue)
         number, mid = submission.strip().lstrip("#"), member_id.strip()
         if not number.isdigit() or not mid.isdigit():
             raise BadInput("Pick a submission number and a reviewer.")
@@ -354,11 +351,10 @@ def change_page(request: Request, session: SessionDep, ctx: VenueCtx, op: Annota
 def import_page(request: Request, session: SessionDep, ctx: VenueCtx, file: Annotated[UploadFile, File()]):  # noqa: ANN201
     url = f"/venues/{ctx.venue.slug}/assignments"
     try:
-        require(permissions.can_manage_assignments(ctx.user, ctx.member, ctx.venue), CHAIRS_ONLY)
+        require(permissions.can_manage_assignments, ctx.user, ctx.member, ctx.venue)
         changes = service.import_csv(session, ctx.user, ctx.venue, read_upload(file, CSV_MAX_BYTES))
-        session.commit()
     except DomainError as exc:
-        session.rollback()
+        discard(session)
         _report_problems(request, exc)
         return redirect(url)
     flash(request, f"Imported {len(changes)} assignment change(s).", "ok")
@@ -375,9 +371,9 @@ def _bid_row(session, ctx, number: int) -> dict | None:  # noqa: ANN001
 
 @pages.get("/venues/{slug}/bids")
 def bids_page(request: Request, session: SessionDep, ctx: VenueCtx):  # noqa: ANN201
+    require(permissions.can_open_bids_page, ctx.user, ctx.member, ctx.venue)
     can_bid = permissions.can_bid(ctx.user, ctx.member, ctx.venue)
     can_interests = permissions.can_edit_interests(ctx.user, ctx.member, ctx.venue)
-    require(can_bid or can_interests, BIDDING_ONLY)
     return render(request, "pages/bids.html", {
         "venue": ctx.venue, "can_bid": can_bid, "can_interests": can_interests,
         "rows": service.bidding_list(session, ctx.venue, ctx.member) if can_bid else [],
@@ -394,12 +390,11 @@ def bid_page(number: int, request: Request, session: SessionDep, ctx: VenueCtx, 
              value: Annotated[str, Form()] = ""):
     url = f"/venues/{ctx.venue.slug}/bids"
     try:
-        require(permissions.can_bid(ctx.user, ctx.member, ctx.venue), BIDDING_ONLY)
+        require(permissions.can_bid, ctx.user, ctx.member, ctx.venue)
         service.set_bid(session, ctx.venue, ctx.member, service.get_assignment_sub(session, ctx.venue, number), value)
-        session.commit()
         error = None
     except DomainError as exc:
-        session.rollback()
+        discard(session)
         error = exc.message
     if is_htmx(request):
         row = _bid_row(session, ctx, number)
@@ -418,8 +413,7 @@ def interests_page(request: Request, session: SessionDep, ctx: VenueCtx,  # noqa
     url = f"/venues/{ctx.venue.slug}/bids"
 
     def act():  # noqa: ANN202
-        require(permissions.can_edit_interests(ctx.user, ctx.member, ctx.venue),
-                "Interests are set by members of the venue before the review phase.")
+        require(permissions.can_edit_interests, ctx.user, ctx.member, ctx.venue)
         return service.set_interests(session, ctx.member, service.split_interests(interests))
 
     return form_action(request, session, act, success=lambda items: f"Interests saved ({len(items)} item(s)).",
@@ -432,7 +426,7 @@ def interests_page(request: Request, session: SessionDep, ctx: VenueCtx,  # noqa
 @pages.get("/venues/{slug}/conflicts")
 def conflicts_page(request: Request, session: SessionDep, ctx: VenueCtx):  # noqa: ANN201
     staff = permissions.can_view_conflicts(ctx.user, ctx.member, ctx.venue)
-    require(staff or ctx.member is not None, "Only members of the venue declare conflicts.")
+    require(permissions.can_view_own_conflicts, ctx.user, ctx.member, ctx.venue)
     return render(request, "pages/conflicts.html", {
         "venue": ctx.venue, "staff": staff,
         "rows": service.list_conflicts(session, ctx.venue) if staff else service.own_conflicts(session, ctx.member),
@@ -457,12 +451,10 @@ def import_conflicts_page(request: Request, session: SessionDep, ctx: VenueCtx, 
                           file: Annotated[UploadFile, File()]):
     url = f"/venues/{ctx.venue.slug}/conflicts"
     try:
-        require(permissions.can_import_conflicts(ctx.user, ctx.member, ctx.venue),
-                "Only the venue's chairs import conflicts.")
+        require(permissions.can_import_conflicts, ctx.user, ctx.member, ctx.venue)
         out = service.import_conflicts(session, ctx.user, ctx.venue, read_upload(file, CSV_MAX_BYTES))
-        session.commit()
     except DomainError as exc:
-        session.rollback()
+        discard(session)
         _report_problems(request, exc)
         return redirect(url)
     flash(request, f"Imported {out['created']} conflict(s), {out['skipped']} skipped (known or own group)"

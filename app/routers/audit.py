@@ -16,7 +16,7 @@ AUDIT_ONLY = "Only the venue's chairs and TAs see the audit log."
 
 
 def _events(session, ctx, limit: int, offset: int, action: str | None) -> list[schemas.AuditOut]:  # noqa: ANN001
-    require(permissions.can_view_audit(ctx.user, ctx.member, ctx.venue), AUDIT_ONLY)
+    require(permissions.can_view_audit, ctx.user, ctx.member, ctx.venue)
     limit = max(1, min(limit, 1000))
     return [schemas.AuditOut(id=e.id, at=e.at, actor=u.email if u else None, action=e.action, summary=e.summary,
                              detail=e.detail)

@@ -43,8 +43,8 @@ def login_page(request: Request, user: OptionalUser, next: str | None = None):  
 def login_submit(request: Request, session: SessionDep, settings: SettingsDep,
                  email: Annotated[str, Form()], password: Annotated[str, Form()],
                  next: Annotated[str, Form()] = "/"):  # noqa: A002, ANN201
+    # A failed attempt returns None (it does not raise), so the request boundary commits the recorded attempt.
     user = accounts.authenticate(session, settings, email, password, _client_ip(request))
-    session.commit()  # keep the recorded attempt, failed or not
     if user is None:
         flash(request, "Wrong email or password.", "error")
         return redirect(f"/login?next={quote(_safe_next(next))}")
@@ -143,8 +143,7 @@ def _user_out(user) -> schemas.UserOut:  # noqa: ANN001
                                                                    429: {"model": schemas.ErrorOut}})
 def api_login(request: Request, body: schemas.LoginIn, session: SessionDep, settings: SettingsDep):  # noqa: ANN201
     """Sign in with email and password; sets the session cookie (scripts should prefer API tokens)."""
-    user = accounts.authenticate(session, settings, body.email, body.password, _client_ip(request))
-    session.commit()
+    user = accounts.authenticate(session, settings, body.email, body.password, _client_ip(request))  # see login_submit
     if user is None:
         return JSONResponse({"detail": "Wrong email or password.", "code": "bad-credentials"}, status_code=401)
     sign_in(request, user)

@@ -30,15 +30,14 @@ def _visible(session, ctx) -> list[schemas.ExtensionOut]:  # noqa: ANN001
 
 
 def _request(session, ctx, reason: str, until: str | None, kind: str):  # noqa: ANN001, ANN202
-    require(permissions.can_request_extension(ctx.user, ctx.member, ctx.venue),
-            "Only a student in a group can ask for an extension, before the submission phase ends.")
+    require(permissions.can_request_extension, ctx.user, ctx.member, ctx.venue)
     requested = parse_local(until, ctx.venue.timezone) if until and until.strip() else None
     return extension_service.request_extension(session, ctx.user, ctx.venue, ctx.member.group_id, reason,
                                                requested, kind)
 
 
 def _decide(session, ctx, extension_id: int, grant: bool, new_due_at: str | None, note: str):  # noqa: ANN001, ANN202
-    require(permissions.can_decide_extension(ctx.user, ctx.member, ctx.venue), "Only chairs and TAs decide extensions.")
+    require(permissions.can_decide_extension, ctx.user, ctx.member, ctx.venue)
     ext = extension_service.get_extension(session, ctx.venue, extension_id)
     due = parse_local(new_due_at, ctx.venue.timezone) if grant and new_due_at and new_due_at.strip() else None
     return extension_service.decide_extension(session, ctx.user, ctx.venue, ext, grant=grant, new_due_at=due, note=note)

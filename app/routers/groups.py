@@ -41,27 +41,24 @@ def _create(session, settings, ctx, name: str, member_ids: list[int]) -> Group: 
             target = venue_service.get_member_by_id(session, ctx.venue, member_id)
             group_service.move_member(session, settings, ctx.user, ctx.venue, target, group)
         return group
-    require(permissions.can_create_group(ctx.user, ctx.member, ctx.venue),
-            permissions.why_not_create_group(ctx.user, ctx.member, ctx.venue))
+    require(permissions.can_create_group, ctx.user, ctx.member, ctx.venue)
     if member_ids:
         raise BadInput("Students add members by sharing the join code.")
     return group_service.create_group(session, ctx.user, ctx.venue, name, founder=ctx.member)
 
 
 def _join(session, settings, ctx, code: str) -> Group:  # noqa: ANN001
-    require(permissions.can_join_group(ctx.user, ctx.member, ctx.venue),
-            permissions.why_not_create_group(ctx.user, ctx.member, ctx.venue))
+    require(permissions.can_join_group, ctx.user, ctx.member, ctx.venue)
     return group_service.join_group(session, settings, ctx.user, ctx.venue, ctx.member, code)
 
 
 def _leave(session, ctx) -> None:  # noqa: ANN001
-    require(permissions.can_leave_group(ctx.user, ctx.member, ctx.venue),
-            "You can leave a group only in the setup and submission phases.")
+    require(permissions.can_leave_group, ctx.user, ctx.member, ctx.venue)
     group_service.leave_group(session, ctx.user, ctx.venue, ctx.member)
 
 
 def _move(session, settings, ctx, member_id: int, group_id: int | None) -> None:  # noqa: ANN001
-    require(permissions.can_manage_groups(ctx.user, ctx.member, ctx.venue), "Only chairs and TAs move students.")
+    require(permissions.can_manage_groups, ctx.user, ctx.member, ctx.venue)
     target = venue_service.get_member_by_id(session, ctx.venue, member_id)
     group = group_service.get_group(session, ctx.venue, group_id) if group_id else None
     group_service.move_member(session, settings, ctx.user, ctx.venue, target, group)

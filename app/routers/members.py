@@ -6,7 +6,7 @@ from fastapi import APIRouter, File, Form, Request, UploadFile
 
 from app import schemas
 from app.anonymity import display_email, display_name
-from app.db import SessionDep
+from app.db import SessionDep, discard
 from app.deps import SettingsDep, VenueCtx
 from app.errors import TooLarge
 from app.security import permissions
@@ -42,7 +42,7 @@ def member_rows(session, ctx) -> list[schemas.MemberOut]:  # noqa: ANN001
 
 @pages.get("/venues/{slug}/roster")
 def roster_page(request: Request, session: SessionDep, ctx: VenueCtx):  # noqa: ANN201
-    require(permissions.can_view_roster(ctx.user, ctx.member, ctx.venue), ROSTER_ONLY)
+    require(permissions.can_view_roster, ctx.user, ctx.member, ctx.venue)
     return render(request, "pages/roster.html", {
         "venue": ctx.venue, "members": member_rows(session, ctx),
         "can_import": permissions.can_import_roster(ctx.user, ctx.member, ctx.venue),
@@ -54,7 +54,7 @@ def roster_page(request: Request, session: SessionDep, ctx: VenueCtx):  # noqa: 
 @pages.post("/venues/{slug}/roster")
 def roster_import_page(request: Request, session: SessionDep, settings: SettingsDep, ctx: VenueCtx,
                              file: Annotated[UploadFile, File()], partial: Annotated[bool, Form()] = False):  # noqa: ANN201
-    require(permissions.can_import_roster(ctx.user, ctx.member, ctx.venue), "Only the venue's chairs import the roster.")
+    require(permissions.can_import_roster, ctx.user, ctx.member, ctx.venue)
     url = f"/venues/{ctx.venue.slug}/roster"
     data = b""
     try:
@@ -68,7 +68,7 @@ def roster_import_page(request: Request, session: SessionDep, settings: Settings
                                       partial=partial)
         request.session["roster_report"] = {**report.as_dict(), "summary": report.summary}
         if not report.applied:
-            session.rollback()
+            discard(session)  # a refused strict import keeps nothing; the report says why
         return report
 
     return form_action(request, session, run, success=lambda r: r.summary, next_url=url, back_url=url)
@@ -80,8 +80,7 @@ def role_page(request: Request, session: SessionDep, ctx: VenueCtx, member_id: i
 
     def change():  # noqa: ANN202
         target = venue_service.get_member_by_id(session, ctx.venue, member_id)
-        require(permissions.can_change_role(ctx.user, ctx.member, ctx.venue, target),
-                "Only chairs change roles, and not their own.")
+        require(permissions.can_change_role, ctx.user, ctx.member, ctx.venue, target)
         return venue_service.set_role(session, ctx.user, ctx.venue, target, role)
     return form_action(request, session, change, success="Role changed.", next_url=url, back_url=url)
 
@@ -91,13 +90,13 @@ def role_page(request: Request, session: SessionDep, ctx: VenueCtx, member_id: i
 
 @api.get("/venues/{slug}/members", response_model=list[schemas.MemberOut])
 def api_members(session: SessionDep, ctx: VenueCtx):  # noqa: ANN201
-    require(permissions.can_view_roster(ctx.user, ctx.member, ctx.venue), ROSTER_ONLY)
+    require(permissions.can_view_roster, ctx.user, ctx.member, ctx.venue)
     return member_rows(session, ctx)
 
 
 @api.post("/venues/{slug}/members", response_model=schemas.MemberOut, status_code=201)
 def api_member_add(body: schemas.MemberIn, session: SessionDep, ctx: VenueCtx):  # noqa: ANN201
-    require(permissions.can_import_roster(ctx.user, ctx.member, ctx.venue), "Only the venue's chairs add members.")
+    require(permissions.can_import_roster, ctx.user, ctx.member, ctx.venue)
     user = accounts.get_user_by_email(session, body.email) or accounts.create_user(session, body.email, body.full_name)
     member = venue_service.add_member(session, ctx.user, ctx.venue, user, body.role)
     return schemas.MemberOut(id=member.id, user_id=user.id, full_name=user.full_name, email=user.email,
@@ -106,10 +105,9 @@ def api_member_add(body: schemas.MemberIn, session: SessionDep, ctx: VenueCtx): 
 
 @api.patch("/venues/{slug}/members/{member_id}", response_model=schemas.MemberOut)
 def api_member_role(member_id: int, body: schemas.RoleIn, session: SessionDep, ctx: VenueCtx):  # noqa: ANN201
-    require(permissions.can_view_roster(ctx.user, ctx.member, ctx.venue), ROSTER_ONLY)
+    require(permissions.can_view_roster, ctx.user, ctx.member, ctx.venue)
     target = venue_service.get_member_by_id(session, ctx.venue, member_id)
-    require(permissions.can_change_role(ctx.user, ctx.member, ctx.venue, target),
-            "Only chairs change roles, and not their own.")
+    require(permissions.can_change_role, ctx.user, ctx.member, ctx.venue, target)
     venue_service.set_role(session, ctx.user, ctx.venue, target, body.role)
     return next(m for m in member_rows(session, ctx) if m.id == member_id)
 
@@ -119,7 +117,7 @@ def api_member_role(member_id: int, body: schemas.RoleIn, session: SessionDep, c
 def api_roster_import(session: SessionDep, settings: SettingsDep, ctx: VenueCtx,
                             file: Annotated[UploadFile, File()], partial: Annotated[bool, Form()] = False):  # noqa: ANN201
     """Import a gradebook CSV. Strict unless partial: with any rejected row nothing is imported (422)."""
-    require(permissions.can_import_roster(ctx.user, ctx.member, ctx.venue), "Only the venue's chairs import the roster.")
+    require(permissions.can_import_roster, ctx.user, ctx.member, ctx.venue)
     data = read_upload(file, settings.roster_max_bytes)
     report = roster.import_roster(session, ctx.user, ctx.venue, data, max_bytes=settings.roster_max_bytes,
                                   partial=partial)

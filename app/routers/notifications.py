@@ -1,10 +1,8 @@
-"""Notifications: the person's mail settings (page form and API), their calendar URL and .ics feed, and the
-middleware that sends a request's committed mails once its response is out."""
+"""Notifications: the person's mail settings (page form and API), their calendar URL and .ics feed (a request's
+committed mail is sent after its response by app.jobs.mail.DeliverAfterResponse)."""
 
-import logging
 from typing import Annotated
 
-import anyio
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict
@@ -15,38 +13,8 @@ from app.errors import NotFound
 from app.services import notifications as service
 from app.web import form_action
 
-log = logging.getLogger(__name__)
-
 pages = APIRouter(tags=["pages"], include_in_schema=False)
 api = APIRouter(prefix="/api/v1", tags=["notifications"])
-
-
-class DeliverAfterCommit:
-    """ASGI middleware: after the response is sent, mail what this request committed to the outbox.
-
-    Services write outbox rows in the request's transaction; a commit that includes them marks the request
-    (app.services.notifications, after_commit), and only then is anything sent: a rolled-back request sends
-    nothing. Failures stay in the outbox for `reproreview notify send`. Nothing is kept in the process.
-    """
-
-    def __init__(self, app) -> None:  # noqa: ANN001
-        self.app = app
-
-    async def __call__(self, scope, receive, send) -> None:  # noqa: ANN001
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        box, token = service.start_request()
-        try:
-            await self.app(scope, receive, send)
-        finally:
-            service.end_request(token)
-            if box.pending and box.bind is not None:
-                settings = scope["app"].state.settings
-                try:
-                    await anyio.to_thread.run_sync(service.deliver_pending, settings, box.bind)
-                except Exception:  # noqa: BLE001 — the response is out; the rows wait for `notify send`
-                    log.exception("sending notifications after the request failed")
 
 
 class NotificationSettingsIn(BaseModel):

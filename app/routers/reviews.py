@@ -7,9 +7,8 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, Field
 
-from app.artifacts import runs as run_service
-from app.db import SessionDep, begin_write
-from app.deps import CurrentUser, VenueCtx
+from app.db import SessionDep, discard, start_write
+from app.deps import CurrentUser, SubmissionContext, VenueCtx, VisibleReview, VisibleSubmission
 from app.errors import BadInput, DomainError
 from app.markdown import render_markdown
 from app.security import permissions
@@ -17,14 +16,12 @@ from app.security.permissions import require
 from app.security.sessions import flash
 from app.services import review_forms as form_service
 from app.services import reviews as service
+from app.services import runs as run_service
 from app.services import submissions as submission_service
 from app.web import form_action, redirect, render
 
 pages = APIRouter(tags=["pages"], include_in_schema=False)
 api = APIRouter(prefix="/api/v1", tags=["reviews"])
-
-NOT_YOURS = "Only reviewers assigned to this submission write its review (in the review phase)."
-
 
 class FormIn(BaseModel):
     fields: list[dict[str, Any]]
@@ -58,26 +55,15 @@ class MarkdownIn(BaseModel):
 # --- shared steps (thin: permission, then one service call) -----------------------------------------------------
 
 
-def _sub_rel(session, ctx, number: int):  # noqa: ANN001, ANN202
-    sub = service.get_submission(session, ctx.venue, number)
-    rel = service.relation(session, ctx.member, sub)
-    require(permissions.can_view_submission(ctx.user, ctx.member, ctx.venue, sub, assigned=rel.assigned)
-            or rel.assigned, "You cannot see this submission.")
-    return sub, rel
+def _rel(session, ctx: SubmissionContext) -> service.Relation:  # noqa: ANN001, ARG001
+    """The review service's view of the viewer (which reviews and posts are theirs), as the standing found it."""
+    return ctx.standing.relation
 
 
-def _writer(session, ctx, number: int):  # noqa: ANN001, ANN202
-    sub, rel = _sub_rel(session, ctx, number)
-    require(permissions.can_write_review(ctx.user, ctx.member, ctx.venue, rel.assigned), NOT_YOURS)
-    _start_write(session)
-    return sub, rel
-
-
-def _start_write(session) -> None:  # noqa: ANN001
-    """End the request's read-only part and start its write as a writer (SQLite: BEGIN IMMEDIATE, which waits its
-    turn): a read snapshot that another save made stale cannot become a write and fails with "database is locked"."""
-    session.commit()
-    begin_write(session)
+def _writer(session, ctx: SubmissionContext):  # noqa: ANN001, ANN202
+    require(permissions.can_write_review, ctx.standing)
+    start_write(session)
+    return ctx.sub
 
 
 def _my_review_json(session, ctx, sub) -> dict:  # noqa: ANN001
@@ -104,50 +90,42 @@ def _comment_json(c: service.CommentView) -> dict:
             "replies": [_comment_json(r) for r in c.replies]}
 
 
-def _reviews(session, ctx, sub, rel) -> list[service.ReviewView]:  # noqa: ANN001
-    require(permissions.can_read_reviews(ctx.user, ctx.member, ctx.venue, sub, assigned=rel.assigned,
-                                         submitted_own=rel.submitted_own),
-            "Reviews are shown to reviewers after they submit their own, and to the authors from the response phase.")
-    return service.visible_reviews(session, ctx.user, ctx.member, ctx.venue, sub,
-                                   is_staff=permissions.is_staff(ctx.user, ctx.member), rel=rel)
+def _reviews(session, ctx: SubmissionContext) -> list[service.ReviewView]:  # noqa: ANN001
+    require(permissions.can_read_reviews, ctx.standing)
+    return service.visible_reviews(session, ctx.user, ctx.member, ctx.venue, ctx.sub,
+                                   is_staff=ctx.standing.staff, rel=_rel(session, ctx))
 
 
-def _comments(session, ctx, sub, rel) -> list[service.CommentView]:  # noqa: ANN001
-    require(permissions.can_read_discussion(ctx.user, ctx.member, ctx.venue, sub, assigned=rel.assigned,
-                                            submitted_own=rel.submitted_own),
-            "The discussion opens to reviewers after they submit their review, and to authors in the response phase.")
-    return service.list_comments(session, ctx.user, ctx.member, sub,
-                                 is_staff=permissions.is_staff(ctx.user, ctx.member), rel=rel)
+def _comments(session, ctx: SubmissionContext) -> list[service.CommentView]:  # noqa: ANN001
+    require(permissions.can_read_discussion, ctx.standing)
+    return service.list_comments(session, ctx.user, ctx.member, ctx.sub, is_staff=ctx.standing.staff,
+                                 rel=_rel(session, ctx))
 
 
-def _post(session, ctx, sub, rel, body: str, audience: str, parent_id: int | None):  # noqa: ANN001, ANN202
-    require(permissions.can_post_comment(ctx.user, ctx.member, ctx.venue, sub, assigned=rel.assigned,
-                                         submitted_own=rel.submitted_own),
-            "You cannot post in this discussion now (reviewers after submitting, authors in the response phase).")
-    _start_write(session)
-    return service.post_comment(session, ctx.user, ctx.venue, ctx.member, sub, body, audience=audience,
-                                parent_id=parent_id, is_staff=permissions.is_staff(ctx.user, ctx.member), rel=rel)
+def _post(session, ctx: SubmissionContext, body: str, audience: str, parent_id: int | None):  # noqa: ANN001, ANN202
+    require(permissions.can_post_comment, ctx.standing)
+    rel = _rel(session, ctx)
+    start_write(session)
+    return service.post_comment(session, ctx.user, ctx.venue, ctx.member, ctx.sub, body, audience=audience,
+                                parent_id=parent_id, is_staff=ctx.standing.staff, rel=rel)
 
 
-def _respond(session, ctx, sub, body: str, version: int | None):  # noqa: ANN001, ANN202
-    require(permissions.can_respond(ctx.user, ctx.member, ctx.venue, sub),
-            "The authors write one response, in the response phase.")
-    _start_write(session)
-    return service.save_response(session, ctx.user, ctx.venue, sub, body, version)
+def _respond(session, ctx: SubmissionContext, body: str, version: int | None):  # noqa: ANN001, ANN202
+    require(permissions.can_respond, ctx.standing)
+    start_write(session)
+    return service.save_response(session, ctx.user, ctx.venue, ctx.sub, body, version)
 
 
-def _rate(session, ctx, sub, review_id: int, score: Any, comment: str):  # noqa: ANN001, ANN202
-    require(permissions.can_rate_review(ctx.user, ctx.member, ctx.venue, sub),
-            "The authors rate the reviews of their submission once they can read them.")
-    review = service.get_review_by_id(session, sub, review_id)
-    _start_write(session)
-    return service.rate_review(session, ctx.user, ctx.venue, ctx.member, review, score, comment)
+def _rate(session, ctx, score: Any, comment: str):  # noqa: ANN001, ANN202
+    require(permissions.can_rate_review, ctx.standing)
+    start_write(session)
+    return service.rate_review(session, ctx.user, ctx.venue, ctx.member, ctx.review, score, comment)
 
 
-def _response_json(session, ctx, sub, rel) -> dict | None:  # noqa: ANN001
-    if not permissions.can_read_response(ctx.user, ctx.member, ctx.venue, sub, assigned=rel.assigned):
+def _response_json(session, ctx: SubmissionContext) -> dict | None:  # noqa: ANN001
+    if not permissions.can_read_response(ctx.standing):
         return None
-    row = service.get_response(session, sub)
+    row = service.get_response(session, ctx.sub)
     return None if row is None else {"body": row.body, "version": row.version, "updated_at": row.updated_at}
 
 
@@ -156,19 +134,19 @@ def _response_json(session, ctx, sub, rel) -> dict | None:  # noqa: ANN001
 
 @api.get("/venues/{slug}/review-form")
 def api_review_form(session: SessionDep, ctx: VenueCtx) -> dict:
-    require(ctx.member is not None or permissions.is_staff(ctx.user, ctx.member), "Members of the venue only.")
+    require(permissions.can_view_review_form, ctx.user, ctx.member, ctx.venue)
     return {"fields": form_service.get_fields(session, ctx.venue)}
 
 
 @api.put("/venues/{slug}/review-form")
 def api_set_review_form(body: FormIn, session: SessionDep, ctx: VenueCtx) -> dict:
-    require(permissions.can_edit_review_form(ctx.user, ctx.member, ctx.venue), "Only chairs change the review form.")
+    require(permissions.can_edit_review_form, ctx.user, ctx.member, ctx.venue)
     return {"fields": form_service.set_fields(session, ctx.user, ctx.venue, body.fields)}
 
 
 @api.get("/venues/{slug}/my-reviews")
 def api_my_reviews(session: SessionDep, ctx: VenueCtx) -> list[dict]:
-    require(permissions.can_list_own_reviews(ctx.user, ctx.member, ctx.venue), "Members of the venue only.")
+    require(permissions.can_list_own_reviews, ctx.user, ctx.member, ctx.venue)
     return [{"submission": sub.number, "title": sub.title,
              "status": review.status if review else "not started", "version": review.version if review else 0,
              "is_late": bool(review and review.is_late)}
@@ -176,16 +154,15 @@ def api_my_reviews(session: SessionDep, ctx: VenueCtx) -> list[dict]:
 
 
 @api.get("/venues/{slug}/submissions/{number}/review")
-def api_my_review(number: int, session: SessionDep, ctx: VenueCtx) -> dict:
-    sub, rel = _sub_rel(session, ctx, number)
-    require(rel.assigned, NOT_YOURS)
-    return _my_review_json(session, ctx, sub)
+def api_my_review(session: SessionDep, ctx: VisibleSubmission) -> dict:
+    require(permissions.can_open_review, ctx.standing)
+    return _my_review_json(session, ctx, ctx.sub)
 
 
 @api.put("/venues/{slug}/submissions/{number}/review")
-def api_save_draft(number: int, body: DraftIn, session: SessionDep, ctx: VenueCtx) -> JSONResponse:
+def api_save_draft(body: DraftIn, session: SessionDep, ctx: VisibleSubmission) -> JSONResponse:
     """Autosave. 409 with the stored copy (`theirs`) when another tab saved since `version`; yours is kept."""
-    sub, _rel = _writer(session, ctx, number)
+    sub = _writer(session, ctx)
     result = service.save_draft(session, ctx.user, ctx.venue, ctx.member, sub, body.answers, body.version)
     if result.conflict:
         return JSONResponse(status_code=409, content={
@@ -197,51 +174,44 @@ def api_save_draft(number: int, body: DraftIn, session: SessionDep, ctx: VenueCt
 
 
 @api.post("/venues/{slug}/submissions/{number}/review/submit")
-def api_submit(number: int, body: DraftIn, session: SessionDep, ctx: VenueCtx) -> dict:
-    sub, _rel = _writer(session, ctx, number)
+def api_submit(body: DraftIn, session: SessionDep, ctx: VisibleSubmission) -> dict:
+    sub = _writer(session, ctx)
     service.submit_review(session, ctx.user, ctx.venue, ctx.member, sub, body.answers, body.version)
     return _my_review_json(session, ctx, sub)
 
 
 @api.get("/venues/{slug}/submissions/{number}/reviews")
-def api_reviews(number: int, session: SessionDep, ctx: VenueCtx) -> list[dict]:
-    sub, rel = _sub_rel(session, ctx, number)
-    return [_review_json(v) for v in _reviews(session, ctx, sub, rel)]
+def api_reviews(session: SessionDep, ctx: VisibleSubmission) -> list[dict]:
+    return [_review_json(v) for v in _reviews(session, ctx)]
 
 
 @api.get("/venues/{slug}/submissions/{number}/comments")
-def api_comments(number: int, session: SessionDep, ctx: VenueCtx) -> list[dict]:
-    sub, rel = _sub_rel(session, ctx, number)
-    return [_comment_json(c) for c in _comments(session, ctx, sub, rel)]
+def api_comments(session: SessionDep, ctx: VisibleSubmission) -> list[dict]:
+    return [_comment_json(c) for c in _comments(session, ctx)]
 
 
 @api.post("/venues/{slug}/submissions/{number}/comments", status_code=201)
-def api_post_comment(number: int, body: CommentIn, session: SessionDep, ctx: VenueCtx) -> dict:
-    sub, rel = _sub_rel(session, ctx, number)
-    comment = _post(session, ctx, sub, rel, body.body, body.audience, body.parent_id)
+def api_post_comment(body: CommentIn, session: SessionDep, ctx: VisibleSubmission) -> dict:
+    comment = _post(session, ctx, body.body, body.audience, body.parent_id)
     return {"id": comment.id, "as_role": comment.as_role, "audience": comment.audience}
 
 
 @api.get("/venues/{slug}/submissions/{number}/response")
-def api_response(number: int, session: SessionDep, ctx: VenueCtx) -> dict:
-    sub, rel = _sub_rel(session, ctx, number)
-    require(permissions.can_read_response(ctx.user, ctx.member, ctx.venue, sub, assigned=rel.assigned),
-            "The response is shown to the reviewers from the response phase on.")
-    return {"response": _response_json(session, ctx, sub, rel), "limit": service.RESPONSE_MAX}
+def api_response(session: SessionDep, ctx: VisibleSubmission) -> dict:
+    require(permissions.can_read_response, ctx.standing)
+    return {"response": _response_json(session, ctx), "limit": service.RESPONSE_MAX}
 
 
 @api.put("/venues/{slug}/submissions/{number}/response")
-def api_save_response(number: int, body: ResponseIn, session: SessionDep, ctx: VenueCtx) -> dict:
-    sub, _rel = _sub_rel(session, ctx, number)
-    row = _respond(session, ctx, sub, body.body, body.version)
+def api_save_response(body: ResponseIn, session: SessionDep, ctx: VisibleSubmission) -> dict:
+    row = _respond(session, ctx, body.body, body.version)
     return {"body": row.body, "version": row.version, "updated_at": row.updated_at}
 
 
 @api.put("/venues/{slug}/submissions/{number}/reviews/{review_id}/rating")
-def api_rate(number: int, review_id: int, body: RatingIn, session: SessionDep, ctx: VenueCtx) -> dict:
-    sub, _rel = _sub_rel(session, ctx, number)
-    row = _rate(session, ctx, sub, review_id, body.score, body.comment)
-    return {"review_id": review_id, "score": row.score, "comment": row.comment}
+def api_rate(body: RatingIn, session: SessionDep, ctx: VisibleReview) -> dict:
+    row = _rate(session, ctx, body.score, body.comment)
+    return {"review_id": ctx.review.id, "score": row.score, "comment": row.comment}
 
 
 @api.post("/markdown")
@@ -264,7 +234,7 @@ def _version_from_form(form) -> int | None:  # noqa: ANN001
 
 @pages.get("/venues/{slug}/reviews")
 def reviews_page(request: Request, session: SessionDep, ctx: VenueCtx):  # noqa: ANN201
-    require(permissions.can_list_own_reviews(ctx.user, ctx.member, ctx.venue), "Members of the venue only.")
+    require(permissions.can_list_own_reviews, ctx.user, ctx.member, ctx.venue)
     mine = service.assigned_reviews(session, ctx.venue, ctx.member) if ctx.member else []
     deadline = service.review_deadline_text(session, ctx.venue, ctx.member) if ctx.member else None
     is_staff = permissions.is_staff(ctx.user, ctx.member)
@@ -273,13 +243,14 @@ def reviews_page(request: Request, session: SessionDep, ctx: VenueCtx):  # noqa:
                                                   "is_staff": is_staff, "progress": progress}, user=ctx.user)
 
 
-def _review_page_context(session, ctx, sub, rel) -> dict:  # noqa: ANN001
+def _review_page_context(session, ctx: SubmissionContext) -> dict:  # noqa: ANN001
     """What the review page shows: the form with the stored draft, the paper, its runs, then the other reviews."""
+    sub, rel = ctx.sub, _rel(session, ctx)
     fields = form_service.get_fields(session, ctx.venue)
     review = service.get_review(session, sub, ctx.member)
-    others = _reviews(session, ctx, sub, rel) if rel.submitted_own else []
-    comments = _comments(session, ctx, sub, rel) if rel.submitted_own else []
-    can_write = permissions.can_write_review(ctx.user, ctx.member, ctx.venue, rel.assigned)
+    others = _reviews(session, ctx) if rel.submitted_own else []
+    comments = _comments(session, ctx) if rel.submitted_own else []
+    can_write = permissions.can_write_review(ctx.standing)
     revision = submission_service.current_revision(session, sub)
     pdf_url = (f"/api/v1/venues/{ctx.venue.slug}/submissions/{sub.number}/revisions/{revision.id}/pdf"
                if revision else None)
@@ -289,51 +260,47 @@ def _review_page_context(session, ctx, sub, rel) -> dict:  # noqa: ANN001
         "pseudonym": service.pseudonyms(session, sub).get(ctx.member.id),
         "deadline": service.review_deadline_text(session, ctx.venue, ctx.member), "can_write": can_write,
         "others": [o for o in others if not o.is_mine], "comments": comments,
-        "can_post": permissions.can_post_comment(ctx.user, ctx.member, ctx.venue, sub, assigned=rel.assigned,
-                                                 submitted_own=rel.submitted_own),
-        "response": _response_json(session, ctx, sub, rel),
+        "can_post": permissions.can_post_comment(ctx.standing),
+        "response": _response_json(session, ctx),
         "render_markdown": render_markdown, "pdf_url": pdf_url, "runs": run_service.list_runs(session, sub),
     }
 
 
 @pages.get("/venues/{slug}/submissions/{number}/review")
-def review_page(number: int, request: Request, session: SessionDep, ctx: VenueCtx):  # noqa: ANN201
-    sub, rel = _sub_rel(session, ctx, number)
-    require(rel.assigned, NOT_YOURS)
-    return render(request, "pages/review.html", _review_page_context(session, ctx, sub, rel), user=ctx.user)
+def review_page(request: Request, session: SessionDep, ctx: VisibleSubmission):  # noqa: ANN201
+    require(permissions.can_open_review, ctx.standing)
+    return render(request, "pages/review.html", _review_page_context(session, ctx), user=ctx.user)
 
 
 @pages.post("/venues/{slug}/submissions/{number}/review/draft")
-async def review_autosave(number: int, request: Request, session: SessionDep, ctx: VenueCtx):  # noqa: ANN201
+async def review_autosave(request: Request, session: SessionDep, ctx: VisibleSubmission):  # noqa: ANN201
     """The htmx autosave: answers the small "saved" status (or a conflict banner) in place."""
     form = await request.form()
     try:
-        sub, _rel = _writer(session, ctx, number)
+        sub = _writer(session, ctx)
         result = service.save_draft(session, ctx.user, ctx.venue, ctx.member, sub, _answers_from_form(form),
                                     _version_from_form(form))
     except DomainError as exc:
-        session.rollback()
+        discard(session)
         return render(request, "partials/review_save_status.html", {"error": exc.message, "details": exc.details},
                       status_code=exc.status_code)
-    session.commit()
     return render(request, "partials/review_save_status.html", {
         "venue": ctx.venue, "review": result.review, "conflict": result.conflict, "sub": sub, "oob": True},
         status_code=409 if result.conflict else 200)
 
 
 @pages.post("/venues/{slug}/submissions/{number}/review/submit")
-async def review_submit(number: int, request: Request, session: SessionDep, ctx: VenueCtx):  # noqa: ANN201
+async def review_submit(request: Request, session: SessionDep, ctx: VisibleSubmission):  # noqa: ANN201
     """Submit; when refused, the page comes back with the text as typed and each field's problem marked."""
     form = await request.form()
-    url = f"/venues/{ctx.venue.slug}/submissions/{number}/review"
-    sub, rel = _writer(session, ctx, number)
+    url = f"/venues/{ctx.venue.slug}/submissions/{ctx.sub.number}/review"
+    sub = _writer(session, ctx)
     answers, version = _answers_from_form(form), _version_from_form(form)
     try:
         service.submit_review(session, ctx.user, ctx.venue, ctx.member, sub, answers, version)
-        session.commit()
     except DomainError as exc:
-        session.rollback()
-        context = _review_page_context(session, ctx, sub, rel)
+        discard(session)
+        context = _review_page_context(session, ctx)
         problems = exc.details if isinstance(exc.details, list) else []
         context.update(answers=answers, version=version if version is not None else context["version"],
                        submit_error=exc.message, problems={p["field"]: p["message"] for p in problems
@@ -344,59 +311,54 @@ async def review_submit(number: int, request: Request, session: SessionDep, ctx:
 
 
 @pages.get("/venues/{slug}/submissions/{number}/reviews")
-def submission_reviews_page(number: int, request: Request, session: SessionDep, ctx: VenueCtx):  # noqa: ANN201
+def submission_reviews_page(request: Request, session: SessionDep, ctx: VisibleSubmission):  # noqa: ANN201
     """Reviews, response and discussion of one submission, as the viewer may see them (authors, reviewers, staff)."""
-    sub, rel = _sub_rel(session, ctx, number)
-    reviews = _reviews(session, ctx, sub, rel)
-    comments = _comments(session, ctx, sub, rel)
-    response = _response_json(session, ctx, sub, rel)
+    reviews = _reviews(session, ctx)
+    comments = _comments(session, ctx)
+    response = _response_json(session, ctx)
     return render(request, "pages/submission_reviews.html", {
-        "venue": ctx.venue, "sub": sub, "rel": rel, "reviews": reviews, "comments": comments,
+        "venue": ctx.venue, "sub": ctx.sub, "rel": _rel(session, ctx), "reviews": reviews, "comments": comments,
         "response": response, "response_limit": service.RESPONSE_MAX,
-        "can_respond": permissions.can_respond(ctx.user, ctx.member, ctx.venue, sub),
-        "can_rate": permissions.can_rate_review(ctx.user, ctx.member, ctx.venue, sub),
-        "can_post": permissions.can_post_comment(ctx.user, ctx.member, ctx.venue, sub, assigned=rel.assigned,
-                                                 submitted_own=rel.submitted_own),
+        "can_respond": permissions.can_respond(ctx.standing),
+        "can_rate": permissions.can_rate_review(ctx.standing),
+        "can_post": permissions.can_post_comment(ctx.standing),
         "is_staff": permissions.is_staff(ctx.user, ctx.member), "render_markdown": render_markdown,
     }, user=ctx.user)
 
 
 @pages.post("/venues/{slug}/submissions/{number}/comments")
-def comment_post_page(number: int, request: Request, session: SessionDep, ctx: VenueCtx,  # noqa: ANN201
+def comment_post_page(request: Request, session: SessionDep, ctx: VisibleSubmission,  # noqa: ANN201
                       body: Annotated[str, Form()], audience: Annotated[str, Form()] = "everyone",
                       parent_id: Annotated[str, Form()] = "", back: Annotated[str, Form()] = "reviews"):
     suffix = "review" if back == "review" else "reviews"
-    url = f"/venues/{ctx.venue.slug}/submissions/{number}/{suffix}"
+    url = f"/venues/{ctx.venue.slug}/submissions/{ctx.sub.number}/{suffix}"
 
     def act():  # noqa: ANN202
-        sub, rel = _sub_rel(session, ctx, number)
-        return _post(session, ctx, sub, rel, body, audience, int(parent_id) if parent_id.isdigit() else None)
+        return _post(session, ctx, body, audience, int(parent_id) if parent_id.isdigit() else None)
     return form_action(request, session, act, success="Posted.", next_url=lambda c: f"{url}#comment-{c.id}",
                        back_url=url)
 
 
 @pages.post("/venues/{slug}/submissions/{number}/response")
-def response_page(number: int, request: Request, session: SessionDep, ctx: VenueCtx,  # noqa: ANN201
+def response_page(request: Request, session: SessionDep, ctx: VisibleSubmission,  # noqa: ANN201
                   body: Annotated[str, Form()], version: Annotated[str, Form()] = ""):
-    url = f"/venues/{ctx.venue.slug}/submissions/{number}/reviews"
+    url = f"/venues/{ctx.venue.slug}/submissions/{ctx.sub.number}/reviews"
 
     def act():  # noqa: ANN202
-        sub, _rel = _sub_rel(session, ctx, number)
-        return _respond(session, ctx, sub, body, int(version) if version.isdigit() else None)
+        return _respond(session, ctx, body, int(version) if version.isdigit() else None)
     return form_action(request, session, act, success="Your response is saved.", next_url=url + "#response",
                        back_url=url)
 
 
 @pages.post("/venues/{slug}/submissions/{number}/reviews/{review_id}/rating")
-def rating_page(number: int, review_id: int, request: Request, session: SessionDep, ctx: VenueCtx,  # noqa: ANN201
+def rating_page(request: Request, session: SessionDep, ctx: VisibleReview,  # noqa: ANN201
                 score: Annotated[str, Form()], comment: Annotated[str, Form()] = ""):
-    url = f"/venues/{ctx.venue.slug}/submissions/{number}/reviews"
+    url = f"/venues/{ctx.venue.slug}/submissions/{ctx.sub.number}/reviews"
 
     def act():  # noqa: ANN202
-        sub, _rel = _sub_rel(session, ctx, number)
-        return _rate(session, ctx, sub, review_id, score, comment)
+        return _rate(session, ctx, score, comment)
     return form_action(request, session, act, success="Thank you: your rating is saved.",
-                       next_url=f"{url}#review-{review_id}", back_url=url)
+                       next_url=f"{url}#review-{ctx.review.id}", back_url=url)
 
 
 @pages.post("/venues/{slug}/markdown-preview")
@@ -412,7 +374,7 @@ async def markdown_preview(request: Request, ctx: VenueCtx) -> Response:
 
 @pages.get("/venues/{slug}/review-form")
 def review_form_page(request: Request, session: SessionDep, ctx: VenueCtx):  # noqa: ANN201
-    require(permissions.is_staff(ctx.user, ctx.member), "Only chairs and TAs see the review form settings.")
+    require(permissions.can_view_review_form_settings, ctx.user, ctx.member, ctx.venue)
     fields = form_service.get_fields(session, ctx.venue)
     return render(request, "pages/review_form.html", {
         "venue": ctx.venue, "fields": fields, "text": json.dumps(fields, indent=2, ensure_ascii=False),
@@ -424,16 +386,15 @@ def review_form_save(request: Request, session: SessionDep, ctx: VenueCtx,  # no
                      text: Annotated[str, Form()]):
     """Save the chair's JSON; on a problem the page comes back with the text as typed and every problem listed."""
     url = f"/venues/{ctx.venue.slug}/review-form"
-    require(permissions.can_edit_review_form(ctx.user, ctx.member, ctx.venue), "Only chairs change the review form.")
+    require(permissions.can_edit_review_form, ctx.user, ctx.member, ctx.venue)
     try:
         try:
             fields = json.loads(text)
         except json.JSONDecodeError as exc:
             raise BadInput(f"The form is not valid JSON: line {exc.lineno}, column {exc.colno}: {exc.msg}") from None
         form_service.set_fields(session, ctx.user, ctx.venue, fields)
-        session.commit()
     except DomainError as exc:
-        session.rollback()
+        discard(session)
         return render(request, "pages/review_form.html", {
             "venue": ctx.venue, "fields": form_service.get_fields(session, ctx.venue), "text": text,
             "can_edit": True, "error": exc.message, "problems": exc.details if isinstance(exc.details, list) else []},

@@ -12,17 +12,17 @@ from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import FileResponse, PlainTextResponse, Response
 from pydantic import BaseModel, Field
 
-from app.artifacts import badges as badge_service
-from app.artifacts import claims as claim_service
-from app.artifacts import queue
-from app.artifacts import runs as service
-from app.db import SessionDep
-from app.deps import CurrentUser, SettingsDep, VenueCtx
+from app.db import SessionDep, release
+from app.deps import CurrentUser, SettingsDep, SubmissionContext, VenueCtx, VisibleRun, VisibleSubmission
 from app.errors import BadInput, NotFound, NotSignedIn
+from app.jobs.sweep import sweep_runs
+from app.models import Submission
 from app.models.run import FINISHED, Rig, Run
-from app.routers.submissions import _visible_submission
 from app.security import permissions
 from app.security.permissions import require
+from app.services import badges as badge_service
+from app.services import claims as claim_service
+from app.services import runs as service
 from app.services import submissions as submission_service
 from app.web import form_action, render
 
@@ -168,56 +168,33 @@ def current_rig(request: Request, session: SessionDep) -> Rig:
 CurrentRig = Annotated[Rig, Depends(current_rig)]
 
 
-def _assigned(session, ctx, sub) -> bool:  # noqa: ANN001
-    """Whether the viewer reviews this submission (reviewers see its runs, with anonymized logs)."""
-    from app.services.reviews import relation
-
-    return relation(session, ctx.member, sub).assigned
-
-
-def _runs_submission(session, ctx, number: int, *, request: bool = False):  # noqa: ANN001, ANN202
-    sub = _visible_submission(session, ctx, number)
-    require(permissions.can_view_runs(ctx.user, ctx.member, ctx.venue, sub, assigned=_assigned(session, ctx, sub)))
+def _runs_submission(ctx: SubmissionContext, *, request: bool = False) -> Submission:
+    """The visible submission whose runs this route reads (403 without can_view_runs; `request`: can_request_run)."""
+    require(permissions.can_view_runs, ctx.standing)
     if request:
-        require(permissions.can_request_run(ctx.user, ctx.member, ctx.venue, sub),
-                "Only the submission's authors and the venue's staff can start runs.")
-    return sub
+        require(permissions.can_request_run, ctx.standing)
+    return ctx.sub
 
 
-def _sweep(session, settings, request: Request) -> None:  # noqa: ANN001
-    """Re-queue (or fail) runs whose rig went silent and enqueue them after the commit; enqueue again the
-    queued runs the queue lost. Any API process may do it (rig heartbeats, run pages): state is in the
-    database and Redis only."""
-    requeued = service.expire_stale_runs(session, ttl_s=service.HEARTBEAT_TTL_S, max_attempts=service.MAX_ATTEMPTS)
-    if requeued:
-        kinds = [(r, session.get(Run, r).rig_kind, session.get(Run, r).attempts) for r in requeued]
-        session.commit()
-        queue.enqueue_runs(settings, kinds, engine=request.app.state.engine)
-    lost = service.queued_runs(session, older_than_s=service.LOST_GRACE_S)
-    if lost:
-        session.commit()  # no transaction stays open while Redis answers
-        queue.recover_lost_runs(settings, [r for r in lost if r[0] not in requeued],
-                                engine=request.app.state.engine)
+def _unmasked(ctx: SubmissionContext) -> bool:
+    return permissions.can_read_run_logs_unmasked(ctx.standing)
 
 
-def _unmasked(ctx, sub) -> bool:  # noqa: ANN001
-    return permissions.can_read_run_logs_unmasked(ctx.user, ctx.member, ctx.venue, sub)
-
-
-def runs_section(session, ctx, sub) -> dict:  # noqa: ANN001
-    """The Runs / Claims / Badges sections' context for a submission page (authors' or staff's)."""
-    if sub is None or not permissions.can_view_runs(ctx.user, ctx.member, ctx.venue, sub, assigned=_assigned(session, ctx, sub)):
+def runs_section(session, st: permissions.Standing | None) -> dict:  # noqa: ANN001
+    """The Runs / Claims / Badges sections' context for a submission page (authors' or staff's): a page fragment
+    that app/routers/submissions.py uses too (this module imports no other router)."""
+    if st is None or not permissions.can_view_runs(st):
         return {"runs_section": None}
-    overview = service.runs_overview(session, sub)
+    overview = service.runs_overview(session, st.submission)
+    unmasked = permissions.can_read_run_logs_unmasked(st)
     return {"runs_section": {
-        **overview, "unmasked": _unmasked(ctx, sub), "finished": FINISHED,
-        "can_request_run": permissions.can_request_run(ctx.user, ctx.member, ctx.venue, sub),
-        "can_edit_claims": permissions.can_edit_claims(ctx.user, ctx.member, ctx.venue, sub),
-        "can_decide_badges": permissions.can_decide_badges(ctx.user, ctx.member, ctx.venue, sub),
+        **overview, "unmasked": unmasked, "finished": FINISHED,
+        "can_request_run": permissions.can_request_run(st),
+        "can_edit_claims": permissions.can_edit_claims(st),
+        "can_decide_badges": permissions.can_decide_badges(st),
         "experiments": claim_service.experiment_ids(overview["artifact"]),
         "directions": ("at_least", "at_most", "about"),
-        "tails": {r.id: service.log_tail(session, r, anonymize=not _unmasked(ctx, sub))
-                  for r in overview["runs"][:5]},
+        "tails": {r.id: service.log_tail(session, r, anonymize=not unmasked) for r in overview["runs"][:5]},
     }}
 
 
@@ -226,47 +203,43 @@ def runs_section(session, ctx, sub) -> dict:  # noqa: ANN001
 
 
 @api.post("/venues/{slug}/submissions/{number}/runs", response_model=RunOut, status_code=201)
-def api_request_run(number: int, request: Request, session: SessionDep, settings: SettingsDep, ctx: VenueCtx,
+def api_request_run(request: Request, session: SessionDep, settings: SettingsDep, ctx: VisibleSubmission,
                     body: RunIn | None = None) -> RunOut:
     """Queue a run of the submission's current artifact (it needs a valid reproduce.toml)."""
-    sub = _runs_submission(session, ctx, number, request=True)
+    sub = _runs_submission(ctx, request=True)
     run = service.create_run(session, ctx.user, sub, submission_service.current_artifact(session, sub),
                              smoke=bool(body and body.smoke))
-    session.commit()  # the job must never see a run that is not there yet
-    queue.enqueue_run(settings, run.id, run.rig_kind, engine=request.app.state.engine)
+    service.enqueue_after_commit(session, settings, run)  # to a rig once the request commits, never before
     return run_out(run, sub.number)
 
 
 @api.get("/venues/{slug}/submissions/{number}/runs", response_model=list[RunOut])
-def api_runs(number: int, request: Request, session: SessionDep, settings: SettingsDep,
-             ctx: VenueCtx) -> list[RunOut]:
-    sub = _runs_submission(session, ctx, number)
-    _sweep(session, settings, request)
+def api_runs(request: Request, session: SessionDep, settings: SettingsDep,
+             ctx: VisibleSubmission) -> list[RunOut]:
+    sub = _runs_submission(ctx)
+    sweep_runs(settings, session)
     return [run_out(r, sub.number) for r in service.list_runs(session, sub)]
 
 
 @api.get("/venues/{slug}/submissions/{number}/runs/{run_id}", response_model=RunOut)
-def api_run(number: int, run_id: int, session: SessionDep, ctx: VenueCtx) -> RunOut:
-    sub = _runs_submission(session, ctx, number)
-    return run_out(service.get_run(session, sub, run_id), sub.number)
+def api_run(ctx: VisibleRun) -> RunOut:
+    return run_out(ctx.run, ctx.sub.number)
 
 
 @api.get("/venues/{slug}/submissions/{number}/runs/{run_id}/log", response_class=PlainTextResponse)
-def api_run_log(number: int, run_id: int, session: SessionDep, ctx: VenueCtx,
-                download: bool = False) -> PlainTextResponse:
+def api_run_log(session: SessionDep, ctx: VisibleRun, download: bool = False) -> PlainTextResponse:
     """The run's whole output so far, as text (`?download=1`: as a file); anonymized for all but the
     authors and staff."""
-    sub = _runs_submission(session, ctx, number)
-    text = service.read_log(session, service.get_run(session, sub, run_id), anonymize=not _unmasked(ctx, sub))
-    headers = {"Content-Disposition": f'attachment; filename="run-{run_id}.log"'} if download else None
+    text = service.read_log(session, ctx.run, anonymize=not _unmasked(ctx))
+    headers = {"Content-Disposition": f'attachment; filename="run-{ctx.run.id}.log"'} if download else None
     return PlainTextResponse(text, headers=headers)
 
 
 @api.post("/venues/{slug}/submissions/{number}/runs/{run_id}/cancel", response_model=RunOut)
-def api_cancel_run(number: int, run_id: int, session: SessionDep, ctx: VenueCtx) -> RunOut:
+def api_cancel_run(session: SessionDep, ctx: VisibleRun) -> RunOut:
     """Cancel a run: a rig running it kills the command's whole process tree within about a second."""
-    sub = _runs_submission(session, ctx, number, request=True)
-    return run_out(service.cancel_run(session, ctx.user, service.get_run(session, sub, run_id)), sub.number)
+    sub = _runs_submission(ctx, request=True)
+    return run_out(service.cancel_run(session, ctx.user, ctx.run), sub.number)
 
 
 # ---- claims and badges ------------------------------------------------------------------------------
@@ -276,21 +249,25 @@ def _claim_in(body: ClaimIn) -> claim_service.ClaimIn:
     return claim_service.ClaimIn(**body.model_dump())
 
 
-def _claims_submission(session, ctx, number: int | None, *, edit: bool = False):  # noqa: ANN001, ANN202
-    """The submission (the signed-in author's own when number is None); edit checks can_edit_claims."""
-    if number is None:
-        if ctx.member is None or ctx.member.group_id is None:
-            require(False, "Join a group first: submissions belong to groups.")
-        sub = submission_service.submission_of_group(session, ctx.venue, ctx.member.group_id)
-        if sub is None:
-            raise NotFound("Your group has no submission yet: give it a title first.")
-    else:
-        sub = _visible_submission(session, ctx, number)
-    require(permissions.can_view_runs(ctx.user, ctx.member, ctx.venue, sub, assigned=_assigned(session, ctx, sub)))
+def _claims_submission(ctx: SubmissionContext, *, edit: bool = False) -> Submission:
+    """A visible submission's claims and badges (403 without can_view_runs); edit checks can_edit_claims."""
+    return _claims_check(ctx.standing, edit=edit)
+
+
+def _own_claims_submission(session, ctx, *, edit: bool = False) -> Submission:  # noqa: ANN001
+    """The signed-in author's own submission, for the authors' page forms."""
+    require(permissions.can_view_own_submission, ctx.user, ctx.member, ctx.venue)
+    sub = submission_service.submission_of_group(session, ctx.venue, ctx.member.group_id)
+    if sub is None:
+        raise NotFound("Your group has no submission yet: give it a title first.")
+    return _claims_check(permissions.standing(session, ctx.user, ctx.member, sub, ctx.venue), edit=edit)
+
+
+def _claims_check(st: permissions.Standing, *, edit: bool) -> Submission:
+    require(permissions.can_view_runs, st)
     if edit:
-        require(permissions.can_edit_claims(ctx.user, ctx.member, ctx.venue, sub),
-                "Claims are changed by the authors during the submission phase, or by a chair.")
-    return sub
+        require(permissions.can_edit_claims, st)
+    return st.submission
 
 
 def _claims_out(session, sub) -> list[ClaimOut]:  # noqa: ANN001
@@ -298,48 +275,48 @@ def _claims_out(session, sub) -> list[ClaimOut]:  # noqa: ANN001
 
 
 @api.get("/venues/{slug}/submissions/{number}/claims", response_model=list[ClaimOut])
-def api_claims(number: int, session: SessionDep, ctx: VenueCtx) -> list[ClaimOut]:
+def api_claims(session: SessionDep, ctx: VisibleSubmission) -> list[ClaimOut]:
     """Every claim (reproduce.toml's and the form's) with its check against the latest finished run."""
-    return _claims_out(session, _claims_submission(session, ctx, number))
+    return _claims_out(session, _claims_submission(ctx))
 
 
 @api.post("/venues/{slug}/submissions/{number}/claims", response_model=list[ClaimOut], status_code=201)
-def api_add_claim(number: int, body: ClaimIn, session: SessionDep, ctx: VenueCtx) -> list[ClaimOut]:
+def api_add_claim(body: ClaimIn, session: SessionDep, ctx: VisibleSubmission) -> list[ClaimOut]:
     """Add a claim; it must name an experiment of the current reproduce.toml (metric names are free)."""
-    sub = _claims_submission(session, ctx, number, edit=True)
+    sub = _claims_submission(ctx, edit=True)
     claim_service.save_claim(session, ctx.user, ctx.venue, sub, submission_service.current_artifact(session, sub),
                              _claim_in(body))
     return _claims_out(session, sub)
 
 
 @api.put("/venues/{slug}/submissions/{number}/claims/{claim_id}", response_model=list[ClaimOut])
-def api_edit_claim(number: int, claim_id: int, body: ClaimIn, session: SessionDep, ctx: VenueCtx) -> list[ClaimOut]:
-    sub = _claims_submission(session, ctx, number, edit=True)
+def api_edit_claim(claim_id: int, body: ClaimIn, session: SessionDep, ctx: VisibleSubmission) -> list[ClaimOut]:
+    sub = _claims_submission(ctx, edit=True)
     claim_service.save_claim(session, ctx.user, ctx.venue, sub, submission_service.current_artifact(session, sub),
                              _claim_in(body), claim_id)
     return _claims_out(session, sub)
 
 
 @api.delete("/venues/{slug}/submissions/{number}/claims/{claim_id}", status_code=204)
-def api_delete_claim(number: int, claim_id: int, session: SessionDep, ctx: VenueCtx) -> Response:
-    sub = _claims_submission(session, ctx, number, edit=True)
+def api_delete_claim(claim_id: int, session: SessionDep, ctx: VisibleSubmission) -> Response:
+    sub = _claims_submission(ctx, edit=True)
     claim_service.delete_claim(session, ctx.user, ctx.venue, sub, claim_id)
     return Response(status_code=204)
 
 
 @api.get("/venues/{slug}/submissions/{number}/badges", response_model=list[BadgeOut])
-def api_badges(number: int, session: SessionDep, ctx: VenueCtx) -> list[BadgeOut]:
+def api_badges(session: SessionDep, ctx: VisibleSubmission) -> list[BadgeOut]:
     """The ACM badges: earned by the runs, confirmed or overridden by a chair; `granted` is what counts."""
-    sub = _claims_submission(session, ctx, number)
+    sub = _claims_submission(ctx)
     return [BadgeOut(**b) for b in badge_service.effective_badges(session, sub)]
 
 
 @api.put("/venues/{slug}/submissions/{number}/badges/{badge}", response_model=BadgeOut)
-def api_decide_badge(number: int, badge: str, body: BadgeDecisionIn, session: SessionDep,
-                     ctx: VenueCtx) -> BadgeOut:
+def api_decide_badge(badge: str, body: BadgeDecisionIn, session: SessionDep,
+                     ctx: VisibleSubmission) -> BadgeOut:
     """A chair confirms or overrides one badge with a reason (null `granted` withdraws the decision)."""
-    sub = _claims_submission(session, ctx, number)
-    require(permissions.can_decide_badges(ctx.user, ctx.member, ctx.venue, sub), "Only chairs decide badges.")
+    sub = _claims_submission(ctx)
+    require(permissions.can_decide_badges, ctx.standing)
     return BadgeOut(**badge_service.decide_badge(session, ctx.user, ctx.venue, sub, badge, granted=body.granted,
                                                  reason=body.reason))
 
@@ -352,7 +329,7 @@ def api_rig_heartbeat(request: Request, session: SessionDep, settings: SettingsD
                       body: RigHeartbeatIn | None = None) -> dict:
     """The rig is alive (with its machine's facts); also the moment silent runs are re-queued."""
     service.rig_heartbeat(session, rig, body.facts if body else None)
-    _sweep(session, settings, request)
+    sweep_runs(settings, session)
     return {"ok": True, "rig_id": rig.id, "kind": rig.kind}
 
 
@@ -366,7 +343,7 @@ def api_rig_claim(run_id: int, session: SessionDep, rig: CurrentRig) -> dict:
 def api_rig_bundle(run_id: int, session: SessionDep, settings: SettingsDep, rig: CurrentRig) -> FileResponse:
     """The artifact's ORIGINAL snapshot as .tar.gz, for the rig holding the run."""
     sha = service.run_bundle_sha(session, service.rig_run(session, rig, run_id))
-    session.commit()  # end the transaction before streaming: the file may take a while to send
+    release(session)  # end the transaction before streaming: the file may take a while to send
     return FileResponse(submission_service.store(settings).path(sha), media_type="application/gzip",
                         filename=f"run-{run_id}.tar.gz")
 
@@ -394,13 +371,12 @@ def api_rig_result(run_id: int, body: ResultIn, session: SessionDep, rig: Curren
 
 # ---- rigs (site-wide) -------------------------------------------------------------------------------
 
-RIGS_ONLY = "Only admins and venue chairs manage rigs."
 
 
 @api.post("/rigs", response_model=RigOut, status_code=201)
 def api_create_rig(body: RigIn, session: SessionDep, user: CurrentUser) -> RigOut:
     """Register a rig; the answer carries its token, shown this once."""
-    require(permissions.can_manage_rigs(user, service.chairs_a_venue(session, user)), RIGS_ONLY)
+    require(permissions.can_manage_rigs, user, service.chairs_a_venue(session, user))
     rig, token = service.create_rig(session, user, name=body.name, kind=body.kind, description=body.description,
                                     gpus=body.gpus)
     return rig_out(rig, token)
@@ -408,13 +384,13 @@ def api_create_rig(body: RigIn, session: SessionDep, user: CurrentUser) -> RigOu
 
 @api.get("/rigs", response_model=list[RigOut])
 def api_rigs(session: SessionDep, user: CurrentUser) -> list[RigOut]:
-    require(permissions.can_manage_rigs(user, service.chairs_a_venue(session, user)), RIGS_ONLY)
+    require(permissions.can_manage_rigs, user, service.chairs_a_venue(session, user))
     return [rig_out(r) for r in service.list_rigs(session)]
 
 
 @pages.get("/rigs")
 def rigs_page(request: Request, session: SessionDep, user: CurrentUser):  # noqa: ANN201
-    require(permissions.can_manage_rigs(user, service.chairs_a_venue(session, user)), RIGS_ONLY)
+    require(permissions.can_manage_rigs, user, service.chairs_a_venue(session, user))
     return render(request, "pages/rigs.html", {"rigs": service.list_rigs(session)}, user=user)
 
 
@@ -423,7 +399,7 @@ def rigs_create(request: Request, session: SessionDep, user: CurrentUser, name: 
                 kind: Annotated[str, Form()] = "local", description: Annotated[str, Form()] = "",
                 gpus: Annotated[int, Form()] = 0):  # noqa: ANN201
     def create():  # noqa: ANN202
-        require(permissions.can_manage_rigs(user, service.chairs_a_venue(session, user)), RIGS_ONLY)
+        require(permissions.can_manage_rigs, user, service.chairs_a_venue(session, user))
         return service.create_rig(session, user, name=name, kind=kind, description=description, gpus=gpus)
     return form_action(request, session, create,
                        success=lambda r: f"Rig '{r[0].name}' registered. Its token, shown only now: {r[1]}",
@@ -431,26 +407,26 @@ def rigs_create(request: Request, session: SessionDep, user: CurrentUser, name: 
 
 
 @pages.get("/venues/{slug}/submissions/{number}/runs/{run_id}/status")
-def run_status_fragment(number: int, run_id: int, request: Request, session: SessionDep, settings: SettingsDep,
-                        ctx: VenueCtx):  # noqa: ANN201
+def run_status_fragment(request: Request, session: SessionDep, settings: SettingsDep,
+                        ctx: VisibleRun):  # noqa: ANN201
     """The run's status and the tail of its log as an htmx fragment; it polls itself while the run is
     queued or running, and stops once it has finished."""
-    sub = _runs_submission(session, ctx, number)
-    _sweep(session, settings, request)
-    run = service.get_run(session, sub, run_id)
+    sub = ctx.sub
+    sweep_runs(settings, session)
+    run = ctx.run
     session.refresh(run)
     return render(request, "partials/run_status.html",
                   {"venue": ctx.venue, "sub": sub, "run": run, "finished": run.status in FINISHED,
-                   "tail": service.log_tail(session, run, anonymize=not _unmasked(ctx, sub))},
+                   "tail": service.log_tail(session, run, anonymize=not _unmasked(ctx))},
                   user=ctx.user)
 
 
 @pages.get("/venues/{slug}/submissions/{number}/runs")
-def runs_page(number: int, request: Request, session: SessionDep, ctx: VenueCtx):  # noqa: ANN201
+def runs_page(request: Request, session: SessionDep, ctx: VisibleSubmission):  # noqa: ANN201
     """A submission's runs, claims and badges for whoever may see its runs (staff; reviewers later)."""
-    sub = _runs_submission(session, ctx, number)
+    sub = _runs_submission(ctx)
     return render(request, "pages/submission_runs.html", {"venue": ctx.venue, "sub": sub,
-                                                          **runs_section(session, ctx, sub)}, user=ctx.user)
+                                                          **runs_section(session, ctx.standing)}, user=ctx.user)
 
 
 def _back(ctx, number: int | None) -> str:  # noqa: ANN001
@@ -462,22 +438,22 @@ def _back(ctx, number: int | None) -> str:  # noqa: ANN001
 def run_now(request: Request, session: SessionDep, settings: SettingsDep, ctx: VenueCtx):  # noqa: ANN201
     """The authors' "Run now" button: queue a run of the current artifact (enqueued after the commit)."""
     def start():  # noqa: ANN202
-        sub = _claims_submission(session, ctx, None)
-        require(permissions.can_request_run(ctx.user, ctx.member, ctx.venue, sub),
-                "Only the submission's authors and the venue's staff can start runs.")
+        sub = _own_claims_submission(session, ctx)
+        require(permissions.can_request_run, permissions.standing(session, ctx.user, ctx.member, sub, ctx.venue))
         run = service.create_run(session, ctx.user, sub, submission_service.current_artifact(session, sub))
-        queue.enqueue_after_commit(session, settings, run)
+        service.enqueue_after_commit(session, settings, run)
         return run
     return form_action(request, session, start, success=lambda r: f"Run {r.id} queued on a {r.rig_kind} rig.",
                        next_url=_back(ctx, None) + "#runs", back_url=_back(ctx, None) + "#runs")
 
 
 @pages.post("/venues/{slug}/submissions/{number}/runs/{run_id}/cancel")
-def run_cancel_page(number: int, run_id: int, request: Request, session: SessionDep, ctx: VenueCtx):  # noqa: ANN201
-    back = (_back(ctx, None) if ctx.member is not None and ctx.member.group_id is not None else _back(ctx, number))
+def run_cancel_page(request: Request, session: SessionDep, ctx: VisibleRun):  # noqa: ANN201
+    back = (_back(ctx, None) if ctx.member is not None and ctx.member.group_id is not None
+            else _back(ctx, ctx.sub.number))
     def cancel():  # noqa: ANN202
-        sub = _runs_submission(session, ctx, number, request=True)
-        return service.cancel_run(session, ctx.user, service.get_run(session, sub, run_id))
+        _runs_submission(ctx, request=True)
+        return service.cancel_run(session, ctx.user, ctx.run)
     return form_action(request, session, cancel, success=lambda r: f"Run {r.id} cancelled.",
                        next_url=back + "#runs", back_url=back + "#runs")
 
@@ -494,7 +470,7 @@ def claim_add_page(request: Request, session: SessionDep, ctx: VenueCtx, key: An
                    direction: Annotated[str, Form()] = "at_least", tolerance: Annotated[str, Form()] = "0",
                    text: Annotated[str, Form()] = "", page: Annotated[str, Form()] = ""):  # noqa: ANN201
     def add():  # noqa: ANN202
-        sub = _claims_submission(session, ctx, None, edit=True)
+        sub = _own_claims_submission(session, ctx, edit=True)
         return claim_service.save_claim(session, ctx.user, ctx.venue, sub,
                                         submission_service.current_artifact(session, sub),
                                         _claim_form(key, experiment, metric, value, direction, tolerance, text, page))
@@ -508,7 +484,7 @@ def claim_edit_page(claim_id: int, request: Request, session: SessionDep, ctx: V
                     direction: Annotated[str, Form()] = "at_least", tolerance: Annotated[str, Form()] = "0",
                     text: Annotated[str, Form()] = "", page: Annotated[str, Form()] = ""):  # noqa: ANN201
     def edit():  # noqa: ANN202
-        sub = _claims_submission(session, ctx, None, edit=True)
+        sub = _own_claims_submission(session, ctx, edit=True)
         return claim_service.save_claim(session, ctx.user, ctx.venue, sub,
                                         submission_service.current_artifact(session, sub),
                                         _claim_form(key, experiment, metric, value, direction, tolerance, text, page),
@@ -520,19 +496,21 @@ def claim_edit_page(claim_id: int, request: Request, session: SessionDep, ctx: V
 @pages.post("/venues/{slug}/submission/claims/{claim_id}/delete")
 def claim_delete_page(claim_id: int, request: Request, session: SessionDep, ctx: VenueCtx):  # noqa: ANN201
     def delete():  # noqa: ANN202
-        sub = _claims_submission(session, ctx, None, edit=True)
+        sub = _own_claims_submission(session, ctx, edit=True)
         return claim_service.delete_claim(session, ctx.user, ctx.venue, sub, claim_id)
     return form_action(request, session, delete, success=lambda key: f"Claim {key} deleted.",
                        next_url=_back(ctx, None) + "#claims", back_url=_back(ctx, None) + "#claims")
 
 
 @pages.post("/venues/{slug}/submissions/{number}/badges/{badge}")
-def badge_decide_page(number: int, badge: str, request: Request, session: SessionDep, ctx: VenueCtx,
+def badge_decide_page(badge: str, request: Request, session: SessionDep, ctx: VisibleSubmission,
                       decision: Annotated[str, Form()], reason: Annotated[str, Form()] = ""):  # noqa: ANN201
     """A chair's confirm / award / withdraw / reset of one badge, from the runs page."""
+    number = ctx.sub.number
+
     def decide():  # noqa: ANN202
-        sub = _claims_submission(session, ctx, number)
-        require(permissions.can_decide_badges(ctx.user, ctx.member, ctx.venue, sub), "Only chairs decide badges.")
+        sub = _claims_submission(ctx)
+        require(permissions.can_decide_badges, ctx.standing)
         granted = {"grant": True, "deny": False, "reset": None}.get(decision, "bad")
         if granted == "bad":
             raise BadInput("The decision is grant, deny or reset.")

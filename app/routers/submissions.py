@@ -8,14 +8,15 @@ from fastapi.responses import FileResponse, Response, StreamingResponse
 
 from app import schemas
 from app.anonymity import display_email, display_name
-from app.db import SessionDep, begin_write
-from app.deps import SettingsDep, VenueCtx
+from app.db import SessionDep, begin_write, release
+from app.deps import SettingsDep, SubmissionContext, VenueCtx, VisibleSubmission
 from app.errors import NotFound, TooLarge
 from app.models import Submission
 from app.security import permissions
 from app.security.permissions import require
 from app.services import groups as group_service
 from app.markdown import render_markdown
+from app.routers.runs import runs_section
 from app.services import reviews as review_service
 from app.services import submissions as service
 from app.web import form_action, redirect, render
@@ -23,7 +24,6 @@ from app.web import form_action, redirect, render
 pages = APIRouter(tags=["pages"], include_in_schema=False)
 api = APIRouter(prefix="/api/v1", tags=["submissions"])
 
-SUBMIT_ONLY = "Only a student in a group can submit, during the submission phase."
 
 
 def _check_length(request: Request, limit: int) -> None:
@@ -33,17 +33,9 @@ def _check_length(request: Request, limit: int) -> None:
         raise TooLarge(f"The upload is larger than the {limit // (1024 * 1024)} MB limit: nothing was stored.")
 
 
-def _visible_submission(session, ctx, number: int) -> Submission:  # noqa: ANN001
-    sub = service.get_submission(session, ctx.venue, number)
-    assigned = review_service.relation(session, ctx.member, sub).assigned
-    if not permissions.can_view_submission(ctx.user, ctx.member, ctx.venue, sub, assigned=assigned):
-        raise NotFound(f"There is no submission #{number} in this venue.")
-    return sub
-
-
 def _own_submission(session, ctx, number: int | None = None) -> Submission:  # noqa: ANN001
     """The signed-in author's group's submission (checked against `number` when the URL names one)."""
-    require(permissions.can_submit(ctx.user, ctx.member, ctx.venue), SUBMIT_ONLY)
+    require(permissions.can_submit, ctx.user, ctx.member, ctx.venue)
     sub = service.submission_of_group(session, ctx.venue, ctx.member.group_id)
     if sub is None:
         raise NotFound("Your group has no submission yet: give it a title first.")
@@ -55,16 +47,14 @@ def _own_submission(session, ctx, number: int | None = None) -> Submission:  # n
 def _checked_upload(session, settings, ctx, sub: Submission, data: bytes, filename: str):  # noqa: ANN001, ANN202
     """Three short steps: read (may we upload?), check + store with no transaction open, write the row.
 
-    Each database step ends with its commit in this thread, so a slow format check never holds a
-    connection or (on SQLite) a stale read snapshot that would make the final write fail.
+    The read ends before the check, so a slow format check never holds a connection or (on SQLite) a stale
+    read snapshot that would make the final write fail; the write starts as a writer and the request commits it.
     """
     names, emails = service.upload_identity(session, ctx.venue, sub)
-    session.commit()
+    release(session)
     prepared = service.prepare_revision(settings, ctx.venue, sub, data, filename, names, emails)
     begin_write(session)
-    rev = service.record_revision(session, ctx.user, ctx.venue, sub, prepared)
-    session.commit()
-    return rev
+    return service.record_revision(session, ctx.user, ctx.venue, sub, prepared)
 
 
 # Findings whose messages quote the names and emails the anonymity check found in the PDF.
@@ -101,7 +91,8 @@ def submission_out(session, ctx, sub: Submission) -> schemas.SubmissionOut:  # n
     current = service.current_revision(session, sub)
     group = group_service.get_group(session, ctx.venue, sub.group_id)
     shows_group = permissions.can_view_group(ctx.user, ctx.member, ctx.venue, group)
-    identities = permissions.can_view_artifact_original(ctx.user, ctx.member, ctx.venue, sub)
+    identities = permissions.can_view_artifact_original(permissions.standing(session, ctx.user, ctx.member, sub,
+                                                                             ctx.venue))
     return schemas.SubmissionOut(number=sub.number, title=sub.title, abstract=sub.abstract, keywords=sub.keywords,
                                  group_name=group.name if shows_group else None, updated_at=sub.updated_at,
                                  current_revision=revision_out(current, current.id, identities=identities)
@@ -115,9 +106,9 @@ def submission_out(session, ctx, sub: Submission) -> schemas.SubmissionOut:  # n
 @pages.get("/venues/{slug}/submission")
 def my_submission_page(request: Request, session: SessionDep, ctx: VenueCtx):  # noqa: ANN201
     """The authors' page: metadata, PDF upload with the format report, revisions, the code artifact."""
-    if ctx.member is None or ctx.member.group_id is None:
-        require(False, "Join a group first: submissions belong to groups.")
+    require(permissions.can_view_own_submission, ctx.user, ctx.member, ctx.venue)
     sub = service.submission_of_group(session, ctx.venue, ctx.member.group_id)
+    st = permissions.standing(session, ctx.user, ctx.member, sub, ctx.venue) if sub else None
     revs = service.revisions(session, sub) if sub else []
     art = service.current_artifact(session, sub) if sub else None
     files = []
@@ -128,17 +119,10 @@ def my_submission_page(request: Request, session: SessionDep, ctx: VenueCtx):  #
     return render(request, "pages/submission.html", {
         "venue": ctx.venue, "sub": sub, "revisions": revs, "current": revs[0] if revs else None,
         "artifact": art, "files": files, "can_submit": permissions.can_submit(ctx.user, ctx.member, ctx.venue),
-        "reviews_open": sub is not None and permissions.can_read_reviews(ctx.user, ctx.member, ctx.venue, sub,
-                                                                         assigned=False, submitted_own=False),
-        **_runs_section(session, ctx, sub),
+        "reviews_open": st is not None and permissions.can_read_reviews(st),
+        **runs_section(session, st),
     }, user=ctx.user, partial="partials/format_report.html" if request.headers.get("hx-target") == "format-report"
         else None)
-
-
-def _runs_section(session, ctx, sub) -> dict:  # noqa: ANN001
-    from app.routers.runs import runs_section  # runs.py imports this module
-
-    return runs_section(session, ctx, sub)
 
 
 def _my_url(ctx) -> str:  # noqa: ANN001
@@ -149,7 +133,7 @@ def _my_url(ctx) -> str:  # noqa: ANN001
 def my_submission_save(request: Request, session: SessionDep, ctx: VenueCtx, title: Annotated[str, Form()],
                        abstract: Annotated[str, Form()] = "", keywords: Annotated[str, Form()] = ""):  # noqa: ANN201
     def save():  # noqa: ANN202
-        require(permissions.can_submit(ctx.user, ctx.member, ctx.venue), SUBMIT_ONLY)
+        require(permissions.can_submit, ctx.user, ctx.member, ctx.venue)
         return service.save_submission(session, ctx.user, ctx.venue, ctx.member, title=title, abstract=abstract,
                                        keywords=keywords)
     return form_action(request, session, save, success=lambda s: f"Submission #{s.number} saved.",
@@ -188,7 +172,7 @@ def my_artifact(request: Request, session: SessionDep, settings: SettingsDep, ct
 
 @pages.get("/venues/{slug}/submissions")
 def submissions_page(request: Request, session: SessionDep, ctx: VenueCtx):  # noqa: ANN201
-    require(permissions.can_list_submissions(ctx.user, ctx.member, ctx.venue), "Only chairs and TAs list submissions.")
+    require(permissions.can_list_submissions, ctx.user, ctx.member, ctx.venue)
     rows = [(sub, group, service.current_revision(session, sub), service.current_artifact(session, sub))
             for sub, group in service.list_submissions(session, ctx.venue)]
     return render(request, "pages/submissions.html", {"venue": ctx.venue, "rows": rows}, user=ctx.user)
@@ -199,13 +183,13 @@ def _staff_url(ctx, sub: Submission) -> str:  # noqa: ANN001
 
 
 @pages.get("/venues/{slug}/submissions/{number:int}")
-def submission_staff_page(number: int, request: Request, session: SessionDep, ctx: VenueCtx):  # noqa: ANN201
+def submission_staff_page(request: Request, session: SessionDep, ctx: VisibleSubmission):  # noqa: ANN201
     """Chairs and TAs: metadata, the group (with identities), every revision, PDFs, the artifact and its manifest."""
-    sub = _visible_submission(session, ctx, number)
+    sub = ctx.sub
     if not permissions.can_view_submission_staff_page(ctx.user, ctx.member, ctx.venue):
-        if ctx.member is not None and ctx.member.group_id == sub.group_id:
+        if ctx.standing.author:
             return redirect(_my_url(ctx))
-        require(False, "Only chairs and TAs see this page.")
+        require(permissions.can_view_submission_staff_page, ctx.user, ctx.member, ctx.venue)
     view = service.submission_overview(session, ctx.venue, sub)
     members = [(display_name(ctx.user, ctx.member, u, m), display_email(ctx.user, ctx.member, u, m))
                for m, u in view.members]
@@ -218,36 +202,36 @@ def submission_staff_page(number: int, request: Request, session: SessionDep, ct
     }, user=ctx.user)
 
 
-def _artifact_for(session, ctx, number: int, view: str):  # noqa: ANN001, ANN202
+def _artifact_for(session, ctx: SubmissionContext, view: str):  # noqa: ANN001, ANN202
     """The submission, its artifact, the snapshot this viewer reads, and whether they may pick the original.
 
     Only the group and staff may pick; anyone else gets the anonymized view whatever they asked for.
     """
-    sub = _visible_submission(session, ctx, number)
+    sub = ctx.sub
     art = service.current_artifact(session, sub)
     if art is None:
         raise NotFound("This submission has no code artifact yet.")
-    may_choose = permissions.can_view_artifact_original(ctx.user, ctx.member, ctx.venue, sub)
+    may_choose = permissions.can_view_artifact_original(ctx.standing)
     original = may_choose and view == "original"
     return sub, art, service.artifact_sha(art, original), original, may_choose
 
 
-def _back_url(ctx, sub: Submission) -> str:  # noqa: ANN001
+def _back_url(ctx: SubmissionContext, sub: Submission) -> str:
     if permissions.can_view_submission_staff_page(ctx.user, ctx.member, ctx.venue):
         return _staff_url(ctx, sub)
-    if ctx.member is not None and ctx.member.group_id == sub.group_id:
+    if ctx.standing.author:
         return _my_url(ctx)
     return ""
 
 
 @pages.get("/venues/{slug}/submissions/{number:int}/artifact")
-def artifact_tree_page(number: int, request: Request, session: SessionDep, settings: SettingsDep, ctx: VenueCtx,
+def artifact_tree_page(request: Request, session: SessionDep, settings: SettingsDep, ctx: VisibleSubmission,
                        view: str = "anonymized"):  # noqa: ANN201
     """The artifact's files as a collapsible tree (anonymized for reviewers; authors and staff may pick)."""
     from app.artifacts.browse import build_tree, list_entries
 
-    sub, art, sha, original, may_choose = _artifact_for(session, ctx, number, view)
-    session.commit()  # no connection held while the snapshot is read
+    sub, art, sha, original, may_choose = _artifact_for(session, ctx, view)
+    release(session)  # no connection held while the snapshot is read
     entries = list_entries(service.store(settings), sha)
     return render(request, "pages/artifact_tree.html", {
         "venue": ctx.venue, "sub": sub, "artifact": art, "tree": build_tree(entries), "original": original,
@@ -258,14 +242,14 @@ def artifact_tree_page(number: int, request: Request, session: SessionDep, setti
 
 
 @pages.get("/venues/{slug}/submissions/{number:int}/artifact/{path:path}")
-def artifact_file_page(number: int, path: str, request: Request, session: SessionDep, settings: SettingsDep,
-                       ctx: VenueCtx, view: str = "anonymized", download: bool = False,
+def artifact_file_page(path: str, request: Request, session: SessionDep, settings: SettingsDep,
+                       ctx: VisibleSubmission, view: str = "anonymized", download: bool = False,
                        source: bool = False):  # noqa: ANN201
     """One file: text with line numbers, README rendered (sanitised), binary or `download=1` as an attachment."""
     from app.artifacts import browse
 
-    sub, art, sha, original, may_choose = _artifact_for(session, ctx, number, view)
-    session.commit()
+    sub, art, sha, original, may_choose = _artifact_for(session, ctx, view)
+    release(session)  # no connection held while the snapshot is read (or a download streams)
     blobs = service.store(settings)
     if not path.strip("/") and not path.startswith("/"):
         return redirect(f"/venues/{ctx.venue.slug}/submissions/{sub.number}/artifact"
@@ -310,15 +294,15 @@ def api_submissions(session: SessionDep, ctx: VenueCtx):  # noqa: ANN201
 @api.post("/venues/{slug}/submissions", response_model=schemas.SubmissionOut)
 def api_submission_save(body: schemas.SubmissionIn, session: SessionDep, ctx: VenueCtx):  # noqa: ANN201
     """Create the group's submission, or update its title, abstract and keywords."""
-    require(permissions.can_submit(ctx.user, ctx.member, ctx.venue), SUBMIT_ONLY)
+    require(permissions.can_submit, ctx.user, ctx.member, ctx.venue)
     sub = service.save_submission(session, ctx.user, ctx.venue, ctx.member, title=body.title, abstract=body.abstract,
                                   keywords=body.keywords)
     return submission_out(session, ctx, sub)
 
 
 @api.get("/venues/{slug}/submissions/{number}", response_model=schemas.SubmissionOut)
-def api_submission(number: int, session: SessionDep, ctx: VenueCtx):  # noqa: ANN201
-    return submission_out(session, ctx, _visible_submission(session, ctx, number))
+def api_submission(session: SessionDep, ctx: VisibleSubmission):  # noqa: ANN201
+    return submission_out(session, ctx, ctx.sub)
 
 
 @api.post("/venues/{slug}/submissions/{number}/revisions", response_model=schemas.RevisionOut, status_code=201,
@@ -335,24 +319,24 @@ def api_revision_upload(number: int, request: Request, session: SessionDep, sett
 
 
 @api.get("/venues/{slug}/submissions/{number}/revisions", response_model=list[schemas.RevisionOut])
-def api_revisions(number: int, session: SessionDep, ctx: VenueCtx):  # noqa: ANN201
-    sub = _visible_submission(session, ctx, number)
-    revs = service.revisions(session, sub)
-    identities = permissions.can_view_artifact_original(ctx.user, ctx.member, ctx.venue, sub)
+def api_revisions(session: SessionDep, ctx: VisibleSubmission):  # noqa: ANN201
+    revs = service.revisions(session, ctx.sub)
+    identities = permissions.can_view_artifact_original(ctx.standing)
     return [revision_out(r, revs[0].id, identities=identities) for r in revs]
 
 
 @api.get("/venues/{slug}/submissions/{number}/revisions/{revision_id}/pdf")
-def api_revision_pdf(number: int, revision_id: int, session: SessionDep, settings: SettingsDep, ctx: VenueCtx,
+def api_revision_pdf(revision_id: int, session: SessionDep, settings: SettingsDep, ctx: VisibleSubmission,
                      copy: str = "reviewer") -> Response:
     """The PDF: `copy=reviewer` (metadata scrubbed, the default) or `copy=original` (authors and chairs)."""
-    sub = _visible_submission(session, ctx, number)
+    sub = ctx.sub
     rev = service.get_revision(session, sub, revision_id)
     if copy == "original":
-        require(permissions.can_view_original_pdf(ctx.user, ctx.member, ctx.venue, sub))
+        require(permissions.can_view_original_pdf, ctx.standing)
         sha = rev.blob_sha
     else:
         sha = rev.reviewer_blob_sha
+    release(session)  # end the transaction before streaming: the file may take a while to send
     return FileResponse(service.store(settings).path(sha), media_type="application/pdf",
                         filename=f"submission-{sub.number}-r{rev.id}.pdf")
 
@@ -379,22 +363,24 @@ def api_artifact_archive(number: int, request: Request, session: SessionDep, set
 
 
 @api.get("/venues/{slug}/submissions/{number}/artifact/files")
-def api_artifact_files(number: int, session: SessionDep, settings: SettingsDep, ctx: VenueCtx,
+def api_artifact_files(session: SessionDep, settings: SettingsDep, ctx: VisibleSubmission,
                        view: str = "anonymized") -> list[dict]:
     """The snapshot's file list (`view=anonymized` as reviewers see it; `original` for authors and staff only)."""
     from app.artifacts.snapshot import list_files
 
-    _sub, _art, sha, _original, _may = _artifact_for(session, ctx, number, view)
+    _sub, _art, sha, _original, _may = _artifact_for(session, ctx, view)
+    release(session)  # no connection held while the snapshot is read
     return [{"path": p, "size": s} for p, s in list_files(service.store(settings), sha)]
 
 
 @api.get("/venues/{slug}/submissions/{number}/artifact/files/{path:path}")
-def api_artifact_file(number: int, path: str, session: SessionDep, settings: SettingsDep, ctx: VenueCtx,
+def api_artifact_file(path: str, session: SessionDep, settings: SettingsDep, ctx: VisibleSubmission,
                       view: str = "anonymized") -> Response:
     """One file's bytes (`view=original` only for authors and staff; anyone else always reads the anonymized view)."""
     from app.artifacts.snapshot import read_file
 
-    _sub, _art, sha, _original, _may = _artifact_for(session, ctx, number, view)
+    _sub, _art, sha, _original, _may = _artifact_for(session, ctx, view)
+    release(session)  # no connection held while the snapshot is read
     data = read_file(service.store(settings), sha, path, 5 * 1024 * 1024)
     return Response(data, media_type="text/plain; charset=utf-8" if _is_text(data) else "application/octet-stream")
 

@@ -60,7 +60,7 @@ def home(request: Request, session: SessionDep, user: OptionalUser):  # noqa: AN
 def venue_create(request: Request, session: SessionDep, user: CurrentUser, slug: Annotated[str, Form()],
                  title: Annotated[str, Form()], course_code: Annotated[str, Form()] = "",
                  timezone: Annotated[str, Form()] = "UTC"):  # noqa: ANN201
-    require(permissions.can_create_venue(user), "Only site admins create venues.")
+    require(permissions.can_create_venue, user)
     return form_action(request, session, lambda: venue_service.create_venue(
         session, user, slug=slug, title=title, course_code=course_code, timezone=timezone),
         success=lambda v: f"Venue {v.title} created.", next_url=lambda v: f"/venues/{v.slug}", back_url="/")
@@ -95,7 +95,7 @@ def dashboard(request: Request, session: SessionDep, ctx: VenueCtx):  # noqa: AN
 
 @pages.get("/venues/{slug}/settings")
 def settings_page(request: Request, session: SessionDep, ctx: VenueCtx):  # noqa: ANN201
-    require(permissions.can_manage_venue(ctx.user, ctx.member, ctx.venue), "Only the venue's chairs change its settings.")
+    require(permissions.can_manage_venue, ctx.user, ctx.member, ctx.venue)
     return render(request, "pages/settings.html", {"venue": ctx.venue, "deadlines": deadline_rows(session, ctx),
                                                    "kinds": [k.value for k in DeadlineKind]}, user=ctx.user)
 
@@ -105,7 +105,7 @@ def settings_submit(request: Request, session: SessionDep, ctx: VenueCtx, title:
                     course_code: Annotated[str, Form()] = "", timezone: Annotated[str, Form()] = "UTC",
                     group_min: Annotated[int, Form()] = 2, group_max: Annotated[int, Form()] = 4,
                     page_limit: Annotated[int, Form()] = 9, format_mandatory: Annotated[bool, Form()] = False):  # noqa: ANN201
-    require(permissions.can_manage_venue(ctx.user, ctx.member, ctx.venue), "Only the venue's chairs change its settings.")
+    require(permissions.can_manage_venue, ctx.user, ctx.member, ctx.venue)
     url = f"/venues/{ctx.venue.slug}/settings"
     return form_action(request, session, lambda: venue_service.update_settings(
         session, ctx.user, ctx.venue, title=title, course_code=course_code, timezone=timezone, group_min=group_min,
@@ -115,7 +115,7 @@ def settings_submit(request: Request, session: SessionDep, ctx: VenueCtx, title:
 
 @pages.post("/venues/{slug}/phase")
 def phase_submit(request: Request, session: SessionDep, ctx: VenueCtx, phase: Annotated[str, Form()]):  # noqa: ANN201
-    require(permissions.can_change_phase(ctx.user, ctx.member, ctx.venue), "Only the venue's chairs move its phase.")
+    require(permissions.can_change_phase, ctx.user, ctx.member, ctx.venue)
     url = f"/venues/{ctx.venue.slug}"
     return form_action(request, session, lambda: venue_service.move_phase(session, ctx.user, ctx.venue, phase),
                        success=lambda v: f"The venue is now in the {v.phase} phase.", next_url=url, back_url=url)
@@ -124,7 +124,7 @@ def phase_submit(request: Request, session: SessionDep, ctx: VenueCtx, phase: An
 @pages.post("/venues/{slug}/deadlines")
 def deadline_submit(request: Request, session: SessionDep, ctx: VenueCtx, kind: Annotated[str, Form()],
                     due_at: Annotated[str, Form()]):  # noqa: ANN201
-    require(permissions.can_set_deadline(ctx.user, ctx.member, ctx.venue), "Only the venue's chairs set deadlines.")
+    require(permissions.can_set_deadline, ctx.user, ctx.member, ctx.venue)
     url = f"/venues/{ctx.venue.slug}/settings"
     return form_action(request, session, lambda: venue_service.set_deadline(
         session, ctx.user, ctx.venue, kind, parse_local(due_at, ctx.venue.timezone)),
@@ -142,7 +142,7 @@ def api_venues(session: SessionDep, user: CurrentUser):  # noqa: ANN201
 
 @api.post("/venues", response_model=schemas.VenueOut, status_code=201)
 def api_venue_create(body: schemas.VenueIn, session: SessionDep, user: CurrentUser):  # noqa: ANN201
-    require(permissions.can_create_venue(user), "Only site admins create venues.")
+    require(permissions.can_create_venue, user)
     venue: Venue = venue_service.create_venue(session, user, **body.model_dump())
     return venue_out(session, VenueContext(venue=venue, user=user, member=venue_service.get_member(session, venue, user)))
 
@@ -154,14 +154,14 @@ def api_venue(session: SessionDep, ctx: VenueCtx):  # noqa: ANN201
 
 @api.patch("/venues/{slug}", response_model=schemas.VenueOut)
 def api_venue_patch(body: schemas.VenuePatch, session: SessionDep, ctx: VenueCtx):  # noqa: ANN201
-    require(permissions.can_manage_venue(ctx.user, ctx.member, ctx.venue), "Only the venue's chairs change its settings.")
+    require(permissions.can_manage_venue, ctx.user, ctx.member, ctx.venue)
     venue_service.update_settings(session, ctx.user, ctx.venue, **body.model_dump(exclude_unset=True))
     return venue_out(session, ctx)
 
 
 @api.post("/venues/{slug}/phase", response_model=schemas.VenueOut)
 def api_phase(body: schemas.PhaseIn, session: SessionDep, ctx: VenueCtx):  # noqa: ANN201
-    require(permissions.can_change_phase(ctx.user, ctx.member, ctx.venue), "Only the venue's chairs move its phase.")
+    require(permissions.can_change_phase, ctx.user, ctx.member, ctx.venue)
     venue_service.move_phase(session, ctx.user, ctx.venue, body.phase)
     return venue_out(session, ctx)
 
@@ -173,6 +173,6 @@ def api_deadlines(session: SessionDep, ctx: VenueCtx):  # noqa: ANN201
 
 @api.put("/venues/{slug}/deadlines/{kind}", response_model=list[schemas.DeadlineOut])
 def api_deadline_set(kind: str, body: schemas.DeadlineIn, session: SessionDep, ctx: VenueCtx):  # noqa: ANN201
-    require(permissions.can_set_deadline(ctx.user, ctx.member, ctx.venue), "Only the venue's chairs set deadlines.")
+    require(permissions.can_set_deadline, ctx.user, ctx.member, ctx.venue)
     venue_service.set_deadline(session, ctx.user, ctx.venue, kind, parse_local(body.due_at, ctx.venue.timezone))
     return deadline_rows(session, ctx)

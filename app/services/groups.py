@@ -7,7 +7,7 @@ from app.errors import BadInput, Conflict, NotFound
 from app.models import Group, Member, Role, User, Venue
 from app.security.tokens import new_join_code, normalise_join_code
 from app.services import audit
-from app.services.submissions import refresh_anonymized_views
+from app.services.anonymization import refresh_anonymized_views
 from app.settings import Settings
 
 

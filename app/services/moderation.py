@@ -43,6 +43,7 @@ from app.models import (
 from app.models.base import utcnow
 from app.services import audit, notifications
 from app.services.review_forms import get_fields
+from app.services.runs import runs_overview
 
 REASON_MIN, REASON_MAX = 3, 2000
 STAFF_ROLES = {Role.chair.value, Role.ta.value}
@@ -200,8 +201,6 @@ def gather(session: Session, venue: Venue) -> VenueData:
 
 def artifact_evidence(session: Session, submission: Submission) -> dict:
     """The artifact's runs, badges and claim checks, as the moderation view and the kernel read them."""
-    from app.artifacts.runs import runs_overview  # moving to app.services.runs (the lead repoints it)
-
     overview = runs_overview(session, submission)
     runs = [{"id": r.id, "status": r.status, "rig_kind": r.rig_kind, "reason": r.reason,
              "finished_at": r.finished_at, "badges": list(r.badges or [])} for r in overview["runs"]]
@@ -541,19 +540,8 @@ def release(session: Session, actor: User, venue: Venue, *, submission: Submissi
 
 
 def _release_mails(session: Session, venue: Venue, students: list[StudentMarks]) -> int:
-    """One mail per student through the notification outbox, keyed like the phase change's release mail
-    (released:<submission>:user:<id>), so moving the venue to `released` afterwards does not mail them again."""
-    wanting = notifications._wanting(session, (s.user.id for s in students), "on_release")  # noqa: SLF001
-    sent = 0
-    for s in students:
-        if s.user.id not in wanting:
-            continue
-        sub = s.submission
-        key = f"released:{sub.id}:user:{s.user.id}" if sub else f"released:venue{venue.id}:user:{s.user.id}"
-        context = {"venue_title": venue.title, "venue_slug": venue.slug, "number": sub.number if sub else 0,
-                   "title": sub.title if sub else venue.title, "reviews": 0, "path": f"/venues/{venue.slug}/marks"}
-        sent += notifications.enqueue(session, key=key, user=s.user, kind="released", venue=venue, context=context)
-    return sent
+    """One mail per student released, through the notification outbox."""
+    return notifications.marks_released(session, venue, [(s.user, s.submission) for s in students])
 
 
 def released_marks(session: Session, venue: Venue, member: Member | None) -> ReleasedMark | None:

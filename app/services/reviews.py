@@ -1,4 +1,5 @@
-"""Reviews, pseudonyms, discussion, the authors' response and ratings.
+"""Reviews, discussion, the authors' response and ratings (how a person stands to a submission, and the
+reviewers' pseudonyms, are app.services.standing's).
 
 Drafts are saved with optimistic concurrency: every save names the version it started from; a save against a
 newer version is refused as a conflict and its text is kept in the review's history (nothing is lost, and the
@@ -33,83 +34,15 @@ from app.models import (
     Venue,
 )
 from app.models.base import utcnow
-from app.services import audit, notifications
+from app.services import audit, moderation, notifications
 from app.services.deadlines import effective_deadline, format_in
 from app.services.review_forms import get_fields, validate_answers, visible_fields
+# Routers, the demo and tests still read these through this module; they live in standing and submissions.
+from app.services.standing import Relation, comment_recipients, pseudonym, pseudonyms, relation  # noqa: F401
+from app.services.submissions import get_submission  # noqa: F401
 
 COMMENT_MAX = 20_000
 RESPONSE_MAX = 6_000  # characters; OpenReview venues typically allow 5 000–6 000 per rebuttal
-
-
-@dataclass(frozen=True)
-class Relation:
-    """How a member stands to a submission: author, assigned reviewer, and whether their review is submitted."""
-
-    is_author: bool
-    assigned: bool
-    submitted_own: bool
-
-
-def relation(session: Session, member: Member | None, submission: Submission) -> Relation:
-    if member is None:
-        return Relation(False, False, False)
-    is_author = member.group_id is not None and member.group_id == submission.group_id
-    assigned = session.exec(select(Assignment.id).where(Assignment.submission_id == submission.id,
-                                                        Assignment.member_id == member.id)).first() is not None
-    submitted = False
-    if assigned:
-        submitted = session.exec(select(Review.id).where(
-            Review.submission_id == submission.id, Review.member_id == member.id,
-            Review.status == ReviewStatus.submitted.value)).first() is not None
-    return Relation(is_author, assigned, submitted)
-
-
-def get_submission(session: Session, venue: Venue, number: int) -> Submission:
-    sub = session.exec(select(Submission).where(Submission.venue_id == venue.id,
-                                                Submission.number == number)).first()
-    if sub is None:
-        raise NotFound(f"There is no submission #{number} in this venue.")
-    return sub
-
-
-# --- pseudonyms -----------------------------------------------------------------------------------------------
-
-
-def _label(n: int) -> str:
-    """0 -> A, 25 -> Z, 26 -> AA …"""
-    s = ""
-    n += 1
-    while n:
-        n, r = divmod(n - 1, 26)
-        s = chr(65 + r) + s
-    return s
-
-
-def pseudonym(session: Session, submission: Submission, member_id: int) -> str:
-    """The member's stable label on this submission, given on first need ("Reviewer A", "Reviewer B", …)."""
-    row = session.exec(select(Pseudonym).where(Pseudonym.submission_id == submission.id,
-                                               Pseudonym.member_id == member_id)).first()
-    if row is not None:
-        return f"Reviewer {row.label}"
-    for _ in range(5):  # another process may take the same letter at the same moment: take the next one
-        taken = session.exec(select(Pseudonym.label).where(Pseudonym.submission_id == submission.id)).all()
-        label = _label(len(taken))
-        try:
-            with session.begin_nested():
-                session.add(Pseudonym(submission_id=submission.id, member_id=member_id, label=label))
-        except IntegrityError:
-            row = session.exec(select(Pseudonym).where(Pseudonym.submission_id == submission.id,
-                                                       Pseudonym.member_id == member_id)).first()
-            if row is not None:
-                return f"Reviewer {row.label}"
-            continue
-        return f"Reviewer {label}"
-    raise Conflict("Could not give this reviewer a pseudonym; try again.")
-
-
-def pseudonyms(session: Session, submission: Submission) -> dict[int, str]:
-    rows = session.exec(select(Pseudonym).where(Pseudonym.submission_id == submission.id)).all()
-    return {r.member_id: f"Reviewer {r.label}" for r in rows}
 
 
 # --- writing a review -----------------------------------------------------------------------------------------
@@ -281,10 +214,12 @@ def visible_reviews(session: Session, viewer: User, viewer_member: Member | None
         for r in session.exec(select(Rating).join(Review, col(Review.id) == Rating.review_id)
                               .where(Review.submission_id == submission.id).order_by(col(Rating.id))).all():
             ratings.setdefault(r.review_id, []).append({"score": r.score, "comment": r.comment})
+    # a review the chairs hid as unhelpful or abusive is kept for staff and its fellow reviewers, not the authors
+    hidden = moderation.hidden_review_ids(session, submission.id) if rel.is_author and not is_staff else set()
     out = []
     for review, member, user in rows:
         submitted = review.status == ReviewStatus.submitted.value
-        if not submitted and not is_staff:
+        if (not submitted and not is_staff) or review.id in hidden:
             continue
         label = labels.get(member.id, "Reviewer")
         view = ReviewView(
@@ -382,30 +317,6 @@ def list_comments(session: Session, viewer: User, viewer_member: Member | None, 
         parent = views.get(c.parent_id) if c.parent_id else None
         (parent.replies if parent else roots).append(view)
     return roots
-
-
-def comment_recipients(session: Session, comment: Comment, submission: Submission) -> list[User]:
-    """Who should hear of a new post: everyone who may read it on this submission, except its author."""
-    from app.models import Role
-
-    users: dict[int, User] = {}
-    reviewers = session.exec(select(User).join(Member, col(Member.user_id) == User.id)
-                             .join(Assignment, col(Assignment.member_id) == Member.id)
-                             .join(Review, (col(Review.member_id) == Member.id)
-                                   & (col(Review.submission_id) == Assignment.submission_id))
-                             .where(Assignment.submission_id == submission.id,
-                                    Review.status == ReviewStatus.submitted.value)).all()
-    if comment.audience in (Audience.everyone.value, Audience.reviewers.value):
-        users.update({u.id: u for u in reviewers})
-    if comment.audience == Audience.everyone.value:
-        authors = session.exec(select(User).join(Member, col(Member.user_id) == User.id)
-                               .where(Member.group_id == submission.group_id)).all()
-        users.update({u.id: u for u in authors})
-    chairs = session.exec(select(User).join(Member, col(Member.user_id) == User.id)
-                          .where(Member.venue_id == submission.venue_id, Member.role == Role.chair.value)).all()
-    users.update({u.id: u for u in chairs})
-    users.pop(comment.user_id, None)
-    return list(users.values())
 
 
 # --- response and ratings -------------------------------------------------------------------------------------

@@ -8,21 +8,18 @@ from typing import BinaryIO
 from sqlalchemy import func
 from sqlmodel import Session, select
 
-from app.errors import BadInput, DeadlinePassed, NotFound, PhaseError, TooLarge
-from app.models import Artifact, AuditEvent, Group, Member, Phase, Revision, Submission, User, Venue
-from app.services import audit
+from app.errors import BadInput, Conflict, DeadlinePassed, NotFound, PhaseError, TooLarge
+from app.models import Artifact, Group, Member, Phase, Revision, Submission, User, Venue
+from app.services import audit, runs
+from app.services.anonymization import group_identity, masked_terms, repo_usernames
+from app.services.artifacts import artifacts, current_artifact, store  # noqa: F401 — callers use submissions.*
 from app.services.deadlines import effective_deadline, format_in, is_past
+from app.services.groups import get_group, group_members
 from app.settings import Settings
 
 MAX_KEYWORDS = 12
 _SIGNATURES = {b"PK\x03\x04": "a zip archive or Word/Office document", b"\xd0\xcf\x11\xe0": "an old Word document",
                b"\x89PNG": "a PNG image", b"\xff\xd8\xff": "a JPEG image", b"{\\rtf": "an RTF document"}
-
-
-def store(settings: Settings):  # noqa: ANN201
-    from app.storage import BlobStore
-
-    return BlobStore(settings.data_dir / "blobs")
 
 
 def get_submission(session: Session, venue: Venue, number: int) -> Submission:
@@ -91,78 +88,6 @@ def save_submission(session: Session, actor: User, venue: Venue, member: Member,
                  summary=f"{'created' if action.endswith('create') else 'updated'} submission #{sub.number}",
                  submission_id=sub.id)
     return sub
-
-
-_GROUP_HISTORY = ("group.create", "group.join", "group.leave", "group.rename")
-
-
-def _group_history(session: Session, group: Group) -> tuple[set[int], list[str]]:
-    """Everyone who was ever in the group, and the names it had, from the audit log of joins, leaves and renames.
-
-    A student who left (or was moved out) may have written the group's code and may now review it: their
-    name stays masked; so does a name the group had when reviewers could have heard it.
-    """
-    members, names = set(), []
-    for event in session.exec(select(AuditEvent).where(AuditEvent.venue_id == group.venue_id,
-                                                       AuditEvent.action.in_(_GROUP_HISTORY))).all():
-        detail = event.detail or {}
-        if detail.get("group_id") != group.id:
-            continue
-        if detail.get("member_id"):
-            members.add(int(detail["member_id"]))
-        if event.action == "group.rename" and detail.get("before"):
-            names.append(str(detail["before"]))
-    return members, names
-
-
-def group_identity(session: Session, group_id: int) -> tuple[list[str], list[str]]:
-    """Names and emails of the group's members, present and past: what must not appear in an anonymous submission."""
-    names, emails, _phrases = masked_terms(session, group_id)
-    return names, emails
-
-
-def masked_terms(session: Session, group_id: int) -> tuple[list[str], list[str], list[str]]:
-    """What anonymized views mask for a group: members' names and emails (present and past) and its names
-    (now and before), read with one look at the group's history."""
-    group = session.get(Group, group_id)
-    if group is None:
-        return [], [], []
-    former, before = _group_history(session, group)
-    rows = session.exec(select(User).join(Member, Member.user_id == User.id)
-                        .where((Member.group_id == group_id) | Member.id.in_(former or {0}))
-                        .order_by(Member.id)).all()
-    return [u.full_name for u in rows], [u.email for u in rows], list(dict.fromkeys([group.name, *before]))
-
-
-def _repo_usernames(repo_url: str | None) -> list[str]:
-    """The account in a github.com URL (the repository's owner is often a student's login)."""
-    return [m.group(1) for m in [re.search(r"github\.com[:/]([^/\s]+)", repo_url or "")] if m]
-
-
-def refresh_anonymized_views(session: Session, settings: Settings, actor: User | None, group_id: int) -> int:
-    """Mask the group's stored code again after someone joined it or it was renamed; how many views changed.
-
-    Without this, a student who joins after the code was uploaded keeps their name in what reviewers read.
-    """
-    from app.artifacts.anonymize import anonymized_view
-
-    names, emails, phrases = masked_terms(session, group_id)
-    changed = 0
-    rows = session.exec(select(Artifact, Submission).join(Submission, Submission.id == Artifact.submission_id)
-                        .where(Submission.group_id == group_id).order_by(Artifact.id)).all()
-    for artifact, submission in rows:
-        sha = anonymized_view(store(settings), artifact.snapshot_sha, names, emails,
-                              _repo_usernames(artifact.repo_url), phrases)
-        if sha == artifact.anonymized_sha:
-            continue
-        # The old view's blob stays: deleting it before this transaction commits could lose it on a rollback.
-        artifact.anonymized_sha = sha
-        session.add(artifact)
-        audit.record(session, venue_id=submission.venue_id, actor=actor, action="artifact.reanonymize",
-                     summary=f"masked the code of #{submission.number} again: the group's members or name changed",
-                     submission_id=submission.id, artifact_id=artifact.id)
-        changed += 1
-    return changed
 
 
 def read_limited(stream: BinaryIO, max_bytes: int) -> bytes:
@@ -299,7 +224,7 @@ def _store_artifact(session: Session, settings: Settings, actor: User, venue: Ve
                            + "; ".join(f"line {i.line}: {i.message}" if i.line else i.message for i in exc.errors),
                            details=[{"line": i.line, "message": i.message} for i in exc.errors]) from None
     names, emails, phrases = masked_terms(session, submission.group_id)
-    anon_sha = anonymized_view(store(settings), snap.sha, names, emails, _repo_usernames(repo_url), phrases)
+    anon_sha = anonymized_view(store(settings), snap.sha, names, emails, repo_usernames(repo_url), phrases)
     artifact = Artifact(submission_id=submission.id, source=source, repo_url=repo_url, commit=commit,
                         archive_name=archive_name, snapshot_sha=snap.sha, anonymized_sha=anon_sha,
                         file_count=snap.file_count, total_bytes=snap.total_bytes, manifest_ok=not errors,
@@ -319,15 +244,11 @@ def _queue_smoke_run(session: Session, settings: Settings, actor: User, submissi
                      artifact: Artifact) -> None:
     """Every new artifact version gets a smoke run, so authors see problems before the deadline;
     it is enqueued only once this transaction commits."""
-    from app.artifacts import queue
-    from app.artifacts.runs import create_run
-    from app.errors import Conflict
-
     try:
-        run = create_run(session, actor, submission, artifact, smoke=True)
+        run = runs.create_run(session, actor, submission, artifact, smoke=True)
     except Conflict:  # three runs already waiting: the authors can start one later
         return
-    queue.enqueue_after_commit(session, settings, run)
+    runs.enqueue_after_commit(session, settings, run)
 
 
 def _discard_unreferenced(session: Session, settings: Settings, sha: str) -> None:
@@ -365,16 +286,6 @@ def artifact_from_archive(session: Session, settings: Settings, actor: User, ven
                            archive_name=filename[-255:])
 
 
-def current_artifact(session: Session, submission: Submission) -> Artifact | None:
-    return session.exec(select(Artifact).where(Artifact.submission_id == submission.id)
-                        .order_by(Artifact.created_at.desc(), Artifact.id.desc())).first()
-
-
-def artifacts(session: Session, submission: Submission) -> list[Artifact]:
-    return list(session.exec(select(Artifact).where(Artifact.submission_id == submission.id)
-                             .order_by(Artifact.created_at.desc(), Artifact.id.desc())).all())
-
-
 @dataclass
 class SubmissionOverview:
     """Everything the staff page shows about one submission."""
@@ -388,8 +299,6 @@ class SubmissionOverview:
 
 def submission_overview(session: Session, venue: Venue, submission: Submission) -> SubmissionOverview:
     """The submission with its group, the group's members, every revision (newest first) and the current artifact."""
-    from app.services.groups import get_group, group_members
-
     group = get_group(session, venue, submission.group_id)
     return SubmissionOverview(submission=submission, group=group, members=group_members(session, group),
                               revisions=revisions(session, submission), artifact=current_artifact(session, submission))

@@ -1,22 +1,12 @@
 """The assignment pages: chair page (preview/apply, table, lock, add, CSV import errors, quality summary), the
 job progress fragment, the bidding page (titles and abstracts only, htmx and plain forms) and conflicts."""
 
-import contextlib
-
-import pytest
 from sqlmodel import func, select
 
+from app.jobs import assignments as solve_jobs
 from app.models.assignment import Assignment, Bid, Conflict
 from app.services import assignments as assignment_service
-from tests.api.test_assignments import TOPICS, _venue
-
-
-@pytest.fixture
-def inline_jobs(monkeypatch, db):  # noqa: ANN001, ANN201
-    def launch(settings, engine, job_id):  # noqa: ANN001, ANN202
-        assignment_service.run_job(lambda: contextlib.nullcontext(db), settings, job_id)
-
-    monkeypatch.setattr(assignment_service, "launch_job", launch)
+from tests.api.test_assignments import TOPICS, _venue, held_jobs, inline_jobs, on_test_connection  # noqa: F401
 
 
 def _count(db, model) -> int:  # noqa: ANN001
@@ -85,16 +75,17 @@ def test_ta_reads_the_page_without_forms_and_students_are_refused(make, db, brow
     assert browser_login(student).get(f"/venues/{venue.slug}/assignments").status_code == 403
 
 
-def test_the_progress_fragment_polls_until_the_job_finishes(make, db, browser_login, monkeypatch):  # noqa: ANN001
+def test_the_progress_fragment_polls_until_the_job_finishes(make, db, browser_login, held_jobs):  # noqa: ANN001
     venue, chair, _people = _venue(make, db)
-    monkeypatch.setattr(assignment_service, "launch_job", lambda *a, **kw: None)
     c = browser_login(chair)
     url = f"/venues/{venue.slug}/assignments"
     c.post(f"{url}/jobs", data={"csrf_token": c.csrf, "k": "2", "max_load": "2", "action": "preview"})
     job = assignment_service.latest_job(db, venue)
     frag = c.get(f"{url}/jobs/{job.id}", headers={"HX-Request": "true"})
     assert 'hx-trigger="every 1s"' in frag.text and "<progress" in frag.text and "HX-Refresh" not in frag.headers
-    assignment_service.run_job(lambda: contextlib.nullcontext(db), c.app.state.settings, job.id)
+    assert held_jobs == [job.id]
+    solve_jobs.run_job(on_test_connection(db), c.app.state.settings, job.id)
+    db.expire_all()
     frag = c.get(f"{url}/jobs/{job.id}", headers={"HX-Request": "true"})
     assert "hx-trigger" not in frag.text and "<progress" not in frag.text
     assert frag.headers["HX-Refresh"] == "true"  # the page reloads once, to show the preview

@@ -159,27 +159,42 @@ def test_assignment_endpoints_per_role(make, db, as_user, client):  # noqa: ANN0
 
 # ---- jobs, explanations, incremental re-solve, cache, bad input (issue 5) --------------------------------
 
-import contextlib  # noqa: E402
-
 import pytest  # noqa: E402
+from sqlmodel import Session  # noqa: E402
 
+from app.jobs import assignments as solve_jobs  # noqa: E402
 from app.models import Member, Submission, User  # noqa: E402
 from app.models.assignment import AssignmentJob, Conflict  # noqa: E402
 from app.services import assignments as assignment_service  # noqa: E402
 
 
+def on_test_connection(db):  # noqa: ANN001, ANN201
+    """Sessions on the test's connection, each committing to a savepoint of the test's transaction."""
+    return lambda: Session(bind=db.bind, join_transaction_mode="create_savepoint", expire_on_commit=False)
+
+
 @pytest.fixture
 def inline_jobs(monkeypatch, db):  # noqa: ANN001, ANN201
-    """Run solve jobs in the request's thread on the test's session (a real thread could not see the test's
-    uncommitted data); the browser test runs them in the real background thread."""
+    """Run solve jobs where the request commits, on the test's connection (a real thread or worker could not see
+    the test's uncommitted data); tests/api/test_assignment_jobs.py and the browser test run them for real."""
     started: list[int] = []
 
-    def launch(settings, engine, job_id):  # noqa: ANN001, ANN202
+    def launch(settings, bind, job_id):  # noqa: ANN001, ANN202
+        assert bind is db.bind  # the request committed on the test's connection
         started.append(job_id)
-        assignment_service.run_job(lambda: contextlib.nullcontext(db), settings, job_id)
+        solve_jobs.run_job(on_test_connection(db), settings, job_id)
+        db.expire_all()  # the test's session reads what the job wrote
 
-    monkeypatch.setattr(assignment_service, "launch_job", launch)
+    monkeypatch.setattr(solve_jobs, "launch", launch)
     return started
+
+
+@pytest.fixture
+def held_jobs(monkeypatch):  # noqa: ANN001, ANN201
+    """Jobs are recorded and committed but never started (they stay queued)."""
+    held: list[int] = []
+    monkeypatch.setattr(solve_jobs, "launch", lambda settings, bind, job_id: held.append(job_id))
+    return held
 
 
 def _count(db, model) -> int:  # noqa: ANN001
@@ -248,13 +263,13 @@ def test_a_failed_job_says_why_and_changes_nothing(make, db, as_user, inline_job
     assert _count(db, AssignmentJob) == 1
 
 
-def test_a_second_job_waits_for_the_running_one(make, db, as_user, monkeypatch):  # noqa: ANN001
+def test_a_second_job_waits_for_the_running_one(make, db, as_user, held_jobs):  # noqa: ANN001
     venue, chair, _people = _venue(make, db)
-    monkeypatch.setattr(assignment_service, "launch_job", lambda *a, **kw: None)  # stays queued
     c = as_user(chair)
     assert c.post(f"/api/v1/venues/{venue.slug}/assignment/jobs", json={"k": 2, "max_load": 2}).status_code == 202
     r = c.post(f"/api/v1/venues/{venue.slug}/assignment/jobs", json={"k": 2, "max_load": 2})
     assert r.status_code == 409 and "already queued" in r.json()["detail"]
+    assert len(held_jobs) == 1  # the refused one was never handed on
 
 
 def test_explanations_give_affinity_ranks_closest_item_and_quality(make, db, as_user, settings):  # noqa: ANN001
@@ -487,7 +502,7 @@ def test_job_and_explain_endpoints_per_role(make, db, as_user, client, inline_jo
     assert _count(db, Assignment) == 0
 
 
-def test_two_processes_starting_a_job_at_once_get_one_job(make, db, as_user, monkeypatch):  # noqa: ANN001
+def test_two_processes_starting_a_job_at_once_get_one_job(make, db, as_user, held_jobs):  # noqa: ANN001
     """The race the check above cannot see: another process inserts its job between our check and our insert.
     The database's partial unique index (one queued/running job per venue) refuses ours: 409, not two jobs."""
     from sqlalchemy import event, insert
@@ -495,7 +510,6 @@ def test_two_processes_starting_a_job_at_once_get_one_job(make, db, as_user, mon
     from app.models.assignment import AssignmentJob
 
     venue, chair, _people = _venue(make, db)
-    monkeypatch.setattr(assignment_service, "launch_job", lambda *a, **kw: None)
 
     def rival_first(session, flush_context, instances) -> None:  # noqa: ANN001
         if any(isinstance(o, AssignmentJob) for o in session.new):

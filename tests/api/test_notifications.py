@@ -7,6 +7,7 @@ import os
 import socket
 import subprocess
 import sys
+import threading
 import time
 from datetime import UTC, datetime, timedelta
 from email.message import Message
@@ -17,9 +18,12 @@ from aiosmtpd.controller import Controller
 from fastapi.testclient import TestClient
 from sqlmodel import Session, select
 
+from app.jobs import mail as mail_jobs
+from app.jobs.digest import run_digest
 from app.models import Deadline, Extension, SentNotification
 from app.services import notifications
 from app.services.assignments import Change, apply_changes
+from app.services.deadlines import zone
 from app.services.submissions import save_submission
 from tests.api.test_reviews import GOOD as REVIEW
 from tests.factories import PASSWORD
@@ -292,7 +296,7 @@ def test_response_and_release_mail_reach_the_authors_only(course, as_user, db, s
     assert "Reviews of #1 are available: response open until" in mail["Subject"]
     text = _text(mail)
     assert "1 review." in text and "(extended for your group)" in text
-    assert extended.astimezone(notifications.zone(c["venue"].timezone)).strftime("%d %b %Y") in text
+    assert extended.astimezone(zone(c["venue"].timezone)).strftime("%d %b %Y") in text
     assert _leaks(text, *REVIEWER_NAMES, c["bea"].email, c["cy"].email) == []
 
     smtp.messages.clear()
@@ -308,7 +312,7 @@ def test_digest_once_per_person_and_day_even_when_run_twice(course, as_user, db,
     _submit(as_user(c["bea"]), c)  # Bea is done; Cy's review is still open
     now = c["review_due"] - timedelta(hours=30)
     bind = db.connection()
-    queued, report = notifications.run_digest(settings, bind, venue_slug=c["venue"].slug, now=now)
+    queued, report = run_digest(settings, bind, venue_slug=c["venue"].slug, now=now)
     assert (queued, report.sent, report.failed) == (1, 1, 0)
     (mail,) = smtp.messages
     assert mail["To"] == c["cy"].email and "Deadline in the next 48 hours" in mail["Subject"]
@@ -316,15 +320,15 @@ def test_digest_once_per_person_and_day_even_when_run_twice(course, as_user, db,
     assert "#1: Keyword spotting on a microcontroller" in text and "not submitted yet" in text
     assert _leaks(text, *AUTHOR_NAMES, c["ada"].email) == []
     # the same day again (another cron host, a re-run): nothing new
-    queued, report = notifications.run_digest(settings, bind, venue_slug=c["venue"].slug, now=now + timedelta(hours=2))
+    queued, report = run_digest(settings, bind, venue_slug=c["venue"].slug, now=now + timedelta(hours=2))
     assert (queued, report.sent) == (0, 0) and len(smtp.messages) == 1
     # the next day, still inside 48 h: a new digest
-    queued, _ = notifications.run_digest(settings, bind, now=now + timedelta(hours=24))
+    queued, _ = run_digest(settings, bind, now=now + timedelta(hours=24))
     assert queued == 1 and len(smtp.messages) == 2
     # too early (more than 48 h before), or turned off: none
-    assert notifications.run_digest(settings, bind, now=now - timedelta(days=2))[0] == 0
+    assert run_digest(settings, bind, now=now - timedelta(days=2))[0] == 0
     assert as_user(c["cy"]).put("/api/v1/me/notifications", json={"deadline_digest": False}).status_code == 200
-    assert notifications.run_digest(settings, bind, now=now - timedelta(hours=12))[0] == 0
+    assert run_digest(settings, bind, now=now - timedelta(hours=12))[0] == 0
 
 
 def test_digest_uses_the_groups_extended_submission_deadline(make, db, smtp, settings):  # noqa: ANN001
@@ -336,10 +340,10 @@ def test_digest_uses_the_groups_extended_submission_deadline(make, db, smtp, set
     db.add(Extension(venue_id=venue.id, group_id=late.id, kind="submission", reason="ill",
                      requested_by=la.id, status="granted", new_due_at=due + timedelta(days=3)))
     db.commit()
-    queued, _ = notifications.run_digest(settings, db.connection(), venue_slug=venue.slug)
+    queued, _ = run_digest(settings, db.connection(), venue_slug=venue.slug)
     assert queued == 1 and [m["To"] for m in smtp.messages] == [ea.email]  # the extended group is not due yet
     assert "has not uploaded its paper yet" in _body(smtp.messages[0])
-    queued, _ = notifications.run_digest(settings, db.connection(), venue_slug=venue.slug,
+    queued, _ = run_digest(settings, db.connection(), venue_slug=venue.slug,
                                          now=due + timedelta(days=2))
     assert queued == 1 and smtp.messages[-1]["To"] == la.email and "extended for your group" in _body(smtp.messages[-1])
 
@@ -355,16 +359,16 @@ def test_a_failed_send_is_kept_and_retried_by_notify_send(course, as_user, db, s
     assert len(rows) == 2 and {r.status for r in rows} == {"failed"}
     assert all(r.attempts == 1 and "451" in r.error for r in rows)
     # the request path sends only fresh mail; `notify send` retries failures
-    assert notifications.deliver_pending(settings, db.connection()).sent == 0
+    assert mail_jobs.deliver_pending(settings, db.connection()).sent == 0
     smtp.reject = False
-    report = notifications.deliver_pending(settings, db.connection(), retry_failed=True)
+    report = mail_jobs.deliver_pending(settings, db.connection(), retry_failed=True)
     assert (report.sent, report.failed) == (2, 0)
     assert sorted(m["To"] for m in smtp.messages) == sorted([c["cy"].email, c["chair"].email])
     for row in rows:
         db.refresh(row)
     assert {(r.status, r.attempts) for r in rows} == {("sent", 2)}
     # and nothing is sent twice
-    assert notifications.deliver_pending(settings, db.connection(), retry_failed=True).sent == 0
+    assert mail_jobs.deliver_pending(settings, db.connection(), retry_failed=True).sent == 0
     assert len(smtp.messages) == 2
 
 
@@ -374,8 +378,8 @@ def test_two_senders_never_claim_the_same_mail(course, as_user, db, smtp, settin
     _submit(as_user(c["cy"]), c)
     smtp.reject = True
     assert as_user(c["bea"]).post(_url(c, "/comments"), json={"body": "Hello"}).status_code == 201
-    _token, first = notifications.claim(db.connection(), retry_failed=True)
-    _token, second = notifications.claim(db.connection(), retry_failed=True)
+    _token, first = mail_jobs.claim(db.connection(), retry_failed=True)
+    _token, second = mail_jobs.claim(db.connection(), retry_failed=True)
     assert len(first) == 2 and second == []
 
 
@@ -523,7 +527,8 @@ def test_real_commits_and_the_cli_on_a_database_of_its_own(tmp_path, smtp):  # n
         sub = save_submission(db, ada, venue, ada_m, title="Int8 kernels", abstract="", keywords=[])
         venue.phase = "assignment"
         apply_changes(db, chair, venue, [Change("add", sub.id, bea_m.id)], action="assignment.manual")
-        review_due = datetime.now(UTC) + timedelta(days=2)
+        # at 10:00 UTC, so that 20 h and 2 h before it (the two digest runs below) are two days in London
+        review_due = (datetime.now(UTC) + timedelta(days=2)).replace(hour=10, minute=0, second=0, microsecond=0)
         db.add(Deadline(venue_id=venue.id, kind="review", due_at=review_due))
         db.commit()
         slug = venue.slug
@@ -569,6 +574,7 @@ def test_assignments_applied_outside_a_request_are_mailed_at_once(tmp_path, smtp
     from app.db import make_engine
     from app.migrate import upgrade
     from app.models import Assignment
+    import app.jobs  # noqa: F401 — the handler that starts committed jobs
     from app.services import assignments
     from app.settings import Settings
     from tests.factories import Factory
@@ -599,9 +605,11 @@ def test_assignments_applied_outside_a_request_are_mailed_at_once(tmp_path, smtp
 
     with Session(engine, expire_on_commit=False) as db:
         venue, chair, students = review_phase_venue(db)
-        job = assignments.start_job(db, chair, venue, k=1, min_load=0, max_load=1, dry_run=False)
-        db.commit()
-    assignments.run_job(lambda: Session(engine, expire_on_commit=False), settings, job.id)
+        job = assignments.start_job(db, settings, chair, venue, k=1, min_load=0, max_load=1, dry_run=False)
+        db.commit()  # without Redis the committed job runs in a daemon thread of this process
+    for thread in threading.enumerate():
+        if thread.name == f"job-{assignments.SOLVE_JOB}":
+            thread.join(300)
     with Session(engine) as db:
         assert db.get(type(job), job.id).status == "done"
         assert len(db.exec(select(Assignment).where(Assignment.venue_id == venue.id)).all()) == 2
@@ -622,4 +630,172 @@ def test_assignments_applied_outside_a_request_are_mailed_at_once(tmp_path, smtp
     assert sorted(m["To"] for m in smtp.messages) == sorted(u.email for u in students2.values())
     with Session(engine) as db:
         assert {r.status for r in db.exec(select(SentNotification)).all()} == {"sent"}
+    engine.dispose()
+
+
+# --- the one after-commit path (app.outbox → app.jobs.mail), outside requests ------------------------------------
+
+REDIS_URL = os.environ.get("REPROREVIEW_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
+
+
+def _own_database(tmp_path, smtp, **extra):  # noqa: ANN001, ANN202
+    """A migrated SQLite file whose commits are real (no test transaction around them), and its settings."""
+    from app.db import make_engine
+    from app.migrate import upgrade
+    from app.settings import Settings
+
+    url = f"sqlite:///{tmp_path / 'rr.db'}"
+    upgrade(url)
+    settings = Settings(data_dir=tmp_path / "data", database_url=url, secret_key="k", base_url="http://rr.example",
+                        smtp_host="127.0.0.1", smtp_port=smtp.port, _env_file=None, **extra)
+    return make_engine(url), settings
+
+
+def _one_person(engine):  # noqa: ANN001, ANN202
+    from app.models import User
+    from tests.factories import Factory
+
+    with Session(engine, expire_on_commit=False) as db:
+        user = Factory(db).user("Pat Person")
+        db.commit()
+    return lambda s: s.get(User, user.id)
+
+
+_ASSIGNED = {"venue_title": "Systems", "venue_slug": "systems", "number": 1, "title": "Int8 kernels", "due": None,
+             "extended": False, "path": "/venues/systems/submissions/1/review"}
+
+
+def _wait_until(check, timeout: float = 30.0) -> None:  # noqa: ANN001
+    end = time.monotonic() + timeout
+    while not check():
+        assert time.monotonic() < end, "timed out"
+        time.sleep(0.05)
+
+
+def test_a_rolled_back_transaction_outside_a_request_sends_nothing(tmp_path, smtp):  # noqa: ANN001
+    from app import outbox
+
+    engine, settings = _own_database(tmp_path, smtp)
+    person = _one_person(engine)
+    with mail_jobs.delivering(settings) as report:
+        with Session(engine) as s:
+            assert notifications.enqueue(s, key="t:1", user=person(s), kind="assignment", venue=None,
+                                         context=_ASSIGNED)
+            assert len(outbox.pending(s, "mail")) == 1
+            s.rollback()
+            assert outbox.pending(s) == []
+            s.commit()  # a later commit of the same session has nothing left to hand on
+        with pytest.raises(RuntimeError), Session(engine) as s, s.begin():
+            notifications.enqueue(s, key="t:2", user=person(s), kind="assignment", venue=None, context=_ASSIGNED)
+            raise RuntimeError("the job fails after queueing the mail")
+    assert (report.sent, report.failed, report.handed_on) == (0, 0, 0) and smtp.messages == []
+    with Session(engine) as s:
+        assert s.exec(select(SentNotification)).all() == []
+    assert mail_jobs.deliver_pending(settings, engine, retry_failed=True).sent == 0
+    engine.dispose()
+
+
+def test_a_background_job_commit_sends_its_mail_once_through_the_outbox(tmp_path, smtp, monkeypatch):  # noqa: ANN001
+    """The digest job in a thread of its own (no Redis): its commit hands the mail on, which is sent at once."""
+    from app.jobs import background
+    from app.jobs import digest as digest_jobs
+    from tests.factories import Factory
+
+    engine, settings = _own_database(tmp_path, smtp)
+    with Session(engine, expire_on_commit=False) as db:
+        make = Factory(db)
+        venue = make.venue(phase="submission", submission_due=datetime.now(UTC) + timedelta(days=1))
+        student, _ = make.member(venue, "student", group=make.group(venue, "Late Group"))
+        db.commit()
+    handed_on = []
+    real = mail_jobs.send_committed
+    monkeypatch.setattr(mail_jobs, "send_committed", lambda s, bind, r: (handed_on.append(bind), real(s, bind, r)))
+
+    background.submit(settings, engine, "digest", venue.slug)
+
+    def sent() -> bool:
+        with Session(engine) as s:
+            return [r.status for r in s.exec(select(SentNotification)).all()] == ["sent"]
+
+    _wait_until(sent)
+    assert [m["To"] for m in smtp.messages] == [student.email] and handed_on == [engine]
+    with Session(engine) as s:
+        (row,) = s.exec(select(SentNotification)).all()
+        assert row.kind == "digest" and row.attempts == 1
+    # the job again the same day (a second cron host): nothing is queued, nothing handed on or sent
+    queued, report = digest_jobs.digest({"settings": settings, "engine": engine}, venue.slug)
+    assert (queued, report.sent) == (0, 0) and handed_on == [engine] and len(smtp.messages) == 1
+    engine.dispose()
+
+
+def test_a_commit_outside_any_request_or_job_block_sends_with_the_process_settings(tmp_path, smtp,  # noqa: ANN001
+                                                                                   monkeypatch):
+    """A thread that commits mail outside a request or `delivering` block (e.g. a solve's) sends it right after
+    its commit, in that thread, with the process's settings."""
+    import threading
+
+    engine, settings = _own_database(tmp_path, smtp)
+    person = _one_person(engine)
+    monkeypatch.setattr(mail_jobs, "get_settings", lambda: settings)
+    seen = []
+
+    def job() -> None:
+        with Session(engine) as s:
+            notifications.enqueue(s, key="t:thread", user=person(s), kind="assignment", venue=None, context=_ASSIGNED)
+            s.commit()
+            seen.append(len(smtp.messages))  # already sent when commit() returned
+
+    t = threading.Thread(target=job)
+    t.start()
+    t.join(60)
+    assert seen == [1] and smtp.messages[0]["Subject"].endswith("You were assigned #1: Int8 kernels")
+    engine.dispose()
+
+
+def test_with_redis_committed_mail_is_a_deliver_mail_job_on_the_server_queue(tmp_path, smtp):  # noqa: ANN001
+    import redis
+
+    from app.jobs import background
+
+    r = redis.Redis.from_url(REDIS_URL)
+    try:
+        r.ping()
+    except redis.ConnectionError:
+        pytest.skip(f"no Redis at {REDIS_URL}")
+    r.delete(background.SERVER_QUEUE)
+    engine, settings = _own_database(tmp_path, smtp, redis_url=REDIS_URL)
+    person = _one_person(engine)
+    try:
+        with mail_jobs.delivering(settings) as report, Session(engine) as s:
+            notifications.enqueue(s, key="t:redis", user=person(s), kind="assignment", venue=None, context=_ASSIGNED)
+            s.commit()
+        assert report.handed_on == 1 and report.sent == 0 and smtp.messages == []  # nothing sent by the API
+        (job_id,) = r.zrange(background.SERVER_QUEUE, 0, -1)
+        import pickle
+
+        assert pickle.loads(r.get(b"arq:job:" + job_id))["f"] == "deliver_mail"
+        # what the server-side worker runs
+        done = background.jobs()["deliver_mail"]({"settings": settings, "engine": engine})
+        assert (done.sent, done.failed) == (1, 0) and len(smtp.messages) == 1
+        assert background.jobs()["deliver_mail"]({"settings": settings, "engine": engine}).sent == 0
+    finally:
+        for key in r.zrange(background.SERVER_QUEUE, 0, -1):
+            r.delete(b"arq:job:" + key)
+        r.delete(background.SERVER_QUEUE)
+        engine.dispose()
+
+
+def test_mail_goes_out_after_the_commit_not_when_a_savepoint_is_released(tmp_path, smtp):  # noqa: ANN001
+    """Each enqueue inserts in a savepoint; releasing one must not send the mails queued before it (nobody else
+    could see them yet, and on SQLite the sender would wait for the writer's own lock)."""
+    engine, settings = _own_database(tmp_path, smtp)
+    person = _one_person(engine)
+    started = time.monotonic()
+    with mail_jobs.delivering(settings) as report, Session(engine) as s:
+        for n in range(3):
+            assert notifications.enqueue(s, key=f"t:sp:{n}", user=person(s), kind="assignment", venue=None,
+                                         context=_ASSIGNED)
+        assert smtp.messages == [] and report.sent == 0
+        s.commit()
+    assert report.sent == 3 and len(smtp.messages) == 3 and time.monotonic() - started < 20
     engine.dispose()

@@ -41,7 +41,8 @@ def expected(endpoint: str, role: str, phase: str) -> int | None:
             (role == "reviewer_done" and phase in WRITING) or (role == "author" and phase == "response")
         return 2 if ok else None
     if endpoint == "get_review":
-        return 2 if role in ("reviewer_done", "reviewer_new") else None
+        # an assigned reviewer sees the submission (and so their review of it) from the review phase on
+        return 2 if role in ("reviewer_done", "reviewer_new") and phase in READING else None
     if endpoint in ("save_review", "submit_review"):
         if role == "reviewer_done":
             return 2 if phase in WRITING else None
@@ -56,6 +57,25 @@ def expected(endpoint: str, role: str, phase: str) -> int | None:
     if endpoint == "rate":
         return 2 if role == "author" and phase in AUTHORS_READ else None
     raise AssertionError(endpoint)
+
+
+def sees_submission(role: str, phase: str) -> bool:
+    """Staff, the authors, and the assigned reviewers from the review phase on (can_view_submission)."""
+    return role in STAFF or role == "author" or (role in ("reviewer_done", "reviewer_new") and phase in READING)
+
+
+def denied_status(endpoint: str, role: str, phase: str) -> int:
+    """404 when the viewer may not see the submission (or the review rated), whether or not it exists; 403 when
+    they see it but may not do this (one answer for every submission route: app.deps.VisibleSubmission)."""
+    if endpoint in ("form", "mine", "markdown"):
+        return 403
+    if not sees_submission(role, phase):
+        return 404
+    # reviewer_new has submitted its own review by the time "rate" is called in the review phase (calls run in order)
+    reads = expected("reviews", role, phase) is not None or (role == "reviewer_new" and phase == "review")
+    if endpoint == "rate" and not reads:
+        return 404  # a review the viewer may not read is not there for them
+    return 403
 
 
 @pytest.mark.parametrize("phase", PHASES)
@@ -121,9 +141,8 @@ def test_review_endpoints_as_role_in_phase(make, db, app, as_user, role, phase):
         elif want == 409:
             ok = r.status_code == 409
         else:
-            ok = r.status_code in (403, 404) and "detail" in r.json()
-            if role == "outsider" and name != "markdown":
-                ok = ok and r.status_code == 404
+            ok = "detail" in r.json() and r.status_code == (404 if role == "outsider" and name != "markdown"
+                                                             else denied_status(name, role, phase))
         if not ok:
             wrong.append((name, want, r.status_code, r.text[:120]))
     assert not wrong, wrong
@@ -144,3 +163,38 @@ REVIEW_ROUTES = {
     ("GET", "/api/v1/venues/{slug}/my-reviews"),
     ("POST", "/api/v1/markdown"),
 }
+
+
+def test_a_submission_one_may_not_see_answers_like_one_that_does_not_exist(make, db, app, as_user):
+    """Reviews, runs, claims, badges and the submission itself: the same 404, word for word, for #1 (there, not
+    visible to this student) and #99 (not there), on the API and on the pages; an assigned reviewer before the
+    review phase is not let in by the reviews routes either (one rule: can_view_submission)."""
+    venue = make.venue(phase="submission")
+    chair, _ = make.member(venue, "chair")
+    alpha, beta = make.group(venue, "Alpha"), make.group(venue, "Beta")
+    author, author_m = make.member(venue, "student", group=alpha)
+    other, other_m = make.member(venue, "student", group=beta)
+    sub = save_submission(db, author, venue, author_m, title="Paper", abstract="", keywords=[])
+    apply_changes(db, chair, venue, [Change("add", sub.id, other_m.id)], action="assignment.manual")
+    db.commit()
+    client = as_user(other)
+    api = f"/api/v1/venues/{venue.slug}/submissions"
+    page = f"/venues/{venue.slug}/submissions"
+    for tail in ("", "/revisions", "/review", "/reviews", "/comments", "/response", "/runs", "/runs/1", "/claims",
+                 "/badges", "/artifact/files"):
+        there, absent = client.get(f"{api}/1{tail}"), client.get(f"{api}/99{tail}")
+        assert there.status_code == absent.status_code == 404, (tail, there.text, absent.text)
+        assert there.json()["detail"].replace("#1", "#N") == absent.json()["detail"].replace("#99", "#N"), tail
+    for tail in ("", "/artifact", "/runs", "/review", "/reviews"):
+        assert client.get(f"{page}/1{tail}", follow_redirects=False).status_code == 404, tail
+    for method, tail, body in (("PUT", "/review", {"answers": {}, "version": 0}),
+                               ("POST", "/comments", {"body": "hello"}), ("PUT", "/response", {"body": "hi"})):
+        assert client.request(method, f"{api}/1{tail}", json=body).status_code == 404, tail
+    assert client.post(f"{page}/1/comments", data={"body": "hello"}, follow_redirects=False).status_code == 404
+    # From the review phase on, the assigned reviewer sees it; the author's group sees it throughout.
+    venue.phase = "review"
+    db.add(venue)
+    db.commit()
+    assert client.get(f"{api}/1/review").status_code == 200
+    assert client.get(f"{api}/1/reviews").status_code == 403  # sees the submission, not yet the reviews
+    assert as_user(author).get(f"{api}/1/review").status_code == 403  # sees it, is not its reviewer

@@ -9,9 +9,10 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlmodel import select
 
-from app.artifacts import runs as run_service
+from app import outbox
 from app.models import AuditEvent, Submission
 from app.models.run import Run
+from app.services import runs as run_service
 from app.services import submissions as submission_service
 
 MANIFEST = """\
@@ -49,10 +50,11 @@ def artifact_zip(manifest: str | None = MANIFEST, script: str = SCRIPT) -> bytes
 
 @pytest.fixture
 def enqueued(monkeypatch):  # noqa: ANN001, ANN201
-    """Record what would go to the queue instead of running it (the runner tests run it for real)."""
+    """Record the runs handed to the queue after a commit instead of running them (the runner tests run them
+    for real). The test's transaction never really commits, so the real handler would enqueue nothing."""
     calls: list[tuple[int, str]] = []
-    monkeypatch.setattr("app.artifacts.queue.enqueue_run",
-                        lambda settings, run_id, rig_kind, **kw: calls.append((run_id, rig_kind)))
+    monkeypatch.setitem(outbox._handlers, "run",
+                        lambda bind, payloads: calls.extend((p["run_id"], p["rig_kind"]) for p in payloads))
     return calls
 
 
@@ -281,27 +283,27 @@ def test_a_smoke_run_is_enqueued_only_when_the_transaction_commits(monkeypatch, 
     from sqlalchemy import create_engine
     from sqlmodel import Session
 
-    from app.artifacts import queue
+    from app.jobs import runs as queue
 
     calls: list = []
     monkeypatch.setattr(queue, "enqueue_run", lambda s, run_id, kind, **kw: calls.append((run_id, kind, kw)))
     engine = create_engine("sqlite://")
     with Session(engine) as s:
         s.connection()
-        queue.enqueue_after_commit(s, settings, SimpleNamespace(id=7, rig_kind="gpu", attempts=0))
-        assert calls == []  # not before the commit
+        run_service.enqueue_after_commit(s, settings, SimpleNamespace(id=7, rig_kind="gpu", attempts=0))
+        assert calls == [] and outbox.pending(s, "run")[0]["run_id"] == 7  # not before the commit
         s.commit()
     assert [(c[0], c[1], c[2]["attempt"]) for c in calls] == [(7, "gpu", 0)] and calls[0][2]["engine"] is engine
     with Session(engine) as s:
         s.connection()
-        queue.enqueue_after_commit(s, settings, SimpleNamespace(id=8, rig_kind="local", attempts=0))
+        run_service.enqueue_after_commit(s, settings, SimpleNamespace(id=8, rig_kind="local", attempts=0))
         s.rollback()
         s.commit()
     assert len(calls) == 1  # a rolled-back run is never enqueued
     with engine.connect() as conn:  # a session inside someone else's transaction (as in tests) commits nothing
         outer = conn.begin()
         with Session(bind=conn, join_transaction_mode="create_savepoint") as s:
-            queue.enqueue_after_commit(s, settings, SimpleNamespace(id=9, rig_kind="local", attempts=0))
+            run_service.enqueue_after_commit(s, settings, SimpleNamespace(id=9, rig_kind="local", attempts=0))
             s.commit()
         outer.rollback()
     assert len(calls) == 1
@@ -446,8 +448,9 @@ def test_logs_are_anonymized_for_readers_outside_the_group_and_staff(world, as_u
     assert "Stu Dent" not in masked and email not in masked and "[anonymized]" in masked and "acc 0.92" in masked
     assert "Stu Dent" not in run_service.log_tail(db, run, anonymize=True)
     m = world["members"]
-    assert not permissions.can_read_run_logs_unmasked(world["reviewer"], m["reviewer"], world["venue"], world["sub"])
-    assert permissions.can_read_run_logs_unmasked(world["student"], m["student"], world["venue"], world["sub"])
+    assert not permissions.can_read_run_logs_unmasked(permissions.standing(db, world["reviewer"], m["reviewer"],
+                                                                           world["sub"]))
+    assert permissions.can_read_run_logs_unmasked(permissions.standing(db, world["student"], m["student"], world["sub"]))
     r = as_user(world["student"]).get(url(world, f"/{run_id}/log?download=1"))
     assert r.headers["content-disposition"] == f'attachment; filename="run-{run_id}.log"'
 

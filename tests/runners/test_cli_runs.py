@@ -10,8 +10,8 @@ import pytest
 import redis
 from sqlmodel import Session, select
 
-from app.artifacts import queue
 from app.db import make_engine
+from app.jobs import runs as queue
 from app.migrate import upgrade
 from app.models.run import Run
 from app.services import submissions as submission_service

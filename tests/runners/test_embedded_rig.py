@@ -7,11 +7,11 @@ import threading
 import pytest
 from sqlmodel import Session, select
 
-from app.artifacts import runs as run_service
-from app.artifacts.queue import LocalRigClient
 from app.db import make_engine
+from app.jobs.runs import LocalRigClient
 from app.migrate import upgrade
 from app.models.run import Rig, Run
+from app.services import runs as run_service
 from app.services import submissions as submission_service
 from app.settings import Settings
 from runners.jobs import TOO_FEW_GPUS, execute_run

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from app.artifacts.manifest import load_manifest
-from app.artifacts.reproduce import main, reproduce
+from runners.reproduce import main, reproduce
 from runners.rigs.local import run_artifact_dir
 from tests.runners.conftest import (TEST_LIMITS, command_artifact, logreg_artifact, needs_bwrap, processes_with,
                                     write_artifact)

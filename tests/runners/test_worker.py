@@ -15,7 +15,7 @@ import pytest
 import redis
 from sqlmodel import Session
 
-from app.artifacts import runs as run_service
+from app.services import runs as run_service
 from app.models.run import FINISHED, Rig
 from app.services import submissions as submission_service
 from app.services.accounts import create_api_token
@@ -139,7 +139,7 @@ def _worker(live) -> subprocess.Popen:  # noqa: ANN001
 
 def test_the_queue_losing_a_run_does_not_lose_the_run(live):
     """Redis flushed after the commit: the sweep (here: the worker's first rig heartbeat) enqueues it again."""
-    from app.artifacts import queue
+    from app.jobs import runs as queue
     from app.models.run import Run
 
     r = redis.Redis.from_url(REDIS_URL)
@@ -172,7 +172,7 @@ def test_the_queue_losing_a_run_does_not_lose_the_run(live):
 def test_cancelling_a_running_run_kills_its_process_tree(live):
     """A new artifact version gets a smoke run (enqueued after the commit); a person cancels it while it
     runs; the worker kills the sandboxed tree within about a second and ends the job."""
-    from app.artifacts import queue
+    from app.jobs import runs as queue
 
     marker = f"rr-cancel-{uuid.uuid4().hex}"
     r = redis.Redis.from_url(REDIS_URL)

@@ -44,6 +44,9 @@ class Paper:
     link: str | None = None  # a URL annotation on page 1
     font: str = "Times-Roman"  # or "Vera": reportlab's bundled TrueType font, embedded as a subset
     justify: bool = False  # stretch word spaces (Tw) so every full line ends at the right margin
+    code: dict[int, list[str]] = field(default_factory=dict)  # page -> listing lines (9 pt Courier) atop its text
+    header: str | None = None  # a running header in the top margin of pages 2 on (fancyhdr-style)
+    footer: str | None = None  # a running footer in the bottom margin of every page
 
 
 def make_paper(paper: Paper | None = None) -> bytes:
@@ -73,6 +76,16 @@ def make_paper(paper: Paper | None = None) -> bytes:
             c.setFont("Times-Bold", 12)
             c.drawString(p.left, y, heading)
             y -= 20
+        for code_line in p.code.get(page_no, []):
+            c.setFont("Courier", 9)
+            c.drawString(p.left, y, code_line)
+            y -= 11
+        if p.header and page_no > 1:
+            c.setFont("Times-Italic", 9)
+            c.drawCentredString(p.left + p.width / 2, page_h - p.vmargin + 25, p.header)
+        if p.footer:
+            c.setFont("Times-Italic", 9)
+            c.drawString(p.left, p.vmargin - 30, p.footer)
         c.setFont(p.font, p.font_size)
         lines: list[str] = []
         if page_no in p.extra:
@@ -109,12 +122,13 @@ def make_paper(paper: Paper | None = None) -> bytes:
     for line in p.authors:
         c.drawCentredString(p.left + p.width / 2, y, line)
         y -= 12
-    if p.link:
-        c.drawString(p.left, y - 4, p.link)
-        c.linkURL(p.link, (p.left, y - 8, p.left + 200, y + 6), relative=0)
-        y -= 14
     c.setFont("Times-Bold", 12)
     c.drawCentredString(p.left + p.width / 2, y - 20, "Abstract")
+    if p.link:  # the abstract's first line (not in the author block)
+        c.setFont("Times-Roman", 10)
+        c.drawString(p.left, y - 36, p.link)
+        c.linkURL(p.link, (p.left, y - 40, p.left + 200, y - 26), relative=0)
+        y -= 14
     body(page_no, y - 40)
     for page_no in range(2, p.content_pages + 1):
         c.showPage()
@@ -135,6 +149,26 @@ def make_paper(paper: Paper | None = None) -> bytes:
     c.showPage()
     c.save()
     return buf.getvalue()
+
+
+def overlay(data: bytes, drawings: dict[int, list[tuple[float, float, str, str, float]]]) -> bytes:
+    """The PDF with text stamped onto pages: page number (1-based) -> [(x, y, text, font, size)]."""
+    from pypdf import PdfReader, PdfWriter
+
+    writer = PdfWriter(clone_from=PdfReader(io.BytesIO(data)))
+    for number, items in drawings.items():
+        page = writer.pages[number - 1]
+        buf = io.BytesIO()
+        c = canvas.Canvas(buf, pagesize=(float(page.mediabox.width), float(page.mediabox.height)), invariant=1)
+        for x, y, text, font, size in items:
+            c.setFont(font, size)
+            c.drawString(x, y, text)
+        c.showPage()
+        c.save()
+        page.merge_page(PdfReader(buf).pages[0])
+    out = io.BytesIO()
+    writer.write(out)
+    return out.getvalue()
 
 
 def flate_bomb(decompressed_bytes: int = 1 << 30) -> bytes:
@@ -211,4 +245,4 @@ def docx_like() -> bytes:
 
 
 __all__ = ["A4", "Paper", "docx_like", "encrypted", "endless_operators", "flate_bomb", "letter", "make_paper",
-           "one_page_pdf"]
+           "one_page_pdf", "overlay"]

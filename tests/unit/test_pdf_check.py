@@ -184,9 +184,15 @@ def test_run_extents_match_the_drawn_lines() -> None:
         [(line.x0, line.x1) for line in full if abs(line.x1 - 504) >= 1.0][:5]
 
 
-def test_subtitles_and_dates_between_title_and_abstract_are_not_names() -> None:
+def test_subtitles_and_dates_between_title_and_abstract_are_not_names_but_not_the_template() -> None:
+    """Not called names, but the NeurIPS position rule: only the template stands between title and abstract."""
     paper = Paper(authors=["Anonymous Author(s)", "Machine Learning Project 2", "December 21, 2023"])
-    assert check_pdf(make_paper(paper)).ok
+    report = check_pdf(make_paper(paper))
+    assert report.errors == {"not-anonymous"}
+    message = report.findings[0].message
+    assert "author block between the title and the abstract" in message and "look like author names" not in message
+    assert "Machine Learning Project 2" in message
+    assert check_pdf(make_paper(paper), anonymous=False).ok
     many = Paper(authors=["Grace Hopper, Edsger Dijkstra, Barbara Liskov, Donald Knuth, Frances Allen"])
     assert check_pdf(make_paper(many)).errors == {"not-anonymous"}
 
@@ -202,3 +208,118 @@ def test_half_inch_top_and_bottom_margins() -> None:
     message = report.findings[0].message
     assert "from the top edge" in message and "from the bottom edge" in message
     assert "left edge" not in message and "wide" not in message
+
+
+@pytest.mark.parametrize("authors", [
+    ["Anonymous Author(s)", "Affiliation", "Address", "email"],
+    ["Anonymous Authors", "Affiliation", "Address", "e-mail"],
+], ids=["neurips-template", "variant"])
+def test_the_anonymous_template_block_passes(authors: list[str]) -> None:
+    report = check_pdf(make_paper(Paper(authors=authors)), **MEMBERS)
+    assert report.ok and report.findings == [], report.findings
+
+
+@pytest.mark.parametrize("authors", [
+    ['Ada "Countess" Lovelace'],  # the real single-author report the name heuristics passed
+    ["Ada “Countess” Lovelace"],
+    ["Lovelace"],
+    ["Anonymous Author(s)", "s1234567"],
+], ids=["nickname", "curly-nickname", "surname", "student-number"])
+def test_a_line_under_the_title_is_an_author_block(authors: list[str]) -> None:
+    """No e-mail, no affiliation, not reading like a list of names: its position under the title tells."""
+    report = check_pdf(make_paper(Paper(authors=authors)))
+    assert report.errors == {"not-anonymous"}, report.findings
+    (finding,) = report.findings
+    assert finding.page == 1 and "between the title and the abstract" in finding.message
+    assert authors[-1] in finding.message
+    assert check_pdf(make_paper(Paper(authors=authors)), anonymous=False).ok
+
+
+def test_a_name_with_an_email_under_the_title() -> None:
+    report = check_pdf(make_paper(Paper(authors=['Ada "Countess" Lovelace', "ada@uni.example"])))
+    assert report.errors == {"not-anonymous"}
+    assert "ada@uni.example" in report.findings[0].message
+
+
+def test_a_camera_ready_author_block() -> None:
+    authors = ["Ada Lovelace\u2217                              Alan Turing",
+               "Department of Computer Science          Department of Mathematics",
+               "University of Edinburgh                   University of Cambridge",
+               "ada@ed.example                              turing@cam.example"]
+    report = check_pdf(make_paper(Paper(authors=authors)))
+    assert report.errors == {"not-anonymous"}
+    message = report.findings[0].message
+    assert "e-mail addresses" in message and ("author names" in message or "affiliation" in message)
+
+
+LONG_CODE = "    out = fused_attention_forward(query_states, key_states, value_states, mask=mask, dropout_p=0.0)"
+
+
+def _margin_findings(report: FormatReport) -> list[Finding]:
+    return [f for f in report.findings if f.code == "margins"]
+
+
+def test_one_code_line_past_the_right_edge_is_a_warning_naming_page_and_line() -> None:
+    report = check_pdf(make_paper(Paper(content_pages=6, code={3: [LONG_CODE]})))
+    assert report.ok, report.findings
+    (finding,) = report.findings
+    assert (finding.code, finding.severity, finding.page) == ("margins", "warning", 3)
+    assert "Page 3: 1 line runs past the right margin" in finding.message
+    assert "out = fused_attention_forward(query_states" in finding.message
+
+
+def test_a_listing_past_the_margin_on_a_short_paper_is_local_overflow() -> None:
+    """Eight overfull lines on one page of three moved the old document-wide percentile: a margins error."""
+    report = check_pdf(make_paper(Paper(content_pages=3, code={2: [LONG_CODE] * 8})))
+    assert report.ok, report.findings
+    assert [(f.severity, f.page) for f in _margin_findings(report)] == [("warning", 2)]
+    assert "8 lines run past the right margin" in report.findings[0].message
+
+
+def test_overflow_warnings_name_each_page_up_to_a_limit() -> None:
+    pages = {n: [LONG_CODE] for n in (2, 3, 4, 5, 6, 7, 8)}
+    report = check_pdf(make_paper(Paper(content_pages=9, code=pages)))
+    assert report.ok, report.findings
+    warnings = _margin_findings(report)
+    assert [f.page for f in warnings] == [2, 3, 4, 5, 6]
+    assert "Pages 7–8 too" in warnings[-1].message
+
+
+def test_wide_lines_on_most_pages_are_a_modified_geometry() -> None:
+    pages = {n: [LONG_CODE] * 12 for n in range(1, 10)}
+    report = check_pdf(make_paper(Paper(content_pages=9, code=pages)))
+    assert report.errors == {"margins"}
+    assert [f.severity for f in _margin_findings(report)] == ["error"]
+
+
+def test_a_running_header_is_a_warning_not_a_geometry() -> None:
+    report = check_pdf(make_paper(Paper(content_pages=8, header="CS 271 Final Report: Fused Attention Kernels, Fall")))
+    assert report.ok, report.findings
+    (finding,) = report.findings
+    assert (finding.code, finding.severity, finding.page) == ("margins", "warning", 2)
+    assert "running header sits in the top margin on pages 2–8" in finding.message
+    assert "CS 271 Final Report" in finding.message
+
+
+def test_a_running_footer_is_a_warning() -> None:
+    report = check_pdf(make_paper(Paper(content_pages=8, footer="Fused Attention Kernels, course project report")))
+    assert report.ok, report.findings
+    assert [(f.severity, "running footer" in f.message) for f in report.findings] == [("warning", True)]
+
+
+def test_a_header_with_a_modified_block_is_still_an_error() -> None:
+    report = check_pdf(make_paper(Paper(left=72, width=468, header="CS 271 Final Report: Fused Attention Kernels")))
+    assert report.errors == {"margins"}
+    assert "72 pt from the left edge" in _margin_findings(report)[0].message
+
+
+def test_custom_document_properties_that_name_a_member() -> None:
+    from pypdf import PdfWriter
+
+    writer = PdfWriter(clone_from=PdfReader(io.BytesIO(make_paper(Paper(content_pages=3)))))
+    writer.add_metadata({"/StudentName": "Ada Lovelace", "/Course": "CS 271"})
+    out = io.BytesIO()
+    writer.write(out)
+    report = check_pdf(out.getvalue(), **MEMBERS)
+    assert [(f.code, f.severity) for f in report.findings] == [("metadata", "warning")]
+    assert "StudentName" in report.findings[0].message and "Course" not in report.findings[0].message

@@ -1,6 +1,7 @@
 """Runs and rigs: queue a run, let a rig claim it, collect its log, heartbeats and result; expire silent rigs.
 
-Takes a session and never commits: the request (or the embedded rig's job step) commits once.
+Takes a session and never commits: the request (or the embedded rig's job step, app.jobs.runs) commits once;
+a run goes to a rig only after that commit (`enqueue_after_commit` records it in app.outbox).
 Claiming is a conditional UPDATE (`status = 'queued'`), so two rigs racing for one run cannot both win.
 """
 
@@ -10,11 +11,19 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import func, update
 from sqlmodel import Session, select
 
+from app import outbox
+from app.artifacts.anonymize import anonymize_text
+from app.artifacts.manifest import RIGS, ManifestError, parse_manifest
 from app.errors import BadInput, Conflict, Forbidden, NotFound
-from app.models import Artifact, Submission, User
+from app.models import Artifact, Member, Role, Submission, User
 from app.models.run import FINISHED, RESULT_STATUSES, Rig, RigKind, Run, RunLog, RunStatus
 from app.security.tokens import token_digest
 from app.services import audit
+from app.services.anonymization import masked_terms
+from app.services.artifacts import current_artifact
+from app.services.badges import effective_badges
+from app.services.claims import claims_table, judge_result
+from app.settings import Settings
 
 RIG_TOKEN_PREFIX = "rig_"
 LOG_CAP_BYTES = 5 * 1024 * 1024
@@ -55,8 +64,8 @@ def create_rig(session: Session, actor: User | None, *, name: str, kind: str, de
     name = " ".join(name.split())
     if not 1 <= len(name) <= 100:
         raise BadInput("A rig's name has 1 to 100 characters.")
-    if kind not in {k.value for k in RigKind}:
-        raise BadInput(f"A rig's kind is one of local, gpu, notebook, mcu (not '{kind[:20]}').")
+    if kind not in RIGS:
+        raise BadInput(f"A rig's kind is one of {', '.join(RIGS)} (not '{kind[:20]}').")
     token = new_rig_token()
     rig = Rig(name=name, kind=kind, description=description.strip()[:1000], token_hash=token_digest(token),
               created_by=actor.id if actor else None, gpus=max(0, int(gpus)))
@@ -128,15 +137,13 @@ def rig_kind_of(manifest_text: str | None) -> str:
         kind = tomllib.loads(manifest_text or "").get("artifact", {}).get("rig", "local")
     except (tomllib.TOMLDecodeError, AttributeError):
         return RigKind.local.value
-    return kind if kind in {k.value for k in RigKind} else RigKind.local.value
+    return kind if kind in RIGS else RigKind.local.value
 
 
 def gpus_needed(manifest_text: str | None, rig_kind: str) -> int:
     """GPUs a gpu rig needs for this artifact: the most any experiment asks for (`gpus`), at least 1."""
     if rig_kind != RigKind.gpu.value:
         return 0
-    from app.artifacts.manifest import ManifestError, parse_manifest
-
     try:
         manifest = parse_manifest(manifest_text or "")
     except ManifestError:
@@ -144,9 +151,18 @@ def gpus_needed(manifest_text: str | None, rig_kind: str) -> int:
     return max(1, max((e.gpus for e in manifest.experiments), default=1))
 
 
+def enqueue_after_commit(session: Session, settings: Settings, run: Run) -> None:
+    """Hand `run` to a rig once the session commits (app.jobs.runs carries it out); nothing if it rolls back.
+
+    The payload carries the caller's settings: which queue (Redis or the embedded rig) and blob store the
+    run uses is the caller's configuration, not the process-wide one (tests and a live server may differ)."""
+    outbox.after_commit(session, "run", run_id=run.id, rig_kind=run.rig_kind, attempt=run.attempts,
+                        settings=settings)
+
+
 def create_run(session: Session, actor: User | None, submission: Submission, artifact: Artifact | None, *,
                smoke: bool = False, rig_kind: str | None = None, now: datetime | None = None) -> Run:
-    """Queue a run of the submission's current artifact; enqueue it only after the commit.
+    """Queue a run of the submission's current artifact (the caller hands it on with enqueue_after_commit).
     `rig_kind` overrides the manifest's rig (the CLI's --rig-kind); actor None is the command line."""
     if artifact is None:
         raise Conflict("This submission has no code artifact yet: submit a repository or an archive first.")
@@ -157,8 +173,8 @@ def create_run(session: Session, actor: User | None, submission: Submission, art
         Run.submission_id == submission.id, Run.status.in_([RunStatus.queued.value, RunStatus.running.value]))).one()
     if pending >= 3:
         raise Conflict("This submission already has 3 runs waiting or running: wait for one to finish.")
-    if rig_kind is not None and rig_kind not in {k.value for k in RigKind}:
-        raise BadInput(f"A rig kind is one of local, gpu, notebook, mcu (not '{rig_kind[:20]}').")
+    if rig_kind is not None and rig_kind not in RIGS:
+        raise BadInput(f"A rig kind is one of {', '.join(RIGS)} (not '{rig_kind[:20]}').")
     kind = rig_kind or rig_kind_of(artifact.manifest_text)
     gpus = gpus_needed(artifact.manifest_text, kind)
     run = Run(venue_id=submission.venue_id, submission_id=submission.id, artifact_id=artifact.id,
@@ -197,9 +213,6 @@ def cancel_run(session: Session, actor: User, run: Run, now: datetime | None = N
 
 def _masker(session: Session, run: Run):  # noqa: ANN202
     """The authors' names and emails replaced, as in the artifact's anonymized view."""
-    from app.artifacts.anonymize import anonymize_text
-    from app.services.submissions import masked_terms
-
     group_id = session.get(Submission, run.submission_id).group_id
     names, emails, phrases = masked_terms(session, group_id)
     return lambda text: anonymize_text(text, names, emails, phrases=phrases)
@@ -222,10 +235,6 @@ def log_tail(session: Session, run: Run, *, lines: int = 30, anonymize: bool = F
 def runs_overview(session: Session, submission: Submission) -> dict:
     """What a submission's Runs / Claims / Badges sections show: the runs, every claim with its check
     against the latest finished run of the current artifact, and the effective badges."""
-    from app.artifacts.badges import effective_badges
-    from app.artifacts.claims import claims_table
-    from app.services.submissions import current_artifact
-
     artifact = current_artifact(session, submission)
     all_runs = list_runs(session, submission)
     latest = next((r for r in all_runs if artifact is not None and r.artifact_id == artifact.id
@@ -336,8 +345,6 @@ def finish_run(session: Session, rig: Rig, run: Run, *, status: str, reason: str
     """Store the rig's result: status, metrics and machine facts. Checks against the claims (reproduce.toml's
     and the form's) and badges are recomputed here from the metrics: `checks` and `badges` the rig sends
     are not trusted, and a 'passed' the metrics do not support is stored as 'failed'."""
-    from app.artifacts.claims import judge_result
-
     if status not in RESULT_STATUSES:
         raise BadInput(f"A result's status is one of {', '.join(sorted(RESULT_STATUSES))}.")
     if run.status != RunStatus.running.value:
@@ -417,7 +424,5 @@ def rig_state(run: Run) -> dict:
 
 
 def chairs_a_venue(session: Session, user: User) -> bool:
-    from app.models import Member, Role
-
     return session.exec(select(Member.id).where(Member.user_id == user.id, Member.role == Role.chair.value)
                         .limit(1)).first() is not None

@@ -1,4 +1,4 @@
-"""``reproreview reproduce DIR``: run an artifact checkout through the runner and sandbox, no server."""
+"""``reproreview reproduce DIR``: run an artifact checkout through the rig code and sandbox, no server, no database."""
 
 from __future__ import annotations
 

@@ -1,8 +1,11 @@
-"""Enqueue a run after its commit: onto Redis (arq, one queue per rig kind) or, without Redis, the embedded rig.
+"""The run queue: a committed run goes to a rig through Redis (arq, one queue per rig kind) or, without
+Redis, to the embedded rig of this process. The only way a run is enqueued is a service recording it
+(`app.services.runs.enqueue_after_commit`, i.e. `outbox.after_commit(session, "run", ...)`); the handler
+below carries it out once the transaction commits. The payload carries the recording caller's settings.
 
 Embedded rig, the choice made: without Redis the API process runs the job in a daemon thread with
 `runners.jobs.execute_run`, the very code arq workers run, but handed a `LocalRigClient` that calls
-the service layer (`app.artifacts.runs`) directly instead of a `RigClient` that calls the HTTP API.
+the service layer (`app.services.runs`) directly instead of a `RigClient` that calls the HTTP API.
 Why not loop back over HTTP with an internal token: `settings.base_url` is the public address, which
 behind a proxy or in tests (TestClient) the process itself often cannot reach, and a loopback token
 would be one more secret to manage. Both clients expose the same methods and raise the same
@@ -12,41 +15,43 @@ Runs in the embedded rig execute one at a time (a lock), inside the same sandbox
 Lost runs. A run is enqueued after its commit with a deterministic arq job id (`run-<id>-<attempt>`),
 so enqueueing the same run twice is a no-op. If Redis lost the job (restart, flush) or the enqueue
 after the commit failed, the run is still `queued` in the database, which is the truth:
-`recover_lost_runs` (called by the API's sweep, see routers/runs.py, and `reproreview sweep-runs`)
-looks for runs queued longer than a grace period whose job is neither waiting nor in progress in
-Redis and enqueues them again. Nothing about this lives in a process: any API process may sweep.
+`recover_lost_runs` (called by the sweep, app.jobs.sweep, on rig heartbeats, run pages and
+`reproreview sweep-runs`) looks for runs queued longer than a grace period whose job is neither waiting
+nor in progress in Redis and enqueues them again. Nothing about this lives in a process: any API process
+may sweep.
 """
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import shutil
 import threading
 from pathlib import Path
+from typing import Any
 
-from sqlalchemy import event
 from sqlalchemy.engine import Connection, Engine
-from sqlalchemy.orm import Session as OrmSession
 from sqlmodel import Session
 
+from app import outbox
+from app.db import make_engine
 from app.errors import DomainError
+from app.jobs.background import run_coroutine
+from app.services import runs as run_service
+from app.services.artifacts import store
 from app.settings import Settings
+from runners.client import RigApiError
+from runners.jobs import execute_run, rig_facts
+from runners.queues import JOB_NAME, queue_name
+
+__all__ = ["job_id", "queue_name", "enqueue_run", "recover_lost_runs", "LocalRigClient", "start_embedded"]
 
 log = logging.getLogger(__name__)
-QUEUE_PREFIX = "reproreview:"
-JOB_NAME = "run_artifact"
 _embedded_lock = threading.Lock()
 _engines: dict[str, Engine] = {}
 # Runs this process's embedded rig already holds a thread for: the embedded rig lives in this process,
 # so this is its own queue, not shared state (a second API process's thread would lose the claim anyway).
 _embedded_pending: set[int] = set()
 _pending_lock = threading.Lock()
-_PENDING_KEY = "reproreview_runs_to_enqueue"
-
-
-def queue_name(rig_kind: str) -> str:
-    return f"{QUEUE_PREFIX}{rig_kind}"
 
 
 def job_id(run_id: int, attempt: int = 0) -> str:
@@ -57,20 +62,15 @@ def job_id(run_id: int, attempt: int = 0) -> str:
 def enqueue_run(settings: Settings, run_id: int, rig_kind: str, *, attempt: int = 0,
                 engine: Engine | None = None) -> None:
     """Hand a committed run to a rig: arq when settings.redis_url is set, else the embedded local rig.
+    Called by the after-commit handler below (and benchmarks/tests that create runs by hand).
     A Redis that cannot be reached is logged, not raised: the run is committed, the sweep enqueues it later."""
     if settings.redis_url:
         try:
-            _run_coroutine(_enqueue_arq(settings.redis_url, [(run_id, attempt)], rig_kind))
+            run_coroutine(_enqueue_arq(settings.redis_url, [(run_id, attempt)], rig_kind))
         except Exception as exc:  # noqa: BLE001 — the committed run is recovered by recover_lost_runs
             log.warning("run %s could not be enqueued (%s); the sweep will enqueue it again", run_id, exc)
     else:
         start_embedded(settings, run_id, engine=engine, kind=rig_kind)
-
-
-def enqueue_runs(settings: Settings, runs: list[tuple], *, engine: Engine | None = None) -> None:
-    """(run id, rig kind[, attempt]) tuples, as enqueue_run."""
-    for run_id, kind, *rest in runs:
-        enqueue_run(settings, run_id, kind, attempt=rest[0] if rest else 0, engine=engine)
 
 
 async def _enqueue_arq(redis_url: str, runs: list[tuple[int, int]], rig_kind: str) -> list[int]:
@@ -121,7 +121,7 @@ def recover_lost_runs(settings: Settings, runs: list[tuple[int, str, int]], *,
 
             async def go(kind=kind, items=items, box=box) -> None:  # noqa: ANN001
                 box += await _enqueue_arq(settings.redis_url, items, kind)
-            _run_coroutine(go())
+            run_coroutine(go())
             recovered += box
         except Exception as exc:  # noqa: BLE001 — Redis down: the next sweep tries again
             log.warning("could not check the %s queue for lost runs: %s", kind, exc)
@@ -130,57 +130,19 @@ def recover_lost_runs(settings: Settings, runs: list[tuple[int, str, int]], *,
     return recovered
 
 
-
-# ---- enqueue after the commit of a session that created runs (services never commit) ---------------
-
-
-def enqueue_after_commit(session: Session, settings: Settings, run) -> None:  # noqa: ANN001
-    """Enqueue `run` once the session's transaction commits; nothing if it rolls back.
-
-    A commit of a session joined to an outer transaction (a test's) is no commit: the run is not
-    visible to anyone else yet, so nothing is enqueued (the sweep would find it if it ever became real)."""
-    session.info.setdefault(_PENDING_KEY, []).append((settings, run.id, run.rig_kind, run.attempts))
+# ---- after the commit of a session that recorded runs ---------------------------------------------------
 
 
-@event.listens_for(OrmSession, "after_commit")
-def _enqueue_committed(session: OrmSession) -> None:
-    pending = session.info.pop(_PENDING_KEY, None)
-    if not pending:
+@outbox.handler("run")
+def _enqueue_committed(bind: Engine | Connection, payloads: list[dict[str, Any]]) -> None:
+    """Enqueue the runs a committed transaction recorded. A commit of a session joined to an outer
+    transaction (a test's) is no commit: the runs are not visible to anyone else yet, so nothing is
+    enqueued (the sweep would find them if they ever became real)."""
+    if outbox.is_outer_transaction(bind):
         return
-    bind = session.get_bind()
-    if isinstance(bind, Connection):
-        if bind.in_transaction():
-            return
-        bind = bind.engine
-    for settings, run_id, kind, attempt in pending:
-        enqueue_run(settings, run_id, kind, attempt=attempt, engine=bind)
-
-
-@event.listens_for(OrmSession, "after_rollback")
-def _forget_rolled_back(session: OrmSession) -> None:
-    session.info.pop(_PENDING_KEY, None)
-
-
-def _run_coroutine(coro) -> None:  # noqa: ANN001
-    """Run a coroutine from sync code, also when called from inside an event loop (then in a thread)."""
-    try:
-        asyncio.get_running_loop()
-    except RuntimeError:
-        asyncio.run(coro)
-        return
-    errors: list[BaseException] = []
-
-    def target() -> None:
-        try:
-            asyncio.run(coro)
-        except BaseException as exc:  # noqa: BLE001
-            errors.append(exc)
-
-    t = threading.Thread(target=target)
-    t.start()
-    t.join()
-    if errors:
-        raise errors[0]
+    engine = bind.engine if isinstance(bind, Connection) else bind
+    for p in payloads:
+        enqueue_run(p["settings"], p["run_id"], p["rig_kind"], attempt=p.get("attempt", 0), engine=engine)
 
 
 # ---- the embedded local rig -------------------------------------------------------------------------
@@ -190,23 +152,17 @@ class LocalRigClient:
     """RigClient's interface over the service layer: one short session and one commit per call."""
 
     def __init__(self, engine: Engine, settings: Settings, kind: str = "local") -> None:
-        from app.artifacts import runs
-        from runners.jobs import rig_facts
-
         self.engine, self.settings = engine, settings
         with Session(engine, expire_on_commit=False) as session:
-            rig = runs.embedded_rig(session, kind)
-            runs.rig_heartbeat(session, rig, rig_facts())  # the GPU count decides whether it may take gpu runs
+            rig = run_service.embedded_rig(session, kind)
+            run_service.rig_heartbeat(session, rig, rig_facts())  # the GPU count decides whether it may take gpu runs
             self.rig_id = rig.id
             session.commit()
 
     def _call(self, fn):  # noqa: ANN001, ANN202
-        from app.artifacts import runs
-        from runners.client import RigApiError
-
         with Session(self.engine, expire_on_commit=False) as session:
             try:
-                out = fn(session, runs.rig_by_id(session, self.rig_id))
+                out = fn(session, run_service.rig_by_id(session, self.rig_id))
                 session.commit()
                 return out
             except DomainError as exc:
@@ -214,48 +170,34 @@ class LocalRigClient:
                 raise RigApiError(exc.status_code, exc.message, exc.code) from None
 
     def heartbeat(self, facts: dict | None = None) -> dict:
-        from app.artifacts import runs
-
-        return self._call(lambda s, rig: (runs.rig_heartbeat(s, rig, facts), {"ok": True})[1])
+        return self._call(lambda s, rig: (run_service.rig_heartbeat(s, rig, facts), {"ok": True})[1])
 
     def claim(self, run_id: int) -> dict:
-        from app.artifacts import runs
-
-        return self._call(lambda s, rig: runs.claim_payload(s, runs.claim_run(s, rig, run_id)))
+        return self._call(lambda s, rig: run_service.claim_payload(s, run_service.claim_run(s, rig, run_id)))
 
     def bundle(self, run_id: int, dest: Path) -> Path:
-        from app.artifacts import runs
-        from app.services.submissions import store
-
-        sha = self._call(lambda s, rig: runs.run_bundle_sha(s, runs.rig_run(s, rig, run_id)))
+        sha = self._call(lambda s, rig: run_service.run_bundle_sha(s, run_service.rig_run(s, rig, run_id)))
         shutil.copyfile(store(self.settings).path(sha), dest)
         return dest
 
     def log(self, run_id: int, text: str, seq: int) -> dict:
-        from app.artifacts import runs
-
-        return self._call(lambda s, rig: runs.rig_state(runs.append_log(s, rig, runs.rig_run(s, rig, run_id), text,
-                                                                        seq)))
+        return self._call(lambda s, rig: run_service.rig_state(
+            run_service.append_log(s, rig, run_service.rig_run(s, rig, run_id), text, seq)))
 
     def run_heartbeat(self, run_id: int) -> dict:
-        from app.artifacts import runs
-
-        return self._call(lambda s, rig: runs.rig_state(runs.run_heartbeat(s, rig, runs.rig_run(s, rig, run_id))))
+        return self._call(lambda s, rig: run_service.rig_state(
+            run_service.run_heartbeat(s, rig, run_service.rig_run(s, rig, run_id))))
 
     def result(self, run_id: int, result: dict) -> dict:
-        from app.artifacts import runs
-
         fields = ("status", "reason", "metrics", "checks", "badges", "facts", "duration_s")
-        return self._call(lambda s, rig: runs.rig_state(runs.finish_run(
-            s, rig, runs.rig_run(s, rig, run_id), **{k: result.get(k) for k in fields if k in result})))
+        return self._call(lambda s, rig: run_service.rig_state(run_service.finish_run(
+            s, rig, run_service.rig_run(s, rig, run_id), **{k: result.get(k) for k in fields if k in result})))
 
     def close(self) -> None:
         pass
 
 
 def _engine_for(settings: Settings) -> Engine:
-    from app.db import make_engine
-
     url = settings.resolved_database_url
     if url not in _engines:
         _engines[url] = make_engine(url)
@@ -271,8 +213,6 @@ def start_embedded(settings: Settings, run_id: int, *, engine: Engine | None = N
         _embedded_pending.add(run_id)
 
     def target() -> None:
-        from runners.jobs import execute_run
-
         with _embedded_lock:
             try:
                 execute_run(LocalRigClient(engine, settings, kind), run_id, sandbox=True)

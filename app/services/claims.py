@@ -19,6 +19,7 @@ from app.artifacts.checks import Check, check_claim
 from app.artifacts.manifest import DIRECTIONS, Claim, Manifest, ManifestError, parse_manifest, parse_tolerance
 from app.errors import BadInput, Conflict, NotFound
 from app.models import Artifact, Submission, User
+from app.models.base import utcnow
 from app.models.claim import SubmissionClaim
 from app.models.venue import Venue
 from app.services import audit
@@ -162,8 +163,6 @@ def save_claim(session: Session, actor: User, venue: Venue, submission: Submissi
         raise Conflict(f"A submission has at most {MAX_FORM_CLAIMS} claims in the form.")
     taken = {c.id for c in manifest.claims} | {r.key for r in others if row is None or r.id != row.id}
     fields = _validated(data, manifest, taken)
-    from app.models.base import utcnow
-
     if row is None:
         row = SubmissionClaim(submission_id=submission.id, created_by=actor.id, **fields)
         action = "claim.create"

@@ -1,0 +1,86 @@
+"""Masked identities: what the anonymized views of a group's code and its run logs hide (members' names and
+emails, present and past, and the group's names, now and before), and re-masking stored code when they change.
+
+Groups and submissions both import it, never each other for it. Takes a session and never commits.
+"""
+
+import re
+
+from sqlmodel import Session, select
+
+from app.artifacts.anonymize import anonymized_view
+from app.models import Artifact, AuditEvent, Group, Member, Submission, User
+from app.services import audit
+from app.services.artifacts import store
+from app.settings import Settings
+
+__all__ = ["masked_terms", "group_identity", "repo_usernames", "refresh_anonymized_views"]
+
+_GROUP_HISTORY = ("group.create", "group.join", "group.leave", "group.rename")
+
+
+def _group_history(session: Session, group: Group) -> tuple[set[int], list[str]]:
+    """Everyone who was ever in the group, and the names it had, from the audit log of joins, leaves and renames.
+
+    A student who left (or was moved out) may have written the group's code and may now review it: their
+    name stays masked; so does a name the group had when reviewers could have heard it.
+    """
+    members, names = set(), []
+    for event in session.exec(select(AuditEvent).where(AuditEvent.venue_id == group.venue_id,
+                                                       AuditEvent.action.in_(_GROUP_HISTORY))).all():
+        detail = event.detail or {}
+        if detail.get("group_id") != group.id:
+            continue
+        if detail.get("member_id"):
+            members.add(int(detail["member_id"]))
+        if event.action == "group.rename" and detail.get("before"):
+            names.append(str(detail["before"]))
+    return members, names
+
+
+def group_identity(session: Session, group_id: int) -> tuple[list[str], list[str]]:
+    """Names and emails of the group's members, present and past: what must not appear in an anonymous submission."""
+    names, emails, _phrases = masked_terms(session, group_id)
+    return names, emails
+
+
+def masked_terms(session: Session, group_id: int) -> tuple[list[str], list[str], list[str]]:
+    """What anonymized views mask for a group: members' names and emails (present and past) and its names
+    (now and before), read with one look at the group's history."""
+    group = session.get(Group, group_id)
+    if group is None:
+        return [], [], []
+    former, before = _group_history(session, group)
+    rows = session.exec(select(User).join(Member, Member.user_id == User.id)
+                        .where((Member.group_id == group_id) | Member.id.in_(former or {0}))
+                        .order_by(Member.id)).all()
+    return [u.full_name for u in rows], [u.email for u in rows], list(dict.fromkeys([group.name, *before]))
+
+
+def repo_usernames(repo_url: str | None) -> list[str]:
+    """The account in a github.com URL (the repository's owner is often a student's login)."""
+    return [m.group(1) for m in [re.search(r"github\.com[:/]([^/\s]+)", repo_url or "")] if m]
+
+
+def refresh_anonymized_views(session: Session, settings: Settings, actor: User | None, group_id: int) -> int:
+    """Mask the group's stored code again after someone joined it or it was renamed; how many views changed.
+
+    Without this, a student who joins after the code was uploaded keeps their name in what reviewers read.
+    """
+    names, emails, phrases = masked_terms(session, group_id)
+    changed = 0
+    rows = session.exec(select(Artifact, Submission).join(Submission, Submission.id == Artifact.submission_id)
+                        .where(Submission.group_id == group_id).order_by(Artifact.id)).all()
+    for artifact, submission in rows:
+        sha = anonymized_view(store(settings), artifact.snapshot_sha, names, emails,
+                              repo_usernames(artifact.repo_url), phrases)
+        if sha == artifact.anonymized_sha:
+            continue
+        # The old view's blob stays: deleting it before this transaction commits could lose it on a rollback.
+        artifact.anonymized_sha = sha
+        session.add(artifact)
+        audit.record(session, venue_id=submission.venue_id, actor=actor, action="artifact.reanonymize",
+                     summary=f"masked the code of #{submission.number} again: the group's members or name changed",
+                     submission_id=submission.id, artifact_id=artifact.id)
+        changed += 1
+    return changed

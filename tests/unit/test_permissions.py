@@ -1,0 +1,227 @@
+"""app.security.permissions itself: every can_* says yes and no (roles × phases × standing) on a real session.
+
+The expectations are written out from the rules (DESIGN.md and the issue), not computed from the functions.
+"""
+
+import inspect
+from dataclasses import dataclass
+
+import pytest
+from sqlmodel import Session
+
+from app.errors import Forbidden
+from app.models import Assignment, Extension, Review, Submission
+from app.security import permissions
+from app.security.permissions import Standing, require, standing, why_not
+from tests.factories import Factory
+
+PEOPLE = ("admin", "chair", "ta", "author", "assigned", "reviewed", "other", "loner", "external")
+
+
+@dataclass
+class World:
+    db: Session
+    venue: object
+    sub: object
+    group: object
+    other_group: object
+    extension: object
+    users: dict
+    members: dict
+
+    def at(self, phase: str) -> "World":
+        self.venue.phase = phase
+        self.db.add(self.venue)
+        self.db.flush()
+        return self
+
+    def st(self, who: str) -> Standing:
+        return standing(self.db, self.users[who], self.members.get(who), self.sub)
+
+
+@pytest.fixture
+def world(db: Session, make: Factory) -> World:
+    """A venue with one submission (#1, group Alpha) and one person for each way of standing to it."""
+    venue = make.venue(phase="submission")
+    alpha, beta, gamma = make.group(venue, "Alpha"), make.group(venue, "Beta"), make.group(venue, "Gamma")
+    users, members = {"admin": make.user("Ad Min", admin=True)}, {}
+    for who, role, group in (("chair", "chair", None), ("ta", "ta", None), ("author", "student", alpha),
+                             ("assigned", "student", beta), ("reviewed", "student", gamma),
+                             ("other", "student", beta), ("loner", "student", None),
+                             ("external", "reviewer", None)):
+        users[who], members[who] = make.member(venue, role, group=group, name=who.title())
+    sub = Submission(venue_id=venue.id, group_id=alpha.id, number=1, title="Paper One")
+    db.add(sub)
+    db.flush()
+    for who in ("assigned", "reviewed"):
+        db.add(Assignment(venue_id=venue.id, submission_id=sub.id, member_id=members[who].id))
+    db.add(Review(venue_id=venue.id, submission_id=sub.id, member_id=members["reviewed"].id, status="submitted"))
+    extension = Extension(venue_id=venue.id, group_id=alpha.id, reason="GPU quota", requested_by=users["author"].id)
+    db.add(extension)
+    db.flush()
+    return World(db, venue, sub, alpha, beta, extension, users, members)
+
+
+REVIEWING = ("review", "response", "discussion", "moderation", "released", "closed")
+
+# can_* name -> [(person, phase, expected)], each with at least one yes and one no.
+CASES: dict[str, list[tuple[str, str, bool]]] = {
+    "can_create_venue": [("admin", "setup", True), ("chair", "setup", False)],
+    "can_view_venue": [("admin", "setup", True), ("loner", "closed", True), ("outsider", "setup", False)],
+    "can_manage_venue": [("chair", "review", True), ("admin", "review", True), ("ta", "review", False)],
+    "can_change_phase": [("chair", "setup", True), ("ta", "setup", False), ("author", "setup", False)],
+    "can_set_deadline": [("chair", "submission", True), ("ta", "submission", False)],
+    "can_change_role": [("chair", "setup", True), ("admin", "setup", True), ("ta", "setup", False),
+                        ("self_chair", "setup", False)],
+    "can_import_roster": [("chair", "setup", True), ("ta", "setup", False)],
+    "can_view_roster": [("ta", "setup", True), ("chair", "setup", True), ("author", "setup", False)],
+    "can_view_audit": [("ta", "review", True), ("external", "review", False)],
+    "can_manage_groups": [("ta", "submission", True), ("ta", "closed", False), ("author", "submission", False)],
+    "can_view_group": [("author", "submission", True), ("ta", "submission", True), ("other", "submission", False)],
+    "can_create_group": [("loner", "setup", True), ("loner", "submission", True), ("loner", "review", False),
+                         ("author", "setup", False), ("external", "setup", False)],
+    "can_join_group": [("loner", "submission", True), ("author", "submission", False), ("loner", "assignment", False)],
+    "can_leave_group": [("author", "submission", True), ("author", "review", False), ("loner", "submission", False)],
+    "can_request_extension": [("author", "submission", True), ("author", "review", False),
+                              ("loner", "submission", False)],
+    "can_view_extension": [("author", "review", True), ("ta", "review", True), ("other", "review", False)],
+    "can_decide_extension": [("ta", "submission", True), ("author", "submission", False)],
+    "can_submit": [("author", "submission", True), ("author", "assignment", False), ("loner", "submission", False)],
+    "can_view_own_submission": [("author", "review", True), ("loner", "review", False), ("chair", "review", False)],
+    "can_view_submission": [("ta", "submission", True), ("author", "submission", True), ("admin", "setup", True),
+                            ("assigned", "review", True), ("assigned", "assignment", False),
+                            ("other", "review", False), ("external", "review", False)],
+    "can_view_original_pdf": [("author", "review", True), ("chair", "review", True), ("assigned", "review", False)],
+    "can_list_submissions": [("ta", "submission", True), ("author", "submission", False)],
+    "can_request_run": [("author", "review", True), ("ta", "review", True), ("assigned", "review", False)],
+    "can_view_runs": [("assigned", "discussion", True), ("author", "submission", True),
+                      ("assigned", "submission", False), ("other", "discussion", False)],
+    "can_manage_rigs": [("admin", "setup", True), ("chair", "setup", True), ("ta", "setup", False)],
+    "can_view_artifact_original": [("author", "review", True), ("ta", "review", True), ("reviewed", "review", False)],
+    "can_view_submission_staff_page": [("ta", "review", True), ("author", "review", False)],
+    "can_edit_claims": [("author", "submission", True), ("chair", "review", True), ("author", "review", False),
+                        ("ta", "submission", False)],
+    "can_decide_badges": [("chair", "review", True), ("admin", "review", True), ("ta", "review", False),
+                          ("author", "review", False)],
+    "can_read_run_logs_unmasked": [("author", "review", True), ("ta", "review", True), ("assigned", "review", False)],
+    "can_manage_assignments": [("chair", "assignment", True), ("chair", "submission", True),
+                               ("chair", "discussion", False), ("ta", "assignment", False)],
+    "can_view_assignments": [("ta", "assignment", True), ("assigned", "review", False)],
+    "can_bid": [("other", "assignment", True), ("external", "assignment", True), ("other", "review", False),
+                ("ta", "assignment", False)],
+    "can_open_bids_page": [("other", "assignment", True), ("ta", "submission", True), ("other", "review", False)],
+    "can_view_interests": [("loner", "closed", True), ("admin", "review", False)],
+    "can_edit_interests": [("external", "assignment", True), ("external", "review", False), ("admin", "setup", False)],
+    "can_declare_conflict": [("other", "assignment", True), ("ta", "closed", True), ("other", "review", False)],
+    "can_view_own_conflicts": [("loner", "review", True), ("admin", "review", True), ("outsider", "review", False)],
+    "can_view_conflicts": [("ta", "review", True), ("author", "review", False)],
+    "can_import_conflicts": [("chair", "assignment", True), ("chair", "closed", False), ("ta", "assignment", False)],
+    "can_open_review": [("assigned", "review", True), ("reviewed", "closed", True), ("assigned", "assignment", False),
+                        ("other", "review", False), ("chair", "review", False)],
+    "can_write_review": [("assigned", "review", True), ("reviewed", "discussion", True),
+                         ("assigned", "moderation", False), ("other", "review", False), ("chair", "review", False)],
+    "can_read_reviews": [("ta", "submission", True), ("reviewed", "review", True), ("assigned", "review", False),
+                         ("author", "response", True), ("author", "review", False), ("other", "released", False)],
+    "can_read_discussion": [("reviewed", "discussion", True), ("author", "response", True),
+                            ("assigned", "discussion", False), ("author", "review", False)],
+    "can_post_comment": [("reviewed", "review", True), ("reviewed", "moderation", False), ("ta", "moderation", True),
+                         ("ta", "released", False), ("author", "response", True), ("author", "discussion", False),
+                         ("assigned", "review", False)],
+    "can_respond": [("author", "response", True), ("author", "discussion", False), ("chair", "response", False),
+                    ("reviewed", "response", False)],
+    "can_read_response": [("author", "review", True), ("ta", "review", True), ("assigned", "response", True),
+                          ("assigned", "review", False), ("other", "released", False)],
+    "can_rate_review": [("author", "released", True), ("author", "review", False), ("reviewed", "released", False)],
+    "can_view_ratings": [("ta", "released", True), ("author", "released", False)],
+    "can_view_review_form": [("loner", "review", True), ("admin", "review", True), ("outsider", "review", False)],
+    "can_view_review_form_settings": [("ta", "review", True), ("external", "review", False)],
+    "can_edit_review_form": [("chair", "review", True), ("chair", "closed", False), ("ta", "review", False)],
+    "can_list_own_reviews": [("external", "review", True), ("admin", "review", False)],
+}
+
+
+def _args(world: World, name: str, who: str) -> tuple:
+    """The arguments `name` takes, for person `who` ("outsider": signed in, no membership, not an admin)."""
+    check = getattr(permissions, name)
+    params = list(inspect.signature(check).parameters)
+    if who == "outsider":
+        user, member = world.users["loner"], None
+    elif who == "self_chair":
+        user, member = world.users["chair"], world.members["chair"]
+    else:
+        user, member = world.users[who], world.members.get(who)
+    if params == ["st"]:
+        return (standing(world.db, user, member, world.sub),)
+    if name == "can_create_venue":
+        return (user,)
+    if name == "can_manage_rigs":
+        return (user, member is not None and member.role == "chair")
+    extra = {"can_change_role": (member if who == "self_chair" else world.members["loner"],),
+             "can_view_group": (world.group,), "can_view_extension": (world.extension,)}.get(name, ())
+    return (user, member, world.venue, *extra)
+
+
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_each_can_says_yes_and_no(world: World, name: str) -> None:
+    cases = CASES[name]
+    assert {want for _who, _phase, want in cases} == {True, False}, "each can_* needs a yes and a no"
+    check = getattr(permissions, name)
+    wrong = []
+    for who, phase, want in cases:
+        args = _args(world.at(phase), name, who)
+        got = check(*args)
+        reason = why_not(check, *args)
+        if got != want or (reason is None) != want or (reason is not None and not reason.strip()):
+            wrong.append((who, phase, want, got, reason))
+    assert not wrong, wrong
+
+
+def test_every_can_function_is_tested() -> None:
+    every = {n for n, f in vars(permissions).items() if n.startswith("can_") and callable(f)}
+    assert every == set(CASES), (every - set(CASES), set(CASES) - every)
+
+
+def test_require_refuses_with_the_reason_a_person_reads(world: World) -> None:
+    world.at("review")
+    require(permissions.can_read_reviews, world.st("reviewed"))
+    with pytest.raises(Forbidden) as refused:
+        require(permissions.can_read_reviews, world.st("assigned"))
+    assert "after they submit their own" in refused.value.message
+    with pytest.raises(Forbidden) as refused:
+        require(permissions.can_create_group, world.users["author"], world.members["author"], world.venue)
+    assert refused.value.message == "You are already in a group in this venue: leave it first."
+
+
+def test_standing_is_computed_from_the_database_not_given(world: World) -> None:
+    """An assignment made after a standing was computed shows in the next one; nobody builds one by hand."""
+    world.at("review")
+    before = world.st("other")
+    assert not before.assigned and not permissions.can_view_submission(before)
+    world.db.add(Assignment(venue_id=world.venue.id, submission_id=world.sub.id, member_id=world.members["other"].id))
+    world.db.flush()
+    after = world.st("other")
+    assert after.assigned and not after.submitted_own and permissions.can_view_submission(after)
+    assert not permissions.can_read_reviews(after)
+    with pytest.raises(TypeError):
+        Standing(user=after.user, member=after.member, venue=after.venue, submission=after.submission, staff=True,
+                 chair=True, relation=after.relation)
+
+
+def test_a_member_of_another_venue_stands_nowhere(world: World, make: Factory) -> None:
+    elsewhere = make.venue(phase="review")
+    _user, member = make.member(elsewhere, "chair", user=world.users["other"])
+    st = standing(world.db, world.users["other"], member, world.sub)
+    assert st.member is None and not st.staff and not st.chair
+    assert not permissions.can_view_submission(st) and not permissions.can_decide_badges(st)
+
+
+def test_old_style_calls_compute_the_standing_and_ignore_caller_flags(world: World) -> None:
+    """app/services/notifications.py still passes assigned=/submitted_own=; they are not trusted."""
+    world.at("discussion")
+    other, reviewed = "other", "reviewed"
+    assert not permissions.can_view_submission(world.users[other], world.members[other], world.venue, world.sub,
+                                               assigned=True)
+    assert not permissions.can_read_discussion(world.users[other], world.members[other], world.venue, world.sub,
+                                               assigned=True, submitted_own=True)
+    assert permissions.can_read_discussion(world.users[reviewed], world.members[reviewed], world.venue, world.sub,
+                                           assigned=False, submitted_own=False)
