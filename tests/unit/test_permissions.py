@@ -213,15 +213,3 @@ def test_a_member_of_another_venue_stands_nowhere(world: World, make: Factory) -
     st = standing(world.db, world.users["other"], member, world.sub)
     assert st.member is None and not st.staff and not st.chair
     assert not permissions.can_view_submission(st) and not permissions.can_decide_badges(st)
-
-
-def test_old_style_calls_compute_the_standing_and_ignore_caller_flags(world: World) -> None:
-    """app/services/notifications.py still passes assigned=/submitted_own=; they are not trusted."""
-    world.at("discussion")
-    other, reviewed = "other", "reviewed"
-    assert not permissions.can_view_submission(world.users[other], world.members[other], world.venue, world.sub,
-                                               assigned=True)
-    assert not permissions.can_read_discussion(world.users[other], world.members[other], world.venue, world.sub,
-                                               assigned=True, submitted_own=True)
-    assert permissions.can_read_discussion(world.users[reviewed], world.members[reviewed], world.venue, world.sub,
-                                           assigned=False, submitted_own=False)
