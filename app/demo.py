@@ -215,6 +215,13 @@ def demo_logins(session: Session) -> list[tuple[str, str, str]]:
                                 .where(Assignment.submission_id == first.id).order_by(Assignment.id)).first()
         rows.append(("author (last term)", author.email, "the reviews of #1 and the response form"))
         rows.append(("reviewer (last term)", reviewer.email, "their review of #1 and the discussion"))
+    finished = session.exec(select(Venue).where(Venue.slug == FINISHED_SLUG)).first()
+    if finished is not None:
+        student = session.exec(select(User).join(Member, Member.user_id == User.id)
+                               .where(Member.venue_id == finished.id, Member.group_id != None)  # noqa: E711
+                               .order_by(Member.id)).first()
+        if student is not None:
+            rows.append(("student (MLSys 2024)", student.email, "their released marks and the lecturer's feedback"))
     return rows
 
 

@@ -562,13 +562,13 @@ def can_view_all_marks(user: User, member: Member | None, venue: Venue) -> bool:
 
 
 @because("Only the venue's chairs export draft marks; lecturers and TAs export released ones.")
-def can_export_marks(user: User, member: Member | None, venue: Venue, *, draft: bool = False) -> bool:
+def can_export_marks(user: User, member: Member | None, venue: Venue, draft: bool = False) -> bool:
     """The gradebook export: chairs (a draft export of marks not yet released too); TAs the released marks."""
     return is_chair(user, member) if draft else is_staff(user, member)
 
 
 @because('Your marks are not released yet.')
-def can_view_own_marks(user: User, member: Member | None, venue: Venue, *, released: bool) -> bool:
+def can_view_own_marks(user: User, member: Member | None, venue: Venue, released: bool) -> bool:
     """A student sees their own marks, and only once they are released (`released`: the service says whether
     a release covers them)."""
     return member is not None and member.role == Role.student.value and released

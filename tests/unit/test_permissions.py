@@ -137,6 +137,21 @@ CASES: dict[str, list[tuple[str, str, bool]]] = {
     "can_view_review_form_settings": [("ta", "review", True), ("external", "review", False)],
     "can_edit_review_form": [("chair", "review", True), ("chair", "closed", False), ("ta", "review", False)],
     "can_list_own_reviews": [("external", "review", True), ("admin", "review", False)],
+    "can_moderate": [("ta", "moderation", True), ("chair", "discussion", True), ("author", "moderation", False)],
+    "can_mark_reviews": [("ta", "moderation", True), ("ta", "closed", False), ("reviewed", "moderation", False)],
+    "can_adjust_marks": [("chair", "moderation", True), ("ta", "released", True), ("ta", "closed", False),
+                         ("author", "moderation", False)],
+    "can_moderate_reviews": [("chair", "moderation", True), ("ta", "moderation", False), ("chair", "closed", False)],
+    "can_edit_marking_scheme": [("chair", "setup", True), ("ta", "setup", False), ("chair", "closed", False)],
+    "can_unfreeze_marking_scheme": [("chair", "released", True), ("ta", "released", False)],
+    "can_manage_calibration_items": [("chair", "review", True), ("ta", "review", False)],
+    "can_release_marks": [("chair", "moderation", True), ("chair", "released", True), ("chair", "discussion", False),
+                          ("ta", "moderation", False)],
+    "can_view_all_marks": [("ta", "moderation", True), ("author", "released", False)],
+    "can_export_marks": [("ta", "released", True), ("chair", "released", True), ("author", "released", False)],
+    # `released` (does a release cover this student?) follows the phase in this table: released and closed
+    "can_view_own_marks": [("author", "released", True), ("author", "moderation", False), ("ta", "released", False),
+                           ("external", "released", False)],
 }
 
 
@@ -157,7 +172,8 @@ def _args(world: World, name: str, who: str) -> tuple:
     if name == "can_manage_rigs":
         return (user, member is not None and member.role == "chair")
     extra = {"can_change_role": (member if who == "self_chair" else world.members["loner"],),
-             "can_view_group": (world.group,), "can_view_extension": (world.extension,)}.get(name, ())
+             "can_view_group": (world.group,), "can_view_extension": (world.extension,),
+             "can_view_own_marks": (world.venue.phase in ("released", "closed"),)}.get(name, ())
     return (user, member, world.venue, *extra)
 
 
@@ -179,6 +195,12 @@ def test_each_can_says_yes_and_no(world: World, name: str) -> None:
 def test_every_can_function_is_tested() -> None:
     every = {n for n, f in vars(permissions).items() if n.startswith("can_") and callable(f)}
     assert every == set(CASES), (every - set(CASES), set(CASES) - every)
+
+
+def test_draft_exports_are_for_chairs(world: World) -> None:
+    world.at("moderation")
+    assert permissions.can_export_marks(world.users["chair"], world.members["chair"], world.venue, True)
+    assert not permissions.can_export_marks(world.users["ta"], world.members["ta"], world.venue, True)
 
 
 def test_require_refuses_with_the_reason_a_person_reads(world: World) -> None:
