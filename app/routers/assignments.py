@@ -23,9 +23,6 @@ from app.web import form_action, is_htmx, redirect, render
 
 api = APIRouter(prefix="/api/v1", tags=["assignment"])
 pages = APIRouter(include_in_schema=False)
-CHAIRS_ONLY = "Only the venue's chairs change the assignment (in the submission, assignment or review phase)."
-STAFF_ONLY = "Only chairs and TAs see assignments."
-BIDDING_ONLY = "Bidding is open to reviewers in the assignment phase."
 CSV_MAX_BYTES = 2 * 1024 * 1024
 
 
@@ -74,7 +71,7 @@ def _solve_params(body: SolveIn) -> dict:
 
 def _start_job(request: Request, session, settings, ctx, params: dict, dry_run: bool):  # noqa: ANN001, ANN202, ARG001
     """Record the job; it starts once the request commits (app.jobs.assignments), never before its row exists."""
-    require(permissions.can_manage_assignments(ctx.user, ctx.member, ctx.venue), CHAIRS_ONLY)
+    require(permissions.can_manage_assignments, ctx.user, ctx.member, ctx.venue)
     return service.start_job(session, settings, ctx.user, ctx.venue, dry_run=dry_run, **params)
 
 
@@ -310,7 +307,7 @@ def start_job_page(request: Request, session: SessionDep, settings: SettingsDep,
         params = _form_params(k, min_load, max_load, include_tas, fair, keep_existing)
         _start_job(request, session, settings, ctx, params, dry_run=action != "apply")
     except DomainError as exc:
-        session.rollback()
+        discard(session)
         flash(request, exc.message, "error")
         return redirect(url)
     flash(request, "Preview started: nothing is saved until you apply it." if action != "apply"

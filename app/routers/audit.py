@@ -12,8 +12,6 @@ from app.web import render
 
 pages = APIRouter(tags=["pages"], include_in_schema=False)
 api = APIRouter(prefix="/api/v1", tags=["audit"])
-AUDIT_ONLY = "Only the venue's chairs and TAs see the audit log."
-
 
 def _events(session, ctx, limit: int, offset: int, action: str | None) -> list[schemas.AuditOut]:  # noqa: ANN001
     require(permissions.can_view_audit, ctx.user, ctx.member, ctx.venue)

@@ -19,8 +19,6 @@ from app.web import form_action, redirect, render
 pages = APIRouter(tags=["pages"], include_in_schema=False)
 api = APIRouter(prefix="/api/v1", tags=["members"])
 
-ROSTER_ONLY = "Only the venue's chairs and TAs see the roster."
-
 
 def read_upload(upload: UploadFile, max_bytes: int) -> bytes:
     """Read an upload, stopping (and refusing) as soon as it is larger than max_bytes."""

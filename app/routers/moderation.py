@@ -12,7 +12,7 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import Response
 from pydantic import BaseModel, Field
 
-from app.db import SessionDep, begin_write
+from app.db import SessionDep, start_write
 from app.deps import VenueCtx
 from app.security import permissions
 from app.security.permissions import require
@@ -22,9 +22,6 @@ from app.web import form_action, render
 pages = APIRouter(tags=["pages"], include_in_schema=False)
 api = APIRouter(prefix="/api/v1", tags=["moderation"])
 
-STAFF_ONLY = "Only the venue's lecturers and TAs moderate marks."
-CHAIRS_ONLY = "Only the venue's chairs do that."
-NOT_RELEASED = "Your marks are not released yet."
 
 
 class OverrideIn(BaseModel):
@@ -72,14 +69,8 @@ class ReleaseIn(BaseModel):
 # --- shared steps ---------------------------------------------------------------------------------------------
 
 
-def _start_write(session) -> None:  # noqa: ANN001
-    """End the read part and start the write as a writer (SQLite: BEGIN IMMEDIATE), like the review routes."""
-    session.commit()
-    begin_write(session)
-
-
 def _staff(ctx) -> None:  # noqa: ANN001
-    require(permissions.can_moderate(ctx.user, ctx.member, ctx.venue), STAFF_ONLY)
+    require(permissions.can_moderate, ctx.user, ctx.member, ctx.venue)
 
 
 def _queue_json(rows: list[service.SubmissionMarks]) -> list[dict]:
@@ -125,15 +116,12 @@ def _scheme_json(session, ctx) -> dict:  # noqa: ANN001
 def _own_marks(session, ctx):  # noqa: ANN001, ANN202
     """A student's released marks, or Forbidden: before release a student gets nothing."""
     snap = service.released_marks(session, ctx.venue, ctx.member)
-    require(permissions.can_view_own_marks(ctx.user, ctx.member, ctx.venue, released=snap is not None),
-            NOT_RELEASED if ctx.member is not None and ctx.member.role == "student"
-            else "Marks are for the venue's students and lecturers.")
+    require(permissions.can_view_own_marks, ctx.user, ctx.member, ctx.venue, snap is not None)
     return snap
 
 
 def _export(session, ctx, fmt: str, draft: bool) -> Response:  # noqa: ANN001
-    require(permissions.can_export_marks(ctx.user, ctx.member, ctx.venue, draft=draft),
-            CHAIRS_ONLY if draft else STAFF_ONLY)
+    require(permissions.can_export_marks, ctx.user, ctx.member, ctx.venue, draft)
     name, text = service.export_marks(session, ctx.venue, fmt, draft=draft)
     kind = "application/json" if name.endswith(".json") else "text/csv; charset=utf-8"
     return Response(text.encode("utf-8"), media_type=kind,
@@ -170,9 +158,9 @@ def api_submission(number: int, session: SessionDep, ctx: VenueCtx) -> dict:
 @api.put("/venues/{slug}/submissions/{number}/mark")
 def api_override_group(number: int, body: OverrideIn, session: SessionDep, ctx: VenueCtx) -> dict:
     """Set or adjust a group's mark with a reason (audited; the computed mark is kept beside it)."""
-    require(permissions.can_adjust_marks(ctx.user, ctx.member, ctx.venue), STAFF_ONLY)
+    require(permissions.can_adjust_marks, ctx.user, ctx.member, ctx.venue)
     sub = service.get_submission(session, ctx.venue, number)
-    _start_write(session)
+    start_write(session)
     row = service.override_mark(session, ctx.user, ctx.venue, component=body.component, value=body.value,
                                 reason=body.reason, submission=sub)
     return {"component": row.component, "value": row.value, "computed": row.computed, "reason": row.reason}
@@ -180,9 +168,9 @@ def api_override_group(number: int, body: OverrideIn, session: SessionDep, ctx: 
 
 @api.put("/venues/{slug}/members/{member_id}/mark")
 def api_override_member(member_id: int, body: OverrideIn, session: SessionDep, ctx: VenueCtx) -> dict:
-    require(permissions.can_adjust_marks(ctx.user, ctx.member, ctx.venue), STAFF_ONLY)
+    require(permissions.can_adjust_marks, ctx.user, ctx.member, ctx.venue)
     target = service.get_member(session, ctx.venue, member_id)
-    _start_write(session)
+    start_write(session)
     row = service.override_mark(session, ctx.user, ctx.venue, component=body.component, value=body.value,
                                 reason=body.reason, member=target)
     return {"component": row.component, "value": row.value, "computed": row.computed, "reason": row.reason}
@@ -191,16 +179,16 @@ def api_override_member(member_id: int, body: OverrideIn, session: SessionDep, c
 @api.get("/venues/{slug}/review-marks")
 def api_review_marks(session: SessionDep, ctx: VenueCtx) -> list[dict]:
     """Every student review with the suggested quality mark beside it, and the lecturer's mark once confirmed."""
-    require(permissions.can_mark_reviews(ctx.user, ctx.member, ctx.venue), STAFF_ONLY)
+    require(permissions.can_mark_reviews, ctx.user, ctx.member, ctx.venue)
     return [_marking_json(row) for row in service.review_marking(session, ctx.venue)]
 
 
 @api.put("/venues/{slug}/reviews/{review_id}/assessment")
 def api_assess(review_id: int, body: AssessmentIn, session: SessionDep, ctx: VenueCtx) -> dict:
     """Confirm the suggested review mark (accept_suggestion) or override it with levels or a mark."""
-    require(permissions.can_mark_reviews(ctx.user, ctx.member, ctx.venue), STAFF_ONLY)
+    require(permissions.can_mark_reviews, ctx.user, ctx.member, ctx.venue)
     review = service.get_review(session, ctx.venue, review_id)
-    _start_write(session)
+    start_write(session)
     row = service.confirm_assessment(session, ctx.user, ctx.venue, review, levels=body.levels, mark=body.mark,
                                      feedback=body.feedback, accept_suggestion=body.accept_suggestion)
     return _assessment_json(row)
@@ -209,9 +197,9 @@ def api_assess(review_id: int, body: AssessmentIn, session: SessionDep, ctx: Ven
 @api.put("/venues/{slug}/reviews/{review_id}/moderation")
 def api_moderate_review(review_id: int, body: ModerateIn, session: SessionDep, ctx: VenueCtx) -> dict:
     """Hide a review from its authors (kept for chairs) and/or mark it abusive, with a reason."""
-    require(permissions.can_moderate_reviews(ctx.user, ctx.member, ctx.venue), CHAIRS_ONLY)
+    require(permissions.can_moderate_reviews, ctx.user, ctx.member, ctx.venue)
     review = service.get_review(session, ctx.venue, review_id)
-    _start_write(session)
+    start_write(session)
     row = service.moderate_review(session, ctx.user, ctx.venue, review, hidden=body.hidden, abusive=body.abusive,
                                   reason=body.reason)
     return {"review_id": review_id, "hidden": row.hidden, "abusive": row.abusive, "reason": row.reason}
@@ -220,9 +208,9 @@ def api_moderate_review(review_id: int, body: ModerateIn, session: SessionDep, c
 @api.put("/venues/{slug}/members/{member_id}/calibration")
 def api_exclude(member_id: int, body: ExclusionIn, session: SessionDep, ctx: VenueCtx) -> dict:
     """Exclude a reviewer from the calibration (or count them again), with a reason."""
-    require(permissions.can_moderate_reviews(ctx.user, ctx.member, ctx.venue), CHAIRS_ONLY)
+    require(permissions.can_moderate_reviews, ctx.user, ctx.member, ctx.venue)
     target = service.get_member(session, ctx.venue, member_id)
-    _start_write(session)
+    start_write(session)
     service.set_exclusion(session, ctx.user, ctx.venue, target, body.excluded, body.reason)
     return {"member_id": member_id, "excluded": body.excluded}
 
@@ -236,16 +224,16 @@ def api_scheme(session: SessionDep, ctx: VenueCtx) -> dict:
 @api.put("/venues/{slug}/marking-scheme")
 def api_set_scheme(body: SchemeIn, session: SessionDep, ctx: VenueCtx) -> dict:
     """Replace the scheme: weights must sum to 100 %, a rubric needs levels; refused while frozen."""
-    require(permissions.can_edit_marking_scheme(ctx.user, ctx.member, ctx.venue), CHAIRS_ONLY)
-    _start_write(session)
+    require(permissions.can_edit_marking_scheme, ctx.user, ctx.member, ctx.venue)
+    start_write(session)
     service.save_scheme(session, ctx.user, ctx.venue, body.config)
     return _scheme_json(session, ctx)
 
 
 @api.post("/venues/{slug}/marking-scheme/unfreeze")
 def api_unfreeze(body: ReasonIn, session: SessionDep, ctx: VenueCtx) -> dict:
-    require(permissions.can_unfreeze_marking_scheme(ctx.user, ctx.member, ctx.venue), CHAIRS_ONLY)
-    _start_write(session)
+    require(permissions.can_unfreeze_marking_scheme, ctx.user, ctx.member, ctx.venue)
+    start_write(session)
     service.unfreeze_scheme(session, ctx.user, ctx.venue, body.reason)
     return _scheme_json(session, ctx)
 
@@ -259,18 +247,18 @@ def api_calibration_items(session: SessionDep, ctx: VenueCtx) -> list[dict]:
 
 @api.put("/venues/{slug}/submissions/{number}/calibration-item")
 def api_set_calibration_item(number: int, body: CalibrationItemIn, session: SessionDep, ctx: VenueCtx) -> dict:
-    require(permissions.can_manage_calibration_items(ctx.user, ctx.member, ctx.venue), CHAIRS_ONLY)
+    require(permissions.can_manage_calibration_items, ctx.user, ctx.member, ctx.venue)
     sub = service.get_submission(session, ctx.venue, number)
-    _start_write(session)
+    start_write(session)
     item = service.set_calibration_item(session, ctx.user, ctx.venue, sub, body.reference, body.note)
     return {"submission": number, "reference": item.reference, "note": item.note}
 
 
 @api.delete("/venues/{slug}/submissions/{number}/calibration-item", status_code=204)
 def api_remove_calibration_item(number: int, session: SessionDep, ctx: VenueCtx) -> Response:
-    require(permissions.can_manage_calibration_items(ctx.user, ctx.member, ctx.venue), CHAIRS_ONLY)
+    require(permissions.can_manage_calibration_items, ctx.user, ctx.member, ctx.venue)
     sub = service.get_submission(session, ctx.venue, number)
-    _start_write(session)
+    start_write(session)
     service.remove_calibration_item(session, ctx.user, ctx.venue, sub)
     return Response(status_code=204)
 
@@ -279,10 +267,9 @@ def api_remove_calibration_item(number: int, session: SessionDep, ctx: VenueCtx)
 def api_release(body: ReleaseIn, session: SessionDep, ctx: VenueCtx) -> dict:
     """Release marks (venue or one submission). 409 with the list of what is not complete, unless
     allow_incomplete: then what is complete is released and the rest listed under `skipped`."""
-    require(permissions.can_release_marks(ctx.user, ctx.member, ctx.venue),
-            permissions.why_not_release_marks(ctx.user, ctx.member, ctx.venue))
+    require(permissions.can_release_marks, ctx.user, ctx.member, ctx.venue)
     sub = service.get_submission(session, ctx.venue, body.submission) if body.submission is not None else None
-    _start_write(session)
+    start_write(session)
     result = service.release(session, ctx.user, ctx.venue, submission=sub, allow_incomplete=body.allow_incomplete)
     return {"release_id": result.release.id, "released": len(result.released), "skipped": result.skipped,
             "mails": result.mails, "released_at": result.release.released_at}
@@ -348,9 +335,9 @@ def override_page(number: int, request: Request, session: SessionDep, ctx: Venue
     url = _back(ctx, f"submissions/{number}/moderation")
 
     def act():  # noqa: ANN202
-        require(permissions.can_adjust_marks(ctx.user, ctx.member, ctx.venue), STAFF_ONLY)
+        require(permissions.can_adjust_marks, ctx.user, ctx.member, ctx.venue)
         sub = service.get_submission(session, ctx.venue, number)
-        _start_write(session)
+        start_write(session)
         return service.override_mark(session, ctx.user, ctx.venue, component=component, value=value or None,
                                      reason=reason, submission=sub)
     return form_action(request, session, act, success="The mark is set; the computed mark is kept beside it.",
@@ -364,9 +351,9 @@ def member_override_page(member_id: int, request: Request, session: SessionDep, 
     url = _back(ctx, "marks")
 
     def act():  # noqa: ANN202
-        require(permissions.can_adjust_marks(ctx.user, ctx.member, ctx.venue), STAFF_ONLY)
+        require(permissions.can_adjust_marks, ctx.user, ctx.member, ctx.venue)
         target = service.get_member(session, ctx.venue, member_id)
-        _start_write(session)
+        start_write(session)
         return service.override_mark(session, ctx.user, ctx.venue, component=component, value=value or None,
                                      reason=reason, member=target)
     return form_action(request, session, act, success="The mark is set; the computed mark is kept beside it.",
@@ -380,9 +367,9 @@ def calibration_item_page(number: int, request: Request, session: SessionDep, ct
     url = _back(ctx, f"submissions/{number}/moderation")
 
     def act():  # noqa: ANN202
-        require(permissions.can_manage_calibration_items(ctx.user, ctx.member, ctx.venue), CHAIRS_ONLY)
+        require(permissions.can_manage_calibration_items, ctx.user, ctx.member, ctx.venue)
         sub = service.get_submission(session, ctx.venue, number)
-        _start_write(session)
+        start_write(session)
         if remove:
             return service.remove_calibration_item(session, ctx.user, ctx.venue, sub)
         return service.set_calibration_item(session, ctx.user, ctx.venue, sub, reference, note)
@@ -396,9 +383,9 @@ def moderate_review_page(review_id: int, request: Request, session: SessionDep, 
     url = back if back.startswith(f"/venues/{ctx.venue.slug}/") else _back(ctx, "moderation")
 
     def act():  # noqa: ANN202
-        require(permissions.can_moderate_reviews(ctx.user, ctx.member, ctx.venue), CHAIRS_ONLY)
+        require(permissions.can_moderate_reviews, ctx.user, ctx.member, ctx.venue)
         review = service.get_review(session, ctx.venue, review_id)
-        _start_write(session)
+        start_write(session)
         return service.moderate_review(session, ctx.user, ctx.venue, review, hidden=bool(hidden),
                                        abusive=bool(abusive), reason=reason)
     return form_action(request, session, act, success="The review's moderation is saved.", next_url=url,
@@ -412,16 +399,16 @@ def exclude_page(member_id: int, request: Request, session: SessionDep, ctx: Ven
     url = back if back.startswith(f"/venues/{ctx.venue.slug}/") else _back(ctx, "moderation")
 
     def act():  # noqa: ANN202
-        require(permissions.can_moderate_reviews(ctx.user, ctx.member, ctx.venue), CHAIRS_ONLY)
+        require(permissions.can_moderate_reviews, ctx.user, ctx.member, ctx.venue)
         target = service.get_member(session, ctx.venue, member_id)
-        _start_write(session)
+        start_write(session)
         return service.set_exclusion(session, ctx.user, ctx.venue, target, bool(excluded), reason)
     return form_action(request, session, act, success="Calibration updated.", next_url=url, back_url=url)
 
 
 @pages.get("/venues/{slug}/review-marks")
 def review_marks_page(request: Request, session: SessionDep, ctx: VenueCtx):  # noqa: ANN201
-    require(permissions.can_mark_reviews(ctx.user, ctx.member, ctx.venue), STAFF_ONLY)
+    require(permissions.can_mark_reviews, ctx.user, ctx.member, ctx.venue)
     rows = service.review_marking(session, ctx.venue)
     return render(request, "pages/moderation_reviews.html", {"venue": ctx.venue, "rows": rows}, user=ctx.user)
 
@@ -429,7 +416,7 @@ def review_marks_page(request: Request, session: SessionDep, ctx: VenueCtx):  # 
 @pages.get("/venues/{slug}/review-marks/{review_id}")
 def review_mark_page(review_id: int, request: Request, session: SessionDep, ctx: VenueCtx):  # noqa: ANN201
     """One review with the suggestion beside it (never the mark until a marker confirms it)."""
-    require(permissions.can_mark_reviews(ctx.user, ctx.member, ctx.venue), STAFF_ONLY)
+    require(permissions.can_mark_reviews, ctx.user, ctx.member, ctx.venue)
     review = service.get_review(session, ctx.venue, review_id)
     view = service.review_marking_one(session, ctx.venue, review)
     return render(request, "pages/moderation_review.html", {"venue": ctx.venue, **view}, user=ctx.user)
@@ -442,9 +429,9 @@ async def review_mark_post(review_id: int, request: Request, session: SessionDep
     levels = {k[6:]: v for k, v in form.multi_items() if k.startswith("level.") and v != ""}
 
     def act():  # noqa: ANN202
-        require(permissions.can_mark_reviews(ctx.user, ctx.member, ctx.venue), STAFF_ONLY)
+        require(permissions.can_mark_reviews, ctx.user, ctx.member, ctx.venue)
         review = service.get_review(session, ctx.venue, review_id)
-        _start_write(session)
+        start_write(session)
         return service.confirm_assessment(session, ctx.user, ctx.venue, review, levels=levels or None,
                                           mark=form.get("mark") or None, feedback=str(form.get("feedback") or ""),
                                           accept_suggestion=form.get("action") == "confirm")
@@ -476,13 +463,13 @@ def scheme_post(request: Request, session: SessionDep, ctx: VenueCtx,  # noqa: A
     url = _back(ctx, "marking-scheme")
 
     def act():  # noqa: ANN202
-        require(permissions.can_edit_marking_scheme(ctx.user, ctx.member, ctx.venue), CHAIRS_ONLY)
+        require(permissions.can_edit_marking_scheme, ctx.user, ctx.member, ctx.venue)
         try:
             parsed = json.loads(config)
         except json.JSONDecodeError as exc:
             raise BadInput(f"The scheme is not valid JSON (line {exc.lineno}, column {exc.colno}): {exc.msg}.") \
                 from None
-        _start_write(session)
+        start_write(session)
         return service.save_scheme(session, ctx.user, ctx.venue, parsed)
     return form_action(request, session, act, success=lambda row: f"Marking scheme saved (version {row.version}).",
                        next_url=url, back_url=url)
@@ -494,8 +481,8 @@ def unfreeze_post(request: Request, session: SessionDep, ctx: VenueCtx,  # noqa:
     url = _back(ctx, "marking-scheme")
 
     def act():  # noqa: ANN202
-        require(permissions.can_unfreeze_marking_scheme(ctx.user, ctx.member, ctx.venue), CHAIRS_ONLY)
-        _start_write(session)
+        require(permissions.can_unfreeze_marking_scheme, ctx.user, ctx.member, ctx.venue)
+        start_write(session)
         return service.unfreeze_scheme(session, ctx.user, ctx.venue, reason)
     return form_action(request, session, act, success="The marking scheme is unfrozen (audited).", next_url=url,
                        back_url=url)
@@ -507,10 +494,9 @@ def release_post(request: Request, session: SessionDep, ctx: VenueCtx,  # noqa: 
     url = _back(ctx, "moderation")
 
     def act():  # noqa: ANN202
-        require(permissions.can_release_marks(ctx.user, ctx.member, ctx.venue),
-                permissions.why_not_release_marks(ctx.user, ctx.member, ctx.venue))
+        require(permissions.can_release_marks, ctx.user, ctx.member, ctx.venue)
         sub = service.get_submission(session, ctx.venue, int(submission)) if submission.isdigit() else None
-        _start_write(session)
+        start_write(session)
         return service.release(session, ctx.user, ctx.venue, submission=sub, allow_incomplete=bool(allow_incomplete))
 
     def said(result) -> str:  # noqa: ANN001
@@ -546,8 +532,7 @@ def export_page(request: Request, session: SessionDep, ctx: VenueCtx, format: st
     from app.web import redirect
 
     is_draft = draft in ("1", "true", "on")
-    require(permissions.can_export_marks(ctx.user, ctx.member, ctx.venue, draft=is_draft),
-            CHAIRS_ONLY if is_draft else STAFF_ONLY)
+    require(permissions.can_export_marks, ctx.user, ctx.member, ctx.venue, is_draft)
     try:
         return _export(session, ctx, format, is_draft)
     except DomainError as exc:

@@ -48,16 +48,8 @@ def why_not(check: Callable[..., bool], *args: Any) -> str | None:
     return reason(*args) if reason else DEFAULT_REASON
 
 
-def require(check: Callable[..., bool] | bool, *args: Any) -> None:
-    """`require(can_x, *args)`: Forbidden with can_x's reason when it says no.
-
-    The older `require(allowed, message)` form stays for the lines another change rewrites (the assignment
-    job start); new code names the check.
-    """
-    if isinstance(check, bool):
-        if not check:
-            raise Forbidden(args[0] if args else DEFAULT_REASON)
-        return
+def require(check: Callable[..., bool], *args: Any) -> None:
+    """`require(can_x, *args)`: Forbidden with can_x's reason when it says no."""
     reason = why_not(check, *args)
     if reason is not None:
         raise Forbidden(reason)
@@ -561,7 +553,8 @@ def can_view_all_marks(user: User, member: Member | None, venue: Venue) -> bool:
     return is_staff(user, member)
 
 
-@because("Only the venue's chairs export draft marks; lecturers and TAs export released ones.")
+@because(lambda user, member, venue, draft=False: "Only the venue's chairs export draft marks." if draft
+         else "Only the venue's lecturers and TAs export marks.")
 def can_export_marks(user: User, member: Member | None, venue: Venue, draft: bool = False) -> bool:
     """The gradebook export: chairs (a draft export of marks not yet released too); TAs the released marks."""
     return is_chair(user, member) if draft else is_staff(user, member)
