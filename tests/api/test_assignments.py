@@ -695,3 +695,67 @@ def test_every_kind_of_change_leaves_one_audit_event_naming_it(make, db, as_user
     r = c.post(f"{base}/assignments/import", files={"file": ("a.csv", f"{number},{email}\n".encode(), "text/csv")})
     assert r.status_code == 200, r.text
     assert [e.action for e in events()] == ["assignment.auto", *["assignment.manual"] * 4, "assignment.import"]
+
+
+# ---- calibration items: one per student, on top of the assigned papers -----------------------------------------
+
+
+def _calibration_state(c, venue, people, items: set[int]):  # noqa: ANN001, ANN202
+    """(each student's calibration items, each item's reviewers, each ordinary submission's reviewers)."""
+    pairs = _pairs(c, venue)
+    students = {m.id: name for name, ms in people.items() for _u, m in ms}
+    mine = {m: sorted(n for n, who in pairs if who == m and n in items) for m in students}
+    per_item = {n: sum(1 for k, _m in pairs if k == n) for n in items}
+    ordinary = {n: sum(1 for k, _m in pairs if k == n) for n in range(1, len(TOPICS) + 1) if n not in items}
+    return mine, per_item, ordinary
+
+
+def test_each_student_gets_one_calibration_item_never_their_own_and_a_resolve_keeps_it(make, db, as_user):  # noqa: ANN001
+    venue, chair, people = _venue(make, db)
+    c = as_user(chair)
+    base = f"/api/v1/venues/{venue.slug}"
+    for number, reference in ((1, 7), (3, 4)):  # Tiny A and Dist A are last year's TA-marked reports
+        r = c.put(f"{base}/submissions/{number}/calibration-item", json={"reference": reference})
+        assert r.status_code == 200, r.text
+    r = c.post(f"{base}/assignment/solve", json={"k": 2, "max_load": 2})
+    assert r.status_code == 200, r.text
+    cal = r.json()["stats"]["calibration"]
+    assert cal["items"] == 2 and cal["students"] == 8 and cal["added"] == 8 and cal["skipped"] == []
+    assert cal["per_item"] == {"#1": 4, "#3": 4}
+    mine, per_item, ordinary = _calibration_state(c, venue, people, {1, 3})
+    numbers = {name: n for n, name in enumerate(TOPICS, start=1)}
+    group_of = {m.id: name for name, ms in people.items() for _u, m in ms}
+    assert all(len(items) == 1 for items in mine.values()), mine
+    assert all(numbers[group_of[m]] not in items for m, items in mine.items())  # never their own group's
+    assert per_item == {1: 4, 3: 4}  # spread evenly; the solver gave them nobody besides
+    assert ordinary == {2: 2, 4: 2}  # the ordinary papers keep their k reviewers
+    event = db.exec(select(AuditEvent).where(AuditEvent.action == "assignment.auto")).one()
+    assert event.detail["counts"]["add"] == 4 + 8 and event.detail["stats"]["calibration"]["added"] == 8
+    assert "calibration items: 8 given" in event.summary
+    # Re-solving (incremental, then full) stacks no second item on anyone and moves nothing.
+    for keep_existing in (True, False):
+        again = c.post(f"{base}/assignment/solve", json={"k": 2, "max_load": 2, "keep_existing": keep_existing})
+        assert again.status_code == 200, again.text
+        st = again.json()["stats"]
+        assert st["calibration"]["added"] == 0 and st["calibration"]["kept"] == 8 and st["calibration"]["removed"] == 0
+        assert _calibration_state(c, venue, people, {1, 3})[0] == mine
+
+
+def test_a_conflicted_student_gets_another_calibration_item_or_none(make, db, as_user):  # noqa: ANN001
+    venue, chair, people = _venue(make, db)
+    c = as_user(chair)
+    base = f"/api/v1/venues/{venue.slug}"
+    assert c.put(f"{base}/submissions/2/calibration-item", json={"reference": 6}).status_code == 200
+    dist_a = people["Dist A"][0]
+    r = as_user(dist_a[0]).post(f"{base}/conflicts", json={"with_email": people["Tiny B"][0][0].email,
+                                                           "reason": "project partners last year"})
+    assert r.status_code == 201, r.text
+    r = c.post(f"{base}/assignment/solve", json={"k": 2, "max_load": 2})
+    assert r.status_code == 200, r.text
+    cal = r.json()["stats"]["calibration"]
+    # Tiny B's own students and the conflicted Dist A student have no item they may review
+    assert sorted(cal["skipped"]) == sorted([people["Tiny B"][0][0].email, people["Tiny B"][1][0].email,
+                                             dist_a[0].email])
+    pairs = _pairs(c, venue)
+    reviewers_of_2 = {m for n, m in pairs if n == 2}
+    assert dist_a[1].id not in reviewers_of_2 and len(reviewers_of_2) == 5

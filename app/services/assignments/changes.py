@@ -12,12 +12,13 @@ import numpy as np
 from sqlmodel import Session, select
 
 from app.errors import BadInput
-from app.models import Member, User, Venue
+from app.models import Member, Role, User, Venue
 from app.models.assignment import Assignment, Bid, BidValue, Origin
 from app.services import audit, notifications
+from app.services.assignments.calibration import calibration_item_ids, choose_calibration, without_items
 from app.services.assignments.conflicts import conflict_pairs
 from app.services.assignments.profiles import current, member_labels, reviewers, submissions
-from app.services.assignments.scoring import for_ranking, readable, score_venue
+from app.services.assignments.scoring import VenueScores, for_ranking, readable, score_venue
 from app.settings import Settings
 
 
@@ -166,13 +167,18 @@ def plan_auto(session: Session, settings: Settings, venue: Venue, *, k: int, min
     if n_pool and k > n_pool:  # checked before embedding: no need to wait a minute for this answer
         raise BadInput(f"k={k} reviewers per submission, but the venue has only {n_pool} reviewer(s)"
                        f"{'' if include_tas else ' (TAs not included)'}: nothing was assigned.")
-    sc = score_venue(session, settings, venue, include_tas=include_tas, progress=progress, on_phase=on_phase)
+    scored = score_venue(session, settings, venue, include_tas=include_tas, progress=progress, on_phase=on_phase)
+    # Calibration items are not the solver's: each student reviews one of them on top of their papers (below).
+    item_ids = calibration_item_ids(session, venue)
+    sc = without_items(scored, item_ids) if item_ids else scored
     subs, members, aff = sc.subs, sc.members, sc.matrix
     eligible = ~sc.conflicts
     sub_index = {s.id: i for i, s in enumerate(subs)}
     member_index = {m.id: j for j, m in enumerate(members)}
-    now = current(session, venue)
-    keep = pairs_to_keep(session, venue)
+    everything = current(session, venue)
+    now = [a for a in everything if a.submission_id not in item_ids]
+    keep_all = pairs_to_keep(session, venue)
+    keep = {p for p in keep_all if p[0] not in item_ids}
     outside = {(s, m) for s, m in keep if s not in sub_index or m not in member_index}
     locked_outside = sorted(outside & {(a.submission_id, a.member_id) for a in now if a.locked})
     if locked_outside:
@@ -206,15 +212,57 @@ def plan_auto(session: Session, settings: Settings, venue: Venue, *, k: int, min
     affinity = {(subs[i].id, members[j].id): float(aff[i, j]) for i, j in solution.pairs}
     changes = [Change("remove", s, m) for s, m in sorted(have - chosen)]
     changes += [Change("add", s, m, Origin.auto.value, affinity[(s, m)]) for s, m in sorted(chosen - have)]
+    cal_changes, cal_pairs, cal_stats = _plan_calibration(scored, item_ids, everything, keep_all)
+    solved_affinity = [affinity[p] for p in chosen]
+    changes += cal_changes
+    affinity.update(cal_pairs)
+    cal_added = sum(1 for c in cal_changes if c.op == "add")
+    cal_removed = len(cal_changes) - cal_added
     stats = {"submissions": len(subs), "reviewers": len(members), "k": k, "min_load": min_load,
-             "max_load": max_load, "kept": len(have & chosen), "added": len(chosen - have),
-             "removed": len(have - chosen), "total_affinity": round(float(solution.total), 4),
-             "mean_affinity": round(float(np.mean([affinity[p] for p in chosen])), 4) if chosen else 0.0,
-             "min_affinity": round(float(min(affinity.values())), 4) if affinity else 0.0,
-             "mode": mode, "fair": fair, "include_tas": include_tas, "reviews_by_departed": departed}
+             "max_load": max_load, "kept": len(have & chosen) + cal_stats.get("kept", 0),
+             "added": len(chosen - have) + cal_added, "removed": len(have - chosen) + cal_removed,
+             "total_affinity": round(float(solution.total), 4),
+             "mean_affinity": round(float(np.mean(solved_affinity)), 4) if chosen else 0.0,
+             "min_affinity": round(float(min(solved_affinity)), 4) if solved_affinity else 0.0,
+             "mode": mode, "fair": fair, "include_tas": include_tas, "reviews_by_departed": departed,
+             "calibration": cal_stats}
     summary = quality_summary(for_ranking(sc), solution, len(members))
-    return AssignmentPlan(changes=changes, pairs=sorted(chosen), affinity=affinity, total=float(solution.total),
-                          stats=stats, summary=summary, values=[float(aff[i, j]) for i, j in solution.pairs])
+    return AssignmentPlan(changes=changes, pairs=sorted(chosen | set(cal_pairs)), affinity=affinity,
+                          total=float(solution.total), stats=stats, summary=summary,
+                          values=[float(aff[i, j]) for i, j in solution.pairs])
+
+
+def _plan_calibration(sc: VenueScores, item_ids: set[int], now: list[Assignment], keep: set[tuple[int, int]]
+                      ) -> tuple[list[Change], dict[tuple[int, int], float], dict]:
+    """Each student reviewer's one calibration item (calibration.choose_calibration), as Changes from now, with
+    every chosen pair's affinity.
+
+    Only students are given one (TAs' reviews are the lecturers' own; external reviewers are not marked); a
+    calibration pair of anyone else is left as it is. stats say how many items, given, kept, removed, skipped."""
+    if not item_ids:
+        return [], {}, {"items": 0}
+    rows = {s.id: i for i, s in enumerate(sc.subs)}
+    cols = {m.id: j for j, m in enumerate(sc.members)}
+    students = [m.id for m in sc.members if m.role == Role.student.value]
+    items = [s.id for s in sc.subs if s.id in item_ids]
+    held: dict[int, list[int]] = {}
+    for a in now:
+        if a.submission_id in item_ids:
+            held.setdefault(a.member_id, []).append(a.submission_id)
+    choice = choose_calibration(
+        students, items, lambda i, s: not sc.conflicts[rows[i], cols[s]], current=held, keep=keep,
+        affinity=lambda i, s: float(sc.matrix[rows[i], cols[s]]))
+    chosen = set(choice.pairs)
+    have = {(i, s) for s in students for i in held.get(s, [])}
+    changes = [Change("remove", i, s) for i, s in sorted(have - chosen)]
+    changes += [Change("add", i, s, Origin.auto.value, float(sc.matrix[rows[i], cols[s]]))
+                for i, s in sorted(chosen - have)]
+    numbers = {s.id: s.number for s in sc.subs}
+    per_item = {f"#{numbers[i]}": sum(1 for j, _s in chosen if j == i) for i in items}
+    labels = dict(zip([m.id for m in sc.members], sc.labels, strict=True))
+    stats = {"items": len(items), "students": len(students), "per_item": per_item, "added": len(chosen - have),
+             "removed": len(have - chosen), "kept": len(have & chosen), "skipped": [labels[s] for s in choice.skipped]}
+    return changes, {(i, s): float(sc.matrix[rows[i], cols[s]]) for i, s in chosen}, stats
 
 
 def auto_assign(session: Session, settings: Settings, actor: User | None, venue: Venue, *, k: int, min_load: int,
@@ -231,9 +279,12 @@ def apply_plan(session: Session, actor: User | None, venue: Venue, changes: list
                note: str = "") -> None:
     """Apply an auto-solve's changes through the one path, with the solve's stats in the audit event."""
     st = stats
+    cal = st.get("calibration") or {}
+    given = (f"; calibration items: {cal.get('added', 0)} given, {cal.get('removed', 0)} taken back, "
+             f"{cal.get('kept', 0)} kept" if cal.get("items") else "")
     apply_changes(session, actor, venue, changes, action="assignment.auto",
                   summary=f"auto-assigned{note}: {st['added']} added, {st['removed']} removed, {st['kept']} kept "
-                          f"(k={st['k']}, load {st['min_load']}-{st['max_load']}, {st.get('mode', 'full')})",
+                          f"(k={st['k']}, load {st['min_load']}-{st['max_load']}, {st.get('mode', 'full')}){given}",
                   detail={"stats": st})
 
 
