@@ -13,7 +13,7 @@ from fastapi.responses import Response
 from pydantic import BaseModel, Field
 
 from app.db import SessionDep, start_write
-from app.deps import VenueCtx
+from app.deps import SettingsDep, VenueCtx
 from app.security import permissions
 from app.security.permissions import require
 from app.services import moderation as service
@@ -325,7 +325,11 @@ def submission_page(number: int, request: Request, session: SessionDep, ctx: Ven
         "can_adjust": permissions.can_adjust_marks(ctx.user, ctx.member, ctx.venue),
         "can_moderate_reviews": permissions.can_moderate_reviews(ctx.user, ctx.member, ctx.venue),
         "can_release": permissions.can_release_marks(ctx.user, ctx.member, ctx.venue),
-        "can_items": permissions.can_manage_calibration_items(ctx.user, ctx.member, ctx.venue)}, user=ctx.user)
+        "can_items": permissions.can_manage_calibration_items(ctx.user, ctx.member, ctx.venue),
+        "extra_review_refused": permissions.why_not(permissions.can_request_extra_review, ctx.user, ctx.member,
+                                                    ctx.venue),
+        "extra_candidates": service.extra_review_candidates(session, ctx.venue, sub)
+        if permissions.can_request_extra_review(ctx.user, ctx.member, ctx.venue) else []}, user=ctx.user)
 
 
 @pages.post("/venues/{slug}/submissions/{number}/mark")
@@ -538,3 +542,49 @@ def export_page(request: Request, session: SessionDep, ctx: VenueCtx, format: st
     except DomainError as exc:
         flash(request, exc.message, "error")
         return redirect(_back(ctx, "marks"))
+
+
+# --- request an extra review (through the one assignment path) ------------------------------------------------------
+
+
+class ExtraReviewIn(BaseModel):
+    member_id: int | None = Field(default=None, description="the reviewer to ask; null: the best-affinity eligible "
+                                                             "reviewer not yet assigned and without a conflict")
+
+
+def _extra_review_json(extra: service.ExtraReview) -> dict:
+    return {"submission": extra.submission.number, "member_id": extra.member.id, "reviewer": extra.user.full_name,
+            "email": extra.user.email, "role": extra.member.role, "chosen": extra.chosen, "affinity": extra.affinity}
+
+
+@api.post("/venues/{slug}/submissions/{number}/extra-review", status_code=201)
+def api_extra_review(number: int, body: ExtraReviewIn, session: SessionDep, settings: SettingsDep,
+                     ctx: VenueCtx) -> dict:
+    """Ask one more reviewer for a submission (audited; the reviewer gets the assignment mail). 422 for an author,
+    a conflicted or an already assigned reviewer; 409 when no reviewer was named and no affinity is cached."""
+    require(permissions.can_request_extra_review, ctx.user, ctx.member, ctx.venue)
+    sub = service.get_submission(session, ctx.venue, number)
+    start_write(session)
+    return _extra_review_json(service.request_extra_review(session, settings, ctx.user, ctx.venue, sub,
+                                                           body.member_id))
+
+
+@pages.post("/venues/{slug}/submissions/{number}/extra-review")
+def extra_review_page(number: int, request: Request, session: SessionDep, settings: SettingsDep,  # noqa: ANN201
+                      ctx: VenueCtx, member_id: Annotated[str, Form()] = ""):
+    url = _back(ctx, f"submissions/{number}/moderation")
+
+    def act():  # noqa: ANN202
+        from app.errors import BadInput
+
+        require(permissions.can_request_extra_review, ctx.user, ctx.member, ctx.venue)
+        if member_id.strip() and not member_id.strip().isdigit():
+            raise BadInput("Choose a reviewer from the list.")
+        sub = service.get_submission(session, ctx.venue, number)
+        start_write(session)
+        return service.request_extra_review(session, settings, ctx.user, ctx.venue, sub,
+                                            int(member_id) if member_id.strip() else None)
+    return form_action(request, session, act,
+                       success=lambda extra: f"{extra.user.full_name} is asked for an extra review of "
+                                             f"#{extra.submission.number} (mailed as usual).",
+                       next_url=url, back_url=url)

@@ -565,3 +565,21 @@ def can_view_own_marks(user: User, member: Member | None, venue: Venue, released
     """A student sees their own marks, and only once they are released (`released`: the service says whether
     a release covers them)."""
     return member is not None and member.role == Role.student.value and released
+
+
+# A new review can be written only in the review phase (app.services.reviews), so that is when an extra reviewer
+# can be asked for: later, the reviewer would be mailed a review they could not write.
+EXTRA_REVIEW_PHASES = {Phase.review.value}
+
+
+def why_not_request_extra_review(user: User, member: Member | None, venue: Venue) -> str:
+    if not is_chair(user, member):
+        return "Only the venue's chairs ask for an extra review."
+    return ("An extra review can be asked for in the review phase only, while new reviews can still be written "
+            f"(the venue is in the {venue.phase} phase).")
+
+
+@because(why_not_request_extra_review)
+def can_request_extra_review(user: User, member: Member | None, venue: Venue) -> bool:
+    """Chairs ask for one more reviewer on a submission (e.g. when its reviewers disagree), in the review phase."""
+    return is_chair(user, member) and venue.phase in EXTRA_REVIEW_PHASES

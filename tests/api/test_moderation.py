@@ -456,7 +456,9 @@ MODERATION_ROUTES = {
     ("POST", "/api/v1/venues/{slug}/marks/release"),
     ("GET", "/api/v1/venues/{slug}/marks"),
     ("GET", "/api/v1/venues/{slug}/marks/export"),
+    ("POST", "/api/v1/venues/{slug}/submissions/{number}/extra-review"),
 }
+EXTRA_REVIEW = ("POST", "/api/v1/venues/{slug}/submissions/{number}/extra-review")
 
 
 def test_every_moderation_route_per_role(course, as_user, make, db):  # noqa: ANN001
@@ -487,6 +489,7 @@ def test_every_moderation_route_per_role(course, as_user, make, db):  # noqa: AN
         ("POST", "/api/v1/venues/{slug}/marks/release"): {"allow_incomplete": True},
         ("GET", "/api/v1/venues/{slug}/marks"): None,
         ("GET", "/api/v1/venues/{slug}/marks/export"): None,
+        EXTRA_REVIEW: {"member_id": _member_of(db, c["venue"], c["ta"]).id},
     }
     assert set(calls) == MODERATION_ROUTES
     from app.routers import moderation as moderation_routes
@@ -495,7 +498,7 @@ def test_every_moderation_route_per_role(course, as_user, make, db):  # noqa: AN
     assert declared == MODERATION_ROUTES
     chair_only = {p for p in calls if p[1].endswith(("/moderation", "/calibration", "/unfreeze", "/release",
                                                      "/calibration-item")) and p[0] != "GET"} | {
-        ("PUT", "/api/v1/venues/{slug}/marking-scheme")}
+        ("PUT", "/api/v1/venues/{slug}/marking-scheme"), EXTRA_REVIEW}
     people = {"student": c["people"]["alpha1"][0], "reviewer": ext, "outsider": outsider, "ta": c["ta"],
               "chair": c["chair"]}
     for role, person in people.items():
@@ -511,6 +514,8 @@ def test_every_moderation_route_per_role(course, as_user, make, db):  # noqa: AN
                 assert r.status_code == 403, where
             elif role == "ta" and (method, path) in chair_only:
                 assert r.status_code == 403, where
+            elif (method, path) == EXTRA_REVIEW:  # a new review is written in the review phase only
+                assert r.status_code == 403 and "review phase only" in r.json()["detail"], where
             else:
                 assert r.status_code < 500 and r.status_code not in (401, 403, 404) or \
                     (r.status_code == 409 and path.endswith(("/unfreeze", "/export"))), where
@@ -593,3 +598,134 @@ def test_moderation_pages_per_role(course, app, browser_login, make, db):  # noq
                 assert r.status_code == 303 and r.headers["location"].endswith("/marks"), where
             else:
                 assert r.status_code == 200, where
+
+
+# ---- request an extra review: through the one assignment path -----------------------------------------------------
+
+
+def _member_of(db, venue, user):  # noqa: ANN001, ANN202
+    from app.models import Member
+
+    return db.exec(select(Member).where(Member.venue_id == venue.id, Member.user_id == user.id)).one()
+
+
+def _reviewing(c, db, make) -> dict:  # noqa: ANN001
+    """The course back in the review phase, with two external reviewers nobody assigned: one close to the tinyML
+    papers, one far from them."""
+    from app.services.assignments import set_interests
+
+    c["venue"].phase = "review"
+    db.add(c["venue"])
+    close, close_m = make.member(c["venue"], "reviewer", name="Close Reviewer")
+    far, far_m = make.member(c["venue"], "reviewer", name="Far Reviewer")
+    set_interests(db, close_m, ["int8 quantised CNNs for keyword spotting on Cortex-M4 microcontrollers (tinyML)"])
+    set_interests(db, far_m, ["pipeline parallel training of GPT-2 with ZeRO sharding across many GPUs"])
+    db.commit()
+    return {"close": (close, close_m), "far": (far, far_m)}
+
+
+def _extra_state(db) -> tuple:  # noqa: ANN001
+    from app.models import Assignment
+
+    db.expire_all()
+    return (len(db.exec(select(Assignment)).all()), _audits(db, "assignment.extra_review"),
+            len(db.exec(select(SentNotification).where(SentNotification.kind == "assignment")).all()))
+
+
+def test_an_extra_review_is_assigned_audited_mailed_and_can_be_written(course, as_user, db, make, settings):  # noqa: ANN001
+    from app.models import Assignment
+    from app.services.assignments import score_venue
+
+    c = course
+    extra = _reviewing(c, db, make)
+    chair = as_user(c["chair"])
+    before = _extra_state(db)
+    # no reviewer named and no embeddings cached yet: a clear 409, nothing changed
+    r = chair.post(_api(c, "/submissions/2/extra-review"), json={"member_id": None})
+    assert r.status_code == 409 and "pick a reviewer" in r.json()["detail"], r.text
+    assert _extra_state(db) == before
+    score_venue(db, settings, c["venue"])  # what an assignment Preview does: the embeddings are cached now
+    r = chair.post(_api(c, "/submissions/2/extra-review"), json={})
+    assert r.status_code == 201, r.text
+    close_user, close_m = extra["close"]
+    assert r.json()["member_id"] == close_m.id and r.json()["chosen"] == "affinity" and r.json()["affinity"] > 0
+    row = db.exec(select(Assignment).where(Assignment.submission_id == c["subs"][1].id,
+                                           Assignment.member_id == close_m.id)).one()
+    assert row.origin == "manual" and row.created_by == c["chair"].id
+    event = db.exec(select(AuditEvent).where(AuditEvent.action == "assignment.extra_review")).one()
+    assert event.detail["counts"]["add"] == 1 and "#2" in event.summary and close_user.email in event.summary
+    mail = db.exec(select(SentNotification).where(SentNotification.kind == "assignment",
+                                                  SentNotification.user_id == close_user.id)).one()
+    assert mail.context["number"] == 2
+    # the extra reviewer can write the review now
+    drafted = as_user(close_user).put(_api(c, "/submissions/2/review"),
+                                      json={"answers": {"summary": "A second look at the int8 numbers."}, "version": 0})
+    assert drafted.status_code == 200, drafted.text
+    # a named reviewer: the far one, although the affinity says otherwise
+    far_user, far_m = extra["far"]
+    r = chair.post(_api(c, "/submissions/2/extra-review"), json={"member_id": far_m.id})
+    assert r.status_code == 201 and r.json()["chosen"] == "chair" and r.json()["member_id"] == far_m.id
+    assert _extra_state(db) == (before[0] + 2, 2, before[2] + 2)
+
+
+def test_an_extra_review_is_refused_with_its_reason_and_changes_nothing(course, as_user, db, make):  # noqa: ANN001
+    from app.models import Group
+    from app.services.assignments import declare_conflict
+
+    c = course
+    extra = _reviewing(c, db, make)
+    far_user, far_m = extra["far"]
+    beta = db.get(Group, c["subs"][1].group_id)
+    declare_conflict(db, far_user, c["venue"], far_m, beta, "worked with Beta last term")
+    db.commit()
+    chair = as_user(c["chair"])
+    before = _extra_state(db)
+    url = _api(c, "/submissions/2/extra-review")
+    for member_id, status, reason in (
+            (c["people"]["beta1"][1].id, 422, "Beta Student1 is an author of #2"),
+            (c["people"]["alpha1"][1].id, 422, "Alpha Student1 is already assigned to #2"),
+            (far_m.id, 422, "Far Reviewer has a conflict with #2"),
+            (999_999, 404, "no such member")):
+        r = chair.post(url, json={"member_id": member_id})
+        assert r.status_code == status and reason in r.json()["detail"], (member_id, r.text)
+        assert _extra_state(db) == before
+    assert as_user(c["ta"]).post(url, json={"member_id": extra["close"][1].id}).status_code == 403
+    assert as_user(c["people"]["alpha1"][0]).post(url, json={"member_id": extra["close"][1].id}).status_code == 403
+    # after the review deadline the reviewer could not write it: refused until it is extended
+    deadline = db.exec(select(Deadline).where(Deadline.venue_id == c["venue"].id, Deadline.kind == "review")).one()
+    deadline.due_at = datetime.now(UTC) - timedelta(hours=1)
+    db.add(deadline)
+    db.commit()
+    r = chair.post(url, json={"member_id": extra["close"][1].id})
+    assert r.status_code == 409 and "has passed" in r.json()["detail"], r.text
+    # in the moderation phase a new review can no longer be written: refused with the reason
+    c["venue"].phase = "moderation"
+    db.add(c["venue"])
+    db.commit()
+    r = chair.post(url, json={"member_id": extra["close"][1].id})
+    assert r.status_code == 403 and "review phase only" in r.json()["detail"]
+    assert _extra_state(db) == before
+
+
+def test_the_extra_review_form_on_the_moderation_page(course, browser_login, db, make):  # noqa: ANN001
+    import html
+
+    c = course
+    extra = _reviewing(c, db, make)
+    chair = browser_login(c["chair"])
+    page = chair.get(f"/venues/{c['slug']}/submissions/2/moderation").text
+    assert 'id="extra-review-form"' in page and "Close Reviewer" in page and "Teaching Assistant" in page
+    assert "Beta Student1" not in page.split('id="extra-review-form"')[1].split("</form>")[0]  # authors not offered
+    before = _extra_state(db)
+    r = chair.post(f"/venues/{c['slug']}/submissions/2/extra-review",
+                   data={"csrf_token": chair.csrf, "member_id": str(c["people"]["beta1"][1].id)})
+    assert "is an author of #2" in html.unescape(r.text) and _extra_state(db) == before
+    r = chair.post(f"/venues/{c['slug']}/submissions/2/extra-review",
+                   data={"csrf_token": chair.csrf, "member_id": str(extra["far"][1].id)})
+    assert "Far Reviewer is asked for an extra review of #2" in html.unescape(r.text)
+    assert _extra_state(db)[1] == 1
+    c["venue"].phase = "moderation"
+    db.add(c["venue"])
+    db.commit()
+    page = chair.get(f"/venues/{c['slug']}/submissions/2/moderation").text
+    assert 'id="extra-review-form"' not in page and "review phase only" in page

@@ -273,6 +273,8 @@ PAGE_FORMS = {
     ("POST", "/venues/{slug}/marking-scheme"): ("PUT", "/api/v1/venues/{slug}/marking-scheme"),
     ("POST", "/venues/{slug}/marking-scheme/unfreeze"): ("POST", "/api/v1/venues/{slug}/marking-scheme/unfreeze"),
     ("POST", "/venues/{slug}/marks/release"): ("POST", "/api/v1/venues/{slug}/marks/release"),
+    ("POST", "/venues/{slug}/submissions/{number}/extra-review"):
+        ("POST", "/api/v1/venues/{slug}/submissions/{number}/extra-review"),
 }
 
 # ---- API routes checked per role in another module (they need data this matrix does not build) -----------------

@@ -150,6 +150,8 @@ CASES: dict[str, list[tuple[str, str, bool]]] = {
     "can_view_all_marks": [("ta", "moderation", True), ("author", "released", False)],
     "can_export_marks": [("ta", "released", True), ("chair", "released", True), ("author", "released", False)],
     # `released` (does a release cover this student?) follows the phase in this table: released and closed
+    "can_request_extra_review": [("chair", "review", True), ("admin", "review", True), ("chair", "moderation", False),
+                                 ("ta", "review", False), ("author", "review", False)],
     "can_view_own_marks": [("author", "released", True), ("author", "moderation", False), ("ta", "released", False),
                            ("external", "released", False)],
 }
