@@ -1190,6 +1190,9 @@ def request_extra_review(session: Session, settings, actor: User, venue: Venue, 
         member = get_member(session, venue, member_id)
         user = session.get(User, member.user_id)
         affinity, chosen = None, "chair"
+        if member.role not in (*assignments.REVIEWER_ROLES, Role.ta.value):
+            raise BadInput(f"{user.full_name} is a {member.role} of this venue, not a reviewer: choose a student, "
+                           "an external reviewer or a TA.")
     change = assignments.Change("add", submission.id, member.id, Origin.manual.value, affinity)
     problems = assignments.check_changes(session, venue, [change])
     if problems:

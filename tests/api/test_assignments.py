@@ -759,3 +759,27 @@ def test_a_conflicted_student_gets_another_calibration_item_or_none(make, db, as
     pairs = _pairs(c, venue)
     reviewers_of_2 = {m for n, m in pairs if n == 2}
     assert dist_a[1].id not in reviewers_of_2 and len(reviewers_of_2) == 5
+
+
+def test_the_reviews_of_a_calibration_item_pin_the_reviewers_bias(make, db, as_user):  # noqa: ANN001
+    """A calibration item is a real submission: the reviews its assignment brings are calibrated against its
+    reference mark (app.services.moderation feeds it to the kernel as `known`)."""
+    from tests.api.test_moderation import _answers
+
+    venue, chair, people = _venue(make, db)
+    c = as_user(chair)
+    base = f"/api/v1/venues/{venue.slug}"
+    assert c.put(f"{base}/submissions/1/calibration-item", json={"reference": 3}).status_code == 200
+    assert c.post(f"{base}/assignment/solve", json={"k": 2, "max_load": 2}).status_code == 200
+    venue.phase = "review"
+    db.add(venue)
+    db.commit()
+    given = [(u, m) for ms in people.values() for u, m in ms if (1, m.id) in _pairs(c, venue)]
+    assert len(given) == 6  # everyone but Tiny A's own two
+    for user, _m in given:  # every reviewer is lenient: 7 where the reference says 3
+        r = as_user(user).post(f"{base}/submissions/1/review/submit", json={"answers": _answers(7), "version": 0})
+        assert r.status_code == 200, r.text
+    row = {r["number"]: r for r in c.get(f"{base}/moderation").json()}[1]
+    assert row["is_calibration"] and row["calibrated"] == 3 and sorted(row["scores"]) == [7] * 6
+    view = c.get(f"{base}/submissions/1/moderation").json()
+    assert len(view["reviews"]) == 6 and all(r["bias"] > 1 for r in view["reviews"])

@@ -685,6 +685,7 @@ def test_an_extra_review_is_refused_with_its_reason_and_changes_nothing(course, 
             (c["people"]["beta1"][1].id, 422, "Beta Student1 is an author of #2"),
             (c["people"]["alpha1"][1].id, 422, "Alpha Student1 is already assigned to #2"),
             (far_m.id, 422, "Far Reviewer has a conflict with #2"),
+            (_member_of(db, c["venue"], c["chair"]).id, 422, "Chair Person is a chair of this venue, not a reviewer"),
             (999_999, 404, "no such member")):
         r = chair.post(url, json={"member_id": member_id})
         assert r.status_code == status and reason in r.json()["detail"], (member_id, r.text)
