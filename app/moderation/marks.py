@@ -89,6 +89,12 @@ def _show(value: Decimal, decimals: int) -> str:
     return format(round_half_up(value, decimals), "f")
 
 
+def _num(value: Decimal) -> str:
+    """A score as a reader writes it: 7, 6.5, 6.58 (display only; the computation keeps every digit)."""
+    shown = round_half_up(value, 2).normalize()
+    return format(shown if shown != shown.to_integral_value() else shown.to_integral_value(), "f")
+
+
 def _pct(weight: Decimal) -> str:
     w = round_half_up(weight, 1)
     return f"{int(w) if w == w.to_integral_value() else format(w, 'f')} %"
@@ -118,7 +124,7 @@ def group_mark(rule: GroupRule, inputs: GroupInputs, scale: MarkScale) -> tuple[
                                 f"{format(f.low, 'f')}–{format(f.high, 'f')}")
             mapped = scale.low + (x - f.low) / (f.high - f.low) * span
             acc += f.weight / total_w * mapped
-            term = f"{f.name} {format(x, 'f')}/{format(f.high, 'f')} → {_show(mapped, dec)}"
+            term = f"{f.name} {_num(x)}/{_num(f.high)} → {_show(mapped, dec)}"
             terms.append(term if len(rule.fields) == 1 else f"{_pct(f.weight / total_w * HUNDRED)} × {term}")
         return acc, " + ".join(terms)
 

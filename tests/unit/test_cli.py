@@ -44,8 +44,8 @@ def test_demo_creates_a_realistic_course_once(tmp_path):  # noqa: ANN001
     assert r2.returncode == 0
     engine = make_engine(f"sqlite:///{tmp_path / 'reproreview.db'}")
     with Session(engine) as s:
-        venue, last_term = s.exec(select(Venue).order_by(Venue.id)).all()
-        assert venue.title == "MLSys 2026" and last_term.phase == "response"
+        venue, last_term, finished = s.exec(select(Venue).order_by(Venue.id)).all()
+        assert venue.title == "MLSys 2026" and last_term.phase == "response" and finished.phase == "released"
         roles = dict(s.exec(select(Member.role, func.count()).where(Member.venue_id == venue.id)
                             .group_by(Member.role)).all())
         assert roles == {"student": 60, "chair": 2, "ta": 2}
@@ -57,7 +57,8 @@ def test_demo_creates_a_realistic_course_once(tmp_path):  # noqa: ANN001
         from app.models import Review, Submission
 
         assert s.exec(select(func.count()).select_from(Submission).where(Submission.venue_id == venue.id)).one() == 18
-        statuses = s.exec(select(Review.status, func.count()).group_by(Review.status)).all()
+        statuses = s.exec(select(Review.status, func.count()).where(Review.venue_id == last_term.id)
+                          .group_by(Review.status)).all()
         assert dict(statuses) == {"submitted": 17, "draft": 1}
     # Each demo login sees its own dashboard.
     app = create_app(Settings(data_dir=tmp_path, _env_file=None), engine=engine)
@@ -81,6 +82,16 @@ def test_demo_creates_a_realistic_course_once(tmp_path):  # noqa: ANN001
         assert all(v["my_rating"] for v in reviews)
         page = c.get("/venues/mlsys-2025/submissions/1/reviews").text
         assert "Thank you for the careful reviews" in page and "I measured 2.4x" not in page  # reviewers-only post
+        # the finished venue: its student reads their released marks and the lecturer's feedback
+        finished_student = next(w for line in r.stdout.splitlines() if "(MLSys 2024)" in line for w in line.split()
+                                if "@" in w)
+        c.cookies.clear()
+        assert c.post("/api/v1/session", json={"email": finished_student,
+                                                "password": "reproreview-demo"}).status_code == 200
+        mine = c.get("/api/v1/venues/mlsys-2024/marks")
+        assert mine.status_code == 200, mine.text
+        assert "Total" in c.get("/venues/mlsys-2024/marks").text
+    assert (tmp_path / "exports" / "mlsys-2024-marks-moodle.csv").read_text().startswith("ID number,Email address")
 
 
 def test_import_roster_and_create_admin_commands(tmp_path):  # noqa: ANN001
