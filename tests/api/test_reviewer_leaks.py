@@ -191,8 +191,14 @@ def test_declaring_a_conflict_answers_the_same_whatever_the_roster_holds(roster,
     prober_m = roster["prober_m"]
     assert _count(db, Conflict, Conflict.member_id == prober_m.id) == 1
     listed = as_user(roster["chair"]).get(url).json()
-    assert [(row["reviewer"], row["with"], row["declared_by"], row["source"]) for row in listed] == [
-        (roster["prober"].email, roster["in_alpha"].email, "Pro Ber", "declared")]
+    assert listed[0]["reviewer"] == roster["prober"].email and listed[0]["with"] == roster["in_alpha"].email
+    assert listed[0]["declared_by"] == "Pro Ber" and listed[0]["source"] == "declared" and listed[0]["id"]
+    # and every other declaration, with what it resolved to
+    shown = {row["with"]: (row["declared_by"], row["source"], row["group"]) for row in listed}
+    assert set(shown) == {e.lower() for e in emails.values()} | {roster["alpha_two"].email, "ghost2@nowhere.example"}
+    assert shown[roster["loner"].email] == ("Pro Ber", "declared (no group)", "")
+    assert shown[roster["mate"].email] == ("Pro Ber", "declared (own group)", "Team Beta")
+    assert shown[roster["alpha_two"].email] == ("Pro Ber", "declared", "Team Alpha")
     chairs_page = browser_login(roster["chair"]).get(f"/venues/{roster['venue'].slug}/conflicts")
     assert "Pro Ber" in chairs_page.text and f"(with {roster['in_alpha'].email})" in chairs_page.text
 
@@ -211,3 +217,23 @@ def test_declared_conflicts_are_capped_and_the_refusal_changes_nothing(roster, a
     # naming someone already named again is not a new declaration: same answer, nothing added
     assert c.post(url, json={"with_email": roster["in_alpha"].email}).status_code == 201
     assert _count(db, AuditEvent) == events
+
+
+def test_a_person_named_before_they_join_a_group_is_a_conflict_once_they_do(roster, as_user, db, make):  # noqa: ANN001
+    """Declarations open in setup, before groups form: the conflict follows the person named."""
+    from app.models import Member
+    from app.services.assignments import conflict_pairs
+
+    venue, prober_m = roster["venue"], roster["prober_m"]
+    url = f"/api/v1/venues/{venue.slug}/conflicts"
+    assert as_user(roster["prober"]).post(url, json={"with_email": roster["loner"].email}).status_code == 201
+    db.expire_all()
+    assert all(member_id != prober_m.id for _g, member_id in conflict_pairs(db, venue))
+    gamma = make.group(venue, "Team Gamma")
+    loner_m = db.exec(select(Member).where(Member.venue_id == venue.id,
+                                           Member.user_id == roster["loner"].id)).one()
+    loner_m.group_id = gamma.id
+    db.add(loner_m)
+    db.commit()
+    pairs = conflict_pairs(db, venue)
+    assert (gamma.id, prober_m.id) in pairs and (prober_m.group_id, loner_m.id) in pairs

@@ -24,6 +24,14 @@ def conflict_pairs(session: Session, venue: Venue) -> set[tuple[int, int]]:
         group_of = dict(session.exec(select(Member.id, Member.group_id).where(
             Member.id.in_({c.member_id for c in named}))).all())
         pairs |= {(group_of[c.member_id], c.other_member_id) for c in named if group_of.get(c.member_id)}
+    # A person named by email holds wherever they are now: in a group formed or joined after the declaration.
+    group_of = dict(session.exec(select(Member.id, Member.group_id).where(Member.venue_id == venue.id)).all())
+    for d in _email_declarations(session, venue):
+        other, mine = d["other"], group_of.get(d["member_id"])
+        if other is not None and other.group_id is not None and other.group_id != mine:
+            pairs.add((other.group_id, d["member_id"]))
+            if mine is not None:
+                pairs.add((mine, other.id))
     return pairs
 
 
@@ -79,11 +87,18 @@ DECLARED_MESSAGE = ("Conflict declared: if that person is in a group of this ven
 _BY_EMAIL = "conflict.declare_email"
 
 
-def _email_declarations(session: Session, venue: Venue, member: Member) -> list[dict]:
-    """What this member declared by email, oldest first (whatever each resolved to)."""
+def _email_declarations(session: Session, venue: Venue, member: Member | None = None) -> list[dict]:
+    """What members declared by email, oldest first (one member's, or everyone's), each with the venue member
+    that email belongs to now (`other`, None when nobody), whatever it resolved to when declared."""
     events = session.exec(select(AuditEvent).where(AuditEvent.venue_id == venue.id, AuditEvent.action == _BY_EMAIL)
                           .order_by(AuditEvent.id)).all()
-    return [{**e.detail, "created_at": e.at} for e in events if (e.detail or {}).get("member_id") == member.id]
+    found = [{**e.detail, "created_at": e.at} for e in events
+             if member is None or (e.detail or {}).get("member_id") == member.id]
+    emails = {d.get("email") for d in found}
+    people = {u.email.lower(): m for m, u in session.exec(
+        select(Member, User).join(User, User.id == Member.user_id)
+        .where(Member.venue_id == venue.id, User.email.in_(emails or {""}))).all()} if found else {}
+    return [{**d, "other": people.get(d.get("email"))} for d in found]
 
 
 def declare_conflict_by_email(session: Session, actor: User, venue: Venue, member: Member, email: str,
@@ -213,6 +228,19 @@ def list_conflicts(session: Session, venue: Venue) -> list[dict]:
                      "submission": number_of_group.get(c.group_id), "source": c.source, "reason": c.reason,
                      "with": other[1].email if other else None, "created_at": c.created_at,
                      "declared_by": _declarer(people, users, c)})
+    with_row = {(r["member_id"], r["with"]) for r in rows if r["with"]}
+    for d in _email_declarations(session, venue):
+        if (d["member_id"], d["email"]) in with_row or d["member_id"] not in people:
+            continue
+        _m, u = people[d["member_id"]]
+        other = d["other"]
+        gid = other.group_id if other is not None else None
+        rows.append({"id": None, "member_id": d["member_id"], "reviewer": u.email, "reviewer_name": u.full_name,
+                     "group_id": gid, "group": groups[gid].name if gid in groups else "",
+                     "submission": number_of_group.get(gid),
+                     "source": "declared (no group)" if gid is None else "declared (own group)"
+                     if gid == _m.group_id else "declared", "reason": d.get("reason", ""), "with": d["email"],
+                     "created_at": d["created_at"], "declared_by": u.full_name})
     group_of_sub = {s.id: s.group_id for s in subs}
     for b in session.exec(select(Bid).where(Bid.venue_id == venue.id, Bid.value == BidValue.conflict.value)
                           .order_by(Bid.id)).all():
