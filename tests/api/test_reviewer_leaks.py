@@ -98,7 +98,8 @@ def _leaks(text: str) -> list[str]:
     return [word for word in ("Zelda", "Quarkmore", "Yuri", "Nobody", "zelda") if word in text]
 
 
-def test_the_format_report_reaches_reviewers_without_title_or_author_text(paper, as_user, browser_login):  # noqa: ANN001
+def test_the_format_report_reaches_reviewers_without_title_or_author_text(paper, as_user,  # noqa: ANN001
+                                                                           browser_login):
     reviewer, base = as_user(paper["reviewer"]), paper["base"]
     sub = reviewer.get(f"{base}/1")
     assert sub.status_code == 200, sub.text
@@ -159,7 +160,8 @@ def _count(db, model, *where) -> int:  # noqa: ANN001
     return db.exec(select(func.count()).select_from(model).where(*where)).one()
 
 
-def test_declaring_a_conflict_answers_the_same_whatever_the_roster_holds(roster, as_user, browser_login, db):  # noqa: ANN001
+def test_declaring_a_conflict_answers_the_same_whatever_the_roster_holds(roster, as_user,  # noqa: ANN001
+                                                                         browser_login, db):
     c, url = as_user(roster["prober"]), f"/api/v1/venues/{roster['venue'].slug}/conflicts"
     emails = {"in a group": roster["in_alpha"].email, "already declared": roster["in_alpha"].email,
               "same group as a declared one": roster["alpha_two"].email, "not in a group": roster["loner"].email,
