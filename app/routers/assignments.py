@@ -189,34 +189,30 @@ def api_conflicts(session: SessionDep, ctx: VenueCtx) -> list[dict]:
     if permissions.can_view_conflicts(ctx.user, ctx.member, ctx.venue):
         return service.list_conflicts(session, ctx.venue)
     require(permissions.can_view_own_conflicts, ctx.user, ctx.member, ctx.venue)
-    return service.own_conflicts(session, ctx.member)
+    return service.own_conflicts(session, ctx.venue, ctx.member)
 
 
-def _declare(session, ctx, body: ConflictIn):  # noqa: ANN001, ANN202
+def _declare(session, ctx, body: ConflictIn) -> dict:  # noqa: ANN001
+    """Staff name a member and a group; anyone else names a person by email and gets the same answer whoever
+    that is (see declare_conflict_by_email)."""
     require(permissions.can_declare_conflict, ctx.user, ctx.member, ctx.venue)
     staff = permissions.is_staff(ctx.user, ctx.member)
-    other = None
     if staff and body.member_id and body.group_id:
         member = venue_service.get_member_by_id(session, ctx.venue, body.member_id)
         group = group_service.get_group(session, ctx.venue, body.group_id)
-    elif body.with_email and ctx.member is not None:
-        from app.services.accounts import get_user_by_email
-
-        other_user = get_user_by_email(session, body.with_email.strip())
-        other = venue_service.get_member(session, ctx.venue, other_user) if other_user else None
-        if other is None or other.group_id is None:
-            raise NotFound("That person is not in a group of this venue.")
-        if other.group_id == ctx.member.group_id:
-            raise BadInput("That person is in your own group: you never review your own submission anyway.")
-        member, group = ctx.member, group_service.get_group(session, ctx.venue, other.group_id)
-    else:
-        raise BadInput("Name the person you conflict with (with_email); staff give member_id and group_id.")
-    return service.declare_conflict(session, ctx.user, ctx.venue, member, group, body.reason, other=other)
+        conflict = service.declare_conflict(session, ctx.user, ctx.venue, member, group, body.reason)
+        return {"id": conflict.id, "status": "recorded", "message": "Conflict recorded."}
+    if body.with_email and ctx.member is not None:
+        return service.declare_conflict_by_email(session, ctx.user, ctx.venue, ctx.member, body.with_email,
+                                                 body.reason)
+    raise BadInput("Name the person you conflict with (with_email); staff give member_id and group_id.")
 
 
 @api.post("/venues/{slug}/conflicts", status_code=201)
 def api_conflict(body: ConflictIn, session: SessionDep, ctx: VenueCtx) -> dict:
-    return {"id": _declare(session, ctx, body).id}
+    """Declare a conflict. Naming a person answers 201 with the same body whether or not they are in a group;
+    409 once you have declared the most one person may."""
+    return _declare(session, ctx, body)
 
 
 @api.post("/venues/{slug}/conflicts/import")
@@ -425,8 +421,9 @@ def conflicts_page(request: Request, session: SessionDep, ctx: VenueCtx):  # noq
     staff = permissions.can_view_conflicts(ctx.user, ctx.member, ctx.venue)
     require(permissions.can_view_own_conflicts, ctx.user, ctx.member, ctx.venue)
     return render(request, "pages/conflicts.html", {
-        "venue": ctx.venue, "staff": staff,
-        "rows": service.list_conflicts(session, ctx.venue) if staff else service.own_conflicts(session, ctx.member),
+        "venue": ctx.venue, "staff": staff, "max_declared": service.MAX_DECLARED_CONFLICTS,
+        "rows": service.list_conflicts(session, ctx.venue) if staff else service.own_conflicts(session, ctx.venue,
+                                                                                               ctx.member),
         "can_declare": ctx.member is not None and permissions.can_declare_conflict(ctx.user, ctx.member, ctx.venue),
         "can_import": permissions.can_import_conflicts(ctx.user, ctx.member, ctx.venue),
         "problems": request.session.pop("assign_problems", None),
@@ -439,7 +436,7 @@ def declare_page(request: Request, session: SessionDep, ctx: VenueCtx, with_emai
     url = f"/venues/{ctx.venue.slug}/conflicts"
     return form_action(request, session, lambda: _declare(session, ctx, ConflictIn(with_email=with_email,
                                                                                   reason=reason)),
-                       success="Conflict declared: you will not be assigned that submission.", next_url=url,
+                       success=lambda out: out["message"], next_url=url,
                        back_url=url)
 
 

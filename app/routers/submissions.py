@@ -57,23 +57,23 @@ def _checked_upload(session, settings, ctx, sub: Submission, data: bytes, filena
     return service.record_revision(session, ctx.user, ctx.venue, sub, prepared)
 
 
-# Findings whose messages quote the names and emails the anonymity check found in the PDF.
-IDENTITY_FINDINGS = {"not-anonymous", "metadata"}
-
-
-def revision_out(rev, current_id: int | None, *, identities: bool = True) -> schemas.RevisionOut:  # noqa: ANN001
-    """Without `identities` (reviewers), no uploaded file name, and the findings that quote the authors' names keep
-    their code, severity and page but not their words (so `format_ok` still matches the findings shown)."""
-    report = rev.format_report if identities else {
-        **rev.format_report,
-        "findings": [f if f.get("code") not in IDENTITY_FINDINGS else
-                     {**f, "message": "The paper (or its PDF metadata) may reveal who wrote it; the details are shown "
-                                      "to the authors and the chairs only."}
-                     for f in rev.format_report.get("findings", [])]}
+def revision_out(rev, current_id: int | None, *, report: dict | None = None,  # noqa: ANN001
+                 identities: bool = True) -> schemas.RevisionOut:
+    """Without `identities` (reviewers), no uploaded file name; `report` is the format report this viewer reads
+    (masked for reviewers: service.masked_format_report), the stored one when not given."""
     return schemas.RevisionOut(id=rev.id, uploaded_at=rev.uploaded_at, size=rev.size,
                                filename=rev.filename if identities else f"revision-{rev.id}.pdf",
                                format_ok=rev.format_ok, pages_main=rev.pages_main, pages_total=rev.pages_total,
-                               format_report=report, current=rev.id == current_id)
+                               format_report=rev.format_report if report is None else report,
+                               current=rev.id == current_id)
+
+
+def _revision_for(session, st, sub: Submission, rev, current_id: int | None) -> schemas.RevisionOut:  # noqa: ANN001
+    """A revision as this viewer may read it (the format report masked for anyone but the authors and staff)."""
+    if permissions.can_read_format_report_unmasked(st):
+        return revision_out(rev, current_id)
+    return revision_out(rev, current_id, identities=False,
+                        report=service.masked_format_report(session, sub, rev.format_report))
 
 
 def artifact_out(art, *, identities: bool = True) -> schemas.ArtifactOut | None:  # noqa: ANN001
@@ -91,11 +91,11 @@ def submission_out(session, ctx, sub: Submission) -> schemas.SubmissionOut:  # n
     current = service.current_revision(session, sub)
     group = group_service.get_group(session, ctx.venue, sub.group_id)
     shows_group = permissions.can_view_group(ctx.user, ctx.member, ctx.venue, group)
-    identities = permissions.can_view_artifact_original(permissions.standing(session, ctx.user, ctx.member, sub,
-                                                                             ctx.venue))
+    st = permissions.standing(session, ctx.user, ctx.member, sub, ctx.venue)
+    identities = permissions.can_view_artifact_original(st)
     return schemas.SubmissionOut(number=sub.number, title=sub.title, abstract=sub.abstract, keywords=sub.keywords,
                                  group_name=group.name if shows_group else None, updated_at=sub.updated_at,
-                                 current_revision=revision_out(current, current.id, identities=identities)
+                                 current_revision=_revision_for(session, st, sub, current, current.id)
                                  if current else None,
                                  artifact=artifact_out(service.current_artifact(session, sub), identities=identities))
 
@@ -320,17 +320,20 @@ def api_revision_upload(number: int, request: Request, session: SessionDep, sett
 
 @api.get("/venues/{slug}/submissions/{number}/revisions", response_model=list[schemas.RevisionOut])
 def api_revisions(session: SessionDep, ctx: VisibleSubmission):  # noqa: ANN201
-    revs = service.revisions(session, ctx.sub)
-    identities = permissions.can_view_artifact_original(ctx.standing)
-    return [revision_out(r, revs[0].id, identities=identities) for r in revs]
+    """Authors and staff: every revision, newest first. Reviewers: the one that counts, its report masked."""
+    revs = service.visible_revisions(session, ctx.sub,
+                                     superseded=permissions.can_view_superseded_revisions(ctx.standing))
+    return [_revision_for(session, ctx.standing, ctx.sub, r, revs[0].id) for r in revs]
 
 
 @api.get("/venues/{slug}/submissions/{number}/revisions/{revision_id}/pdf")
 def api_revision_pdf(revision_id: int, session: SessionDep, settings: SettingsDep, ctx: VisibleSubmission,
                      copy: str = "reviewer") -> Response:
-    """The PDF: `copy=reviewer` (metadata scrubbed, the default) or `copy=original` (authors and chairs)."""
+    """The PDF: `copy=reviewer` (metadata scrubbed, the default) or `copy=original` (authors and chairs).
+    Reviewers get the current revision only: an earlier id answers 404 for them."""
     sub = ctx.sub
-    rev = service.get_revision(session, sub, revision_id)
+    rev = service.get_revision(session, sub, revision_id,
+                               superseded=permissions.can_view_superseded_revisions(ctx.standing))
     if copy == "original":
         require(permissions.can_view_original_pdf, ctx.standing)
         sha = rev.blob_sha

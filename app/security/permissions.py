@@ -287,6 +287,20 @@ def can_view_original_pdf(st: Standing) -> bool:
     return st.staff or st.author
 
 
+@because("Reviewers read the revision that counts; earlier revisions are for the authors and the venue's staff.")
+def can_view_superseded_revisions(st: Standing) -> bool:
+    """Every revision (an earlier one may still name the authors) for the group and staff; reviewers only the
+    current one, so a fix in a later upload is not undone by the one before it."""
+    return st.staff or st.author
+
+
+@because("The format report's title and identity findings are for the authors and the venue's staff.")
+def can_read_format_report_unmasked(st: Standing) -> bool:
+    """The format report as the check wrote it (the PDF's /Title, findings quoting names) for the group and staff;
+    reviewers read it without the title and with author text masked."""
+    return st.staff or st.author
+
+
 @because("Only chairs and TAs list submissions.")
 def can_list_submissions(user: User, member: Member | None, venue: Venue) -> bool:
     return is_staff(user, member)

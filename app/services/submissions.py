@@ -198,11 +198,46 @@ def current_revision(session: Session, submission: Submission) -> Revision | Non
     return found[0] if found else None
 
 
-def get_revision(session: Session, submission: Submission, revision_id: int) -> Revision:
+def get_revision(session: Session, submission: Submission, revision_id: int, *, superseded: bool = True) -> Revision:
+    """One revision of the submission; without `superseded` only the current one (any other id is "not there")."""
     rev = session.get(Revision, revision_id)
     if rev is None or rev.submission_id != submission.id:
         raise NotFound("No such revision.")
+    if not superseded:
+        current = current_revision(session, submission)
+        if current is None or current.id != rev.id:
+            raise NotFound("No such revision.")
     return rev
+
+
+def visible_revisions(session: Session, submission: Submission, *, superseded: bool) -> list[Revision]:
+    """Every revision, newest first, or (without `superseded`: reviewers) only the one that counts."""
+    found = revisions(session, submission)
+    return found if superseded else found[:1]
+
+
+# Findings whose messages quote the names, emails and PDF properties the anonymity check found.
+IDENTITY_FINDINGS = {"not-anonymous", "metadata"}
+WITHHELD_FINDING = ("The paper (or its PDF metadata) may reveal who wrote it; the details are shown to the authors "
+                    "and the chairs only.")
+
+
+def masked_format_report(session: Session, submission: Submission, report: dict) -> dict:
+    """The format report as reviewers read it: no title, identity findings without their words, the rest masked.
+
+    The title is dropped, not masked: it comes from the PDF's /Title first ("Title - Name and Name"), which the
+    reviewer copy no longer has, and a nickname or a login there is beyond any list of names; reviewers have the
+    submission's own title. Identity findings quote what the check found, so only their code, severity and page
+    stay (`format_ok` still matches them). Other messages (a margin warning quoting a line, a running header)
+    pass through the masker the run logs use.
+    """
+    from app.artifacts.anonymize import anonymize_text
+
+    names, emails, phrases = masked_terms(session, submission.group_id)
+    findings = [{**f, "message": WITHHELD_FINDING} if f.get("code") in IDENTITY_FINDINGS else
+                {**f, "message": anonymize_text(str(f.get("message", "")), names, emails, phrases=phrases)}
+                for f in report.get("findings", [])]
+    return {**report, "title": None, "findings": findings}
 
 
 def _store_artifact(session: Session, settings: Settings, actor: User, venue: Venue, submission: Submission,

@@ -551,7 +551,7 @@ def test_planted_leaks_are_caught(world: World, monkeypatch: pytest.MonkeyPatch)
     original_file = submission_routes.FileResponse
     monkeypatch.setattr(submission_routes, "FileResponse", lambda path, **kw: original_file(
         path, **{**kw, "filename": "zephyr-quokkas-paper.pdf"}))
-    revision = db.get(Revision, s.revision_ids[1][0])
+    revision = db.get(Revision, s.revision_ids[1][-1])  # the current one: reviewers cannot open earlier ones
     scrubbed = revision.reviewer_blob_sha
     revision.reviewer_blob_sha = revision.blob_sha  # reviewers would get the original, metadata and all
     db.add(revision)

@@ -27,9 +27,11 @@ from app.services.assignments.changes import (
     plan_auto,
 )
 from app.services.assignments.conflicts import (
+    MAX_DECLARED_CONFLICTS,
     conflict_matrix,
     conflict_pairs,
     declare_conflict,
+    declare_conflict_by_email,
     import_conflicts,
     list_conflicts,
     own_conflicts,
@@ -80,7 +82,8 @@ __all__ = [
     "AssignmentPlan", "Change", "NotEmbedded", "Problem", "ProfileItem", "VenueScores",
     "active_jobs", "apply_changes", "apply_plan", "apply_preview", "auto_assign", "background_job_id",
     "bid_matrix", "bidding_list", "bidding_window", "check_changes", "conflict_matrix", "conflict_pairs",
-    "current", "declare_conflict", "explain_current", "export_csv", "failure_message", "finish_job",
+    "MAX_DECLARED_CONFLICTS", "current", "declare_conflict", "declare_conflict_by_email", "explain_current",
+    "export_csv", "failure_message", "finish_job",
     "for_ranking", "get_assignment_sub", "get_job", "histogram_svg", "import_conflicts", "import_csv",
     "interests", "is_finished", "is_stale", "job_view", "latest_job", "list_conflicts", "member_labels",
     "own_conflicts", "pairs_to_keep", "plan_auto", "plan_result", "profile_items", "reviewer_profile",
