@@ -6,6 +6,7 @@ import csv
 import io
 import uuid
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 from sqlmodel import Session, select
@@ -137,7 +138,7 @@ def test_lecturer_moderates_releases_and_exports_then_a_student_reads_their_mark
         page.click("a[href$='/marks/download?format=moodle']")
     download = info.value
     assert download.suggested_filename == f"{slug}-marks-moodle.csv"
-    table = list(csv.reader(io.StringIO(open(download.path(), encoding="utf-8").read())))
+    table = list(csv.reader(io.StringIO(Path(download.path()).read_text(encoding="utf-8"))))
     assert table[0] == ["ID number", "Email address", "Group work", "Group work (Feedback)", "Individual work",
                         "Individual work (Feedback)", "Total", "Total (Feedback)"], table[0]
     by_email = {row[1]: row for row in table[1:]}
