@@ -4,7 +4,11 @@ Three groups with distinctive names and members, each with a submission (a PDF w
 authors, uploaded under a file name that names them too), a code artifact whose README, source and file
 names carry an author's name and email, reviews (one reviewer signs only the chairs-only confidential field),
 discussion in every audience, a response, ratings, finished runs whose logs name the authors, an extension
-request, bids and an assignment job. `Seed.forbidden(viewer)` says which identities a viewer must never see.
+request, bids and an assignment job, and moderation (a calibration item, a reviewer excluded from calibration,
+a review hidden and marked abusive, every review's quality marked with feedback, group and individual marks set
+with reasons, each carrying a distinctive token). `Seed.forbidden(viewer)` says which identities, and which
+marks, calibrated scores, bias estimates, flags and suggestions, a viewer must never see: before the release
+no student sees any of them; after it (`Seed.released`) a student sees their own marks only.
 
 Reviewer sets and groups do not overlap confusingly: every student reviews exactly one paper of another
 group, and the external reviewer reviews #1 and #2, so for each non-staff viewer the forbidden set is
@@ -29,7 +33,8 @@ from app.jobs.mail import deliver_pending
 from app.services import runs as run_service
 from app.models import PHASES, Audience, Member, Phase, Submission, User, Venue
 from app.models.run import RunStatus
-from app.services import accounts, assignments, extensions, groups, notifications, reviews, submissions, venues
+from app.services import accounts, assignments, extensions, groups, moderation, notifications, reviews, submissions
+from app.services import venues
 from app.settings import Settings
 from tests.api.test_submissions import make_pdf
 
@@ -68,6 +73,21 @@ REVIEW = {
 }
 
 
+# Overall scores per reviewer: #1's reviewers disagree (a flag), so calibrated scores and biases are distinctive.
+OVERALL = {"cosima": 9, "evangelina": 3, "ignatius": 6, "florian": 7, "alessandra": 5, "bartholomew": 4}
+# Moderation's free text, each with a word found nowhere else: what staff wrote, never for a student to read
+# (the hidden review's reason, the exclusion's reason, the calibration item's note) or only for its owner after
+# the release (a group's override reason, a reviewer's feedback, a member's override reason).
+GROUP_MARK = (1, 73.7, "Moderated after the Quillmarsh viva: the demo held up.")   # #1's group mark, by hand
+MEMBER_MARK = ("florian", 64.9, "Individual mark set after the Thornbasket appeal.")
+REVIEW_MARK = ("alessandra", 57.3)   # a review-quality mark overriding the suggestion
+HIDDEN_REASON = "Hidden for its Zanzibarquill tone towards the authors."
+EXCLUDED_REASON = "Excluded from calibration: Brindlewort co-supervision."
+CALIBRATION_NOTE = "Reference from the Marrowfen TA review."
+FEEDBACK = {"cosima": "Glimmerwick", "evangelina": "Sporrandine", "ignatius": "Tamblethorn", "florian": "Vellumquist",
+            "alessandra": "Orrisgate", "bartholomew": "Pewterhollow"}
+
+
 def key_of(full_name: str) -> str:
     return full_name.split()[0].lower()
 
@@ -96,6 +116,9 @@ class Seed:
     job_id: int
     artifact_paths: dict[int, set[str]] = field(default_factory=dict)  # number -> original + anonymized paths
     rig_token: str = ""
+    # token -> (the people who may see it once their marks are released, what it is): marks and their texts
+    marks: dict[str, tuple[frozenset[str], str]] = field(default_factory=dict)
+    released: set[str] = field(default_factory=set)  # people whose marks are released now
 
     def identity(self, key: str) -> list[str]:
         """The strings that identify a person: full name, email, and each distinctive part of the name."""
@@ -124,6 +147,9 @@ class Seed:
             if group != v.group:
                 for token in self.group_identity(group):
                     out[token] = f"group name {group}"
+        for token, (owners, what) in self.marks.items():
+            if viewer not in owners or viewer not in self.released:
+                out[token] = what
         return out
 
     def number_of_group(self, group: str | None) -> int | None:
@@ -272,7 +298,7 @@ def seed(db: Session, settings: Settings, tmp: Path) -> Seed:
     for n, keys in REVIEWERS.items():
         for k in keys:
             p = people[k]
-            answers = dict(REVIEW)
+            answers = {**REVIEW, "overall": OVERALL.get(k, REVIEW["overall"])}
             if k == "cosima":  # her own name, in the field only chairs read
                 answers["confidential"] = f"Signed {p.name} ({p.email}); I may know this code base."
             saved = reviews.save_draft(db, p.user, venue, p.member, subs[n], answers, 0)
@@ -307,12 +333,15 @@ def seed(db: Session, settings: Settings, tmp: Path) -> Seed:
             reviews.rate_review(db, author.user, venue, author.member, review, 4,
                                 f"Helpful, thanks. {author.name}, {author.email}")
 
-    advance(Phase.closed)  # release mails to the authors on the way
+    advance(Phase.moderation)
+    marks = _moderate(db, chair, venue, people, subs, group_of_sub, review_ids)
+    advance(Phase.closed)  # release mails to the authors on the way (the marks themselves stay unreleased)
     for p in people.values():  # a mail to every person, whatever else the notifications send
         accounts.request_password_reset(db, settings, p.email)
     db.flush()
     seed_ = Seed(venue=venue, settings=settings, people=people, subs=subs, group_of_sub=group_of_sub,
-                 revision_ids=revision_ids, runs=runs, review_ids=review_ids, job_id=job.id, rig_token=rig_token)
+                 revision_ids=revision_ids, runs=runs, review_ids=review_ids, job_id=job.id, rig_token=rig_token,
+                 marks=marks)
     from app.artifacts.snapshot import list_files
 
     store = submissions.store(settings)
@@ -321,6 +350,85 @@ def seed(db: Session, settings: Settings, tmp: Path) -> Seed:
         seed_.artifact_paths[n] = {p for sha in (art.snapshot_sha, art.anonymized_sha) for p, _ in
                                    list_files(store, sha)}
     return seed_
+
+
+def _moderate(db: Session, chair: Person, venue: Venue, people: dict[str, Person], subs: dict[int, Submission],
+              group_of_sub: dict[int, str], review_ids: dict[int, list[int]]) -> dict[str, tuple[frozenset[str], str]]:
+    """Moderate the venue through the services, then read back what the lecturers now see (calibrated scores, bias
+    estimates, flags, suggestions and their reasons, every mark and its explanation): the tokens no student may
+    see before the release, each with who may see it after."""
+    user = chair.user
+    by_member = {p.member.id: p for p in people.values() if p.member is not None}
+    moderation.set_calibration_item(db, user, venue, subs[3], 4, CALIBRATION_NOTE)
+    moderation.set_exclusion(db, user, venue, people["ignatius"].member, True, EXCLUDED_REASON)
+    rows = {(by_member[r.member_id].key, n): r for n in subs for r in
+            (moderation.get_review(db, venue, rid) for rid in review_ids.get(n, []))}
+    moderation.moderate_review(db, user, venue, rows[("alessandra", 2)], hidden=True, abusive=True,
+                               reason=HIDDEN_REASON)
+    suggestions = {row["review"].id: row["suggestion"] for row in moderation.review_marking(db, venue)}
+    for (key, _n), review in rows.items():
+        feedback = f"{FEEDBACK[key]}: specific about the runs, say more about Table 2."
+        if key == REVIEW_MARK[0]:
+            moderation.confirm_assessment(db, user, venue, review, mark=REVIEW_MARK[1], feedback=feedback)
+        elif suggestions[review.id]["complete"]:
+            moderation.confirm_assessment(db, user, venue, review, accept_suggestion=True, feedback=feedback)
+        else:
+            levels = {c["id"]: c["levels"][-1][0] for c in moderation.scheme_config(db, venue)["rubric"]}
+            moderation.confirm_assessment(db, user, venue, review, levels=levels, feedback=feedback)
+    number, value, reason = GROUP_MARK
+    moderation.override_mark(db, user, venue, component="group", value=value, reason=reason, submission=subs[number])
+    key, value, reason = MEMBER_MARK
+    moderation.override_mark(db, user, venue, component="individual", value=value, reason=reason,
+                             member=people[key].member)
+
+    tokens: dict[str, tuple[frozenset[str], str]] = {}
+
+    def plant(text: str | float | None, owners: set[str], what: str) -> None:
+        """A token and who may see it after the release; text that is several people's (a group's mark, the
+        same number twice) is each of theirs."""
+        if text is None:
+            return
+        if isinstance(text, float):
+            # a number is a token only when it cannot be a score, a count or a date's part by chance
+            forms = [f for f in {repr(text), f"{text:.2f}"} if len(f.replace(".", "").lstrip("0")) >= 3
+                     and not f.endswith("0")]
+        else:
+            forms = [" ".join(text.split())]
+        for form in forms:
+            before, first = tokens.get(form, (frozenset(), what))
+            tokens[form] = (before | owners, first)
+
+    nobody: set[str] = set()
+    for text in (HIDDEN_REASON, EXCLUDED_REASON, CALIBRATION_NOTE):
+        plant(text, nobody, "a moderator's note")
+    marks, queue = moderation.moderation_queue(db, venue)
+    members_of = {n: {p.key for p in people.values() if p.group == group} for n, group in group_of_sub.items()}
+    for sm in queue:
+        n = sm.submission.number
+        group = members_of[n]
+        for f in sm.flags:
+            plant(f["reason"], nobody, f"a flag of #{n}")
+        plant(sm.calibrated, group, f"#{n}'s calibrated score")
+        plant(sm.mark, group, f"#{n}'s group mark")
+        for line in sm.explanation:
+            plant(line, group, f"#{n}'s group mark explained")
+    for member_id, (bias, sd) in marks.biases.items():
+        plant(bias, nobody, f"the bias estimate of {by_member[member_id].name}")
+    for row in moderation.review_marking(db, venue):
+        key = by_member[row["review"].member_id].key
+        for line in row["suggestion"]["reasons"]:
+            plant(line, nobody, "a review-quality suggestion")
+        plant(FEEDBACK[key], {key}, f"{people[key].name}'s feedback")
+        plant(row["assessment"].mark, {key}, f"{people[key].name}'s review mark")
+    for s in marks.students:
+        key = by_member[s.member.id].key
+        plant(s.total, {key}, f"{people[key].name}'s total")
+        for component, value in s.components.items():
+            plant(value, {key}, f"{people[key].name}'s {component} mark")
+        for line in s.breakdown["explanation"]:
+            plant(line, {key}, f"{people[key].name}'s mark explained")
+    plant(MEMBER_MARK[2], {MEMBER_MARK[0]}, f"{people[MEMBER_MARK[0]].name}'s override reason")
+    return tokens
 
 
 def deliver_mail(db: Session, settings: Settings) -> int:
