@@ -250,6 +250,21 @@ _CODE = [
 ]
 
 
+def _past_venue(session: Session, slug: str, title: str) -> tuple[Venue, User, User, Member]:
+    """An earlier term's venue of the demo course, run by this term's first lecturer and TA (in submission for
+    now: the caller walks it through its phases). Returns the venue, the chair, the TA and the TA's membership."""
+    chair = session.exec(select(User).where(User.email == STAFF[0][1])).one()
+    ta = session.exec(select(User).where(User.email == STAFF[2][1])).one()
+    venue = Venue(slug=slug, title=title, course_code="CS 4803 / 7643 ML Systems", timezone="Europe/London",
+                  phase=Phase.submission.value, group_min=2, group_max=3, page_limit=8)
+    session.add(venue)
+    session.flush()
+    session.add(Member(venue_id=venue.id, user_id=chair.id, role=Role.chair.value))
+    ta_member = Member(venue_id=venue.id, user_id=ta.id, role=Role.ta.value)
+    session.add(ta_member)
+    return venue, chair, ta, ta_member
+
+
 def seed_last_term(session: Session, *, now: datetime | None = None) -> Venue:
     """Last term's course, now in the response phase: submitted reviews, a discussion, responses and ratings.
 
@@ -265,14 +280,7 @@ def seed_last_term(session: Session, *, now: datetime | None = None) -> Venue:
     now = now or datetime.now(UTC)
     rng = random.Random(2025)
     pw = hash_password(DEMO_PASSWORD)
-    chair = session.exec(select(User).where(User.email == STAFF[0][1])).one()
-    ta = session.exec(select(User).where(User.email == STAFF[2][1])).one()
-    venue = Venue(slug=LAST_TERM_SLUG, title="MLSys 2025 (last term)", course_code="CS 4803 / 7643 ML Systems",
-                  timezone="Europe/London", phase=Phase.submission.value, group_min=2, group_max=3, page_limit=8)
-    session.add(venue)
-    session.flush()
-    session.add(Member(venue_id=venue.id, user_id=chair.id, role=Role.chair.value))
-    session.add(Member(venue_id=venue.id, user_id=ta.id, role=Role.ta.value))
+    venue, chair, ta, _ta_member = _past_venue(session, LAST_TERM_SLUG, "MLSys 2025 (last term)")
     for kind, days in (("submission", -40), ("review", 2), ("response", 6), ("discussion", 12)):
         venue_service.set_deadline(session, chair, venue, kind, (now + timedelta(days=days)).replace(
             hour=17, minute=0, second=0, microsecond=0), now=now - timedelta(days=60))
@@ -364,15 +372,7 @@ def seed_finished(session: Session, *, now: datetime | None = None, export_dir=N
     now = now or datetime.now(UTC)
     rng = random.Random(2024)
     pw = hash_password(DEMO_PASSWORD)
-    chair = session.exec(select(User).where(User.email == STAFF[0][1])).one()
-    ta = session.exec(select(User).where(User.email == STAFF[2][1])).one()
-    venue = Venue(slug=FINISHED_SLUG, title="MLSys 2024", course_code="CS 4803 / 7643 ML Systems",
-                  timezone="Europe/London", phase=Phase.submission.value, group_min=2, group_max=3, page_limit=8)
-    session.add(venue)
-    session.flush()
-    session.add(Member(venue_id=venue.id, user_id=chair.id, role=Role.chair.value))
-    ta_member = Member(venue_id=venue.id, user_id=ta.id, role=Role.ta.value)
-    session.add(ta_member)
+    venue, chair, ta, ta_member = _past_venue(session, FINISHED_SLUG, "MLSys 2024")
     groups: list[list[tuple[User, Member]]] = []
     for g, (name, title, abstract) in enumerate(PROJECTS[14:20]):
         group = Group(venue_id=venue.id, name=f"{name} '24", join_code=new_join_code())
