@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from functools import lru_cache
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
@@ -174,9 +175,18 @@ def rubric_mark(rubric: Rubric, points: Mapping[str, Any], scale: MarkScale) -> 
                   f"→ {_show(mark, scale.decimals + 1)}"]
 
 
+@lru_cache(maxsize=64)
+def _checked(scheme: MarkingScheme) -> MarkingScheme:
+    """check_scheme once per scheme (schemes are frozen and hashable): a venue's 300 marks share one."""
+    return check_scheme(scheme)
+
+
 def compute_mark(scheme: MarkingScheme, inputs: MarkInputs) -> MarkResult:
     """Every mark from its inputs: each component, the weighted total rounded once, overrides, and the explanation."""
-    check_scheme(scheme)
+    try:
+        _checked(scheme)
+    except TypeError:  # a scheme built by hand with a list inside is not hashable: check it every time
+        check_scheme(scheme)
     scale = scheme.scale
     n = scale.decimals
     components: list[ComponentMark] = []
