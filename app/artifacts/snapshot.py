@@ -27,7 +27,7 @@ import zipfile
 import zlib
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import BinaryIO, NamedTuple
 from urllib.parse import urlsplit, urlunsplit
@@ -93,6 +93,8 @@ class Snapshot:
     file_count: int
     manifest_text: str | None
     commit: str | None = None
+    history: str | None = None        # app.artifacts.history's JSON summary, when it was asked for and read
+    history_note: str | None = None   # why there is no history (too large, too slow, unreadable), in words
 
 
 # ---------------------------------------------------------------------------------------
@@ -803,10 +805,15 @@ def snapshot_from_git(
     max_bytes: int = DEFAULT_MAX_BYTES,
     max_files: int = DEFAULT_MAX_FILES,
     allow_local: bool = True,
+    with_history: bool = False,
+    history_max_bytes: int | None = None,
 ) -> Snapshot:
     """Snapshot a git repository at one commit (full sha, short sha, branch or tag), storing nothing on error.
 
     Local paths and file:// urls are allowed only with ``allow_local`` (pass False for urls typed by users).
+    With ``with_history`` the history up to that commit is fetched too (bounded by ``history_max_bytes``,
+    default 8 × ``max_bytes``, and the same deadline) and summarised (app.artifacts.history) before ``.git`` is
+    dropped; when it cannot be, the snapshot is still made and ``history_note`` says why.
     """
     shown = _display_url(url)
     _check_url(url, allow_local)
@@ -859,9 +866,42 @@ def snapshot_from_git(
             tree = TreeBuilder(staging / "files", max_bytes=max_bytes, max_files=max_files, what="repository")
             tree.staging.mkdir()
             _archive_into(git, sha, tree)
-            return tree.store(store, commit=sha)
+            history, note = (_read_history(git, repo, url, sha, history_max_bytes or 8 * max_bytes + 16 * 1024 * 1024)
+                             if with_history else (None, None))
+            snap = tree.store(store, commit=sha)
+            return replace(snap, history=history, history_note=note)
         except _Limit:
             raise SnapshotError(f"repository is larger than the {human_size(max_bytes)} limit") from None
+
+
+def _read_history(git: _GitRunner, repo: Path, url: str, sha: str, limit: int) -> tuple[str | None, str | None]:
+    """Deepen the one-commit fetch to the commit's whole history and summarise it; (json, None) or (None, why)."""
+    from app.artifacts import history
+
+    if (repo / "shallow").exists():
+        try:
+            rc, _, err = git.run(["fetch", "--quiet", "--no-tags", "--unshallow", "--", url, sha],
+                                 watch_dir=repo, watch_limit=limit)
+            if rc != 0:
+                rc, _, err = git.run(["fetch", "--quiet", "--no-tags", "--unshallow", "--", url],
+                                     watch_dir=repo, watch_limit=limit)
+        except _Limit:
+            return None, f"the history is larger than {human_size(limit)}: not summarised"
+        except SnapshotError as exc:  # the deadline: the snapshot itself is kept
+            return None, f"the history was not fetched in time ({exc})"
+        if rc != 0:
+            return None, f"the history could not be fetched ({(err.strip().splitlines() or ['no reason'])[-1]})"
+        if _du(repo) > limit:  # the watcher polls: a fast fetch can finish between two looks
+            return None, f"the history is larger than {human_size(limit)}: not summarised"
+    remaining = git.deadline - time.monotonic()
+    if remaining <= 1:
+        return None, "no time was left to summarise the history"
+    try:
+        summary = history.summarize(repo, sha, timeout_s=remaining)
+    except history.HistoryError as exc:
+        return None, f"the history was not summarised: {exc}"
+    note = "shallow history: only part of it was available" if summary.shallow else None
+    return summary.dumps(), note
 
 
 def _archive_into(git: _GitRunner, sha: str, tree: TreeBuilder) -> None:

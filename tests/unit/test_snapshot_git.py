@@ -1,6 +1,7 @@
 """Snapshots from git: a local bare repository built in each test, no network."""
 
 import io
+import json
 import os
 import socket
 import subprocess
@@ -320,3 +321,34 @@ def test_falls_back_when_server_refuses_fetch_by_sha(
     snap = snapshot_from_git(repo.url, first, store=store)
     assert snap.commit == first
     assert read_file(store, snap.sha, "a.txt") == b"first\n"
+
+
+# --- the history, read before .git is dropped (team contributions) ------------------------------------------------
+
+
+def test_history_is_read_up_to_the_commit_when_asked(tmp_path: Path) -> None:
+    from app.artifacts.history import History
+
+    repo = Repo(tmp_path)
+    repo.commit({"reproduce.toml": MANIFEST, "a.py": "a\n"}, "first")
+    middle = repo.commit({"a.py": "a\nb\n"}, "second\n\nCo-authored-by: Bob Example <bob@uni.edu>")
+    repo.commit({"a.py": "a\nb\nc\n"}, "after the submitted commit")
+    st = BlobStore(tmp_path / "blobs")
+    plain = snapshot_from_git(repo.url, middle, store=st)
+    assert plain.history is None and plain.history_note is None
+    snap = snapshot_from_git(repo.url, middle, store=st, with_history=True)
+    assert snap.sha == plain.sha and snap.commit == middle  # the same snapshot, with its history beside it
+    h = History.from_json(json.loads(snap.history))
+    assert [c.sha for c in h.commits][0] == middle and len(h.commits) == 2
+    assert sorted(i.name for i in h.identities) == ["Alice Example", "Bob Example"]
+    assert not list((tmp_path / "blobs").rglob("*.git"))
+
+
+def test_history_too_large_keeps_the_snapshot_with_a_reason(tmp_path: Path) -> None:
+    repo = Repo(tmp_path)
+    for n in range(5):
+        repo.commit({"reproduce.toml": MANIFEST, "data.bin": os.urandom(200_000)}, f"c{n}")
+    st = BlobStore(tmp_path / "blobs")
+    snap = snapshot_from_git(repo.url, "main", store=st, with_history=True, history_max_bytes=300_000)
+    assert snap.history is None and "larger than" in snap.history_note
+    assert {f.path for f in list_files(st, snap.sha)} >= {"reproduce.toml", "data.bin"}
