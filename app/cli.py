@@ -329,6 +329,39 @@ def _export_session():  # noqa: ANN202
     return Session(get_engine(), expire_on_commit=False)
 
 
+def cmd_contributions(args: argparse.Namespace) -> int:
+    """Who did what in one submission's repository, from the history stored with its latest git artifact."""
+    import json
+
+    from app.errors import DomainError
+    from app.services import contributions, moderation, venues
+
+    with _export_session() as session:
+        try:
+            venue = venues.get_venue(session, args.venue)
+            result = contributions.contributions(session, venue, moderation.get_submission(session, venue, args.number))
+        except DomainError as exc:
+            print(f"error: {exc.message}", file=sys.stderr)
+            return 2
+        finally:
+            session.rollback()  # reading changes nothing
+    if args.json:
+        print(json.dumps(result.to_json(), indent=2, ensure_ascii=False))
+        return 0
+    print(f"#{result.submission.number} {result.submission.title}")
+    if result.note:
+        print(f"  {result.note}")
+    for p in result.people:
+        share = f"{p.last_hours_share:.0%}" if p.last_hours_share is not None else "-"
+        who = p.label if p.label in result.members else f"{p.label} (unclaimed)"
+        print(f"  {who}: {p.commits} commits ({p.co_authored} co-authored), +{p.added} -{p.removed} lines, "
+              f"{len(p.files)} files, last 48 h {share}")
+    for reason, row in sorted((result.excluded or {}).items()):
+        print(f"  not counted, {reason}: {row['files']} file changes, {row['lines']} lines")
+    print(f"  {contributions.CAVEAT}")
+    return 0
+
+
 def cmd_export_marks(args: argparse.Namespace) -> int:
     """The gradebook export: released marks (or a --draft, named so) to standard output or --out; on a problem
     (no marks, a member without the identifier the format needs) exit 2 with the message and write nothing."""
@@ -446,6 +479,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--draft", action="store_true",
                    help="marks not yet released, too (the file name says DRAFT)")
     p.set_defaults(func=cmd_export_marks)
+
+    p = sub.add_parser("contributions", help="who did what in a submission's repository (from its git history)")
+    p.add_argument("--venue", required=True, help="venue short name, e.g. mlsys-2026")
+    p.add_argument("number", type=int, help="the submission's number")
+    p.add_argument("--json", action="store_true", help="the figures as JSON")
+    p.set_defaults(func=cmd_contributions)
 
     p = sub.add_parser("worker", help="run a rig worker: reproreview worker --rig-kind gpu --api URL --token T; "
                                       "or the service's background jobs (solves) from Redis: reproreview worker --server",

@@ -392,3 +392,84 @@ def _read_blobs(g: _Git, shas: list[str]) -> dict[str, bytes]:
         blobs[header[0].decode()] = out[pos:pos + size]
         pos += size + 1
     return blobs
+
+
+# --- who did what: per person, from the summary ---------------------------------------------------------------------
+
+WEEK = 7 * 24 * 3600
+LAST_HOURS = 48
+
+
+@dataclass
+class PersonActivity:
+    """One person's share of a history: a group member (several identities claimed) or an unclaimed identity."""
+
+    label: str
+    identities: list[str]
+    commits: int = 0            # authored or co-authored, merges included
+    co_authored: int = 0        # of those, commits credited through a Co-authored-by trailer
+    merges: int = 0
+    added: int = 0              # counted lines (after the exclusions), co-authored commits credited in full to each
+    removed: int = 0
+    files: set[str] = field(default_factory=set)
+    areas: dict[str, int] = field(default_factory=dict)   # top-level directory (or "(root)") -> lines changed
+    first: int | None = None
+    last: int | None = None
+    weekly: dict[int, int] = field(default_factory=dict)  # week start (unix, Monday 00:00 UTC) -> lines changed
+    last_hours_lines: int = 0   # lines changed in the LAST_HOURS before the deadline
+
+    @property
+    def lines(self) -> int:
+        return self.added + self.removed
+
+    @property
+    def last_hours_share(self) -> float | None:
+        return self.last_hours_lines / self.lines if self.lines else None
+
+    def to_json(self) -> dict:
+        return {"label": self.label, "identities": self.identities, "commits": self.commits,
+                "co_authored": self.co_authored, "merges": self.merges, "added": self.added,
+                "removed": self.removed, "files": len(self.files), "areas": dict(sorted(self.areas.items())),
+                "first": self.first, "last": self.last, "weekly": {str(k): v for k, v in sorted(self.weekly.items())},
+                "last_hours_lines": self.last_hours_lines, "last_hours_share": self.last_hours_share}
+
+
+def _week(ts: int) -> int:
+    monday = 4 * 24 * 3600  # 1970-01-05 was a Monday
+    return ts - (ts - monday) % WEEK
+
+
+def activity(history: History, *, owners: dict[str, str] | None = None, deadline: int | None = None) -> list[PersonActivity]:
+    """Per person: ``owners`` maps an identity's key (``Identity.key``) to the person it belongs to (e.g. a
+    member's name); identities nobody claimed stay their own rows. A commit counts for its author and each
+    co-author once, even when several of them are the same person. Sorted by lines changed, most first."""
+    owners = owners or {}
+    people: dict[str, PersonActivity] = {}
+    for ident in history.identities:
+        label = owners.get(ident.key, ident.key)
+        people.setdefault(label, PersonActivity(label=label, identities=[])).identities.append(ident.key)
+    for c in history.commits:
+        credited = list(dict.fromkeys(owners.get(history.identities[i].key, history.identities[i].key)
+                                      for i in c.credited))
+        author = owners.get(history.identities[c.author].key, history.identities[c.author].key)
+        lines = c.added + c.removed
+        for label in credited:
+            p = people[label]
+            p.commits += 1
+            p.co_authored += label != author
+            p.merges += c.merge
+            p.added += c.added
+            p.removed += c.removed
+            for f in c.files:
+                if f.excluded is None:
+                    p.files.add(f.path)
+                    area = f.path.split("/", 1)[0] if "/" in f.path else "(root)"
+                    p.areas[area] = p.areas.get(area, 0) + f.added + f.removed
+            p.first = c.authored_at if p.first is None else min(p.first, c.authored_at)
+            p.last = c.authored_at if p.last is None else max(p.last, c.authored_at)
+            if lines:
+                week = _week(c.authored_at)
+                p.weekly[week] = p.weekly.get(week, 0) + lines
+            if deadline is not None and deadline - LAST_HOURS * 3600 <= c.authored_at <= deadline:
+                p.last_hours_lines += lines
+    return sorted(people.values(), key=lambda p: (-p.lines, -p.commits, p.label))

@@ -1,5 +1,6 @@
 """Submissions: metadata, PDF revisions with their format check, code artifacts and their snapshots."""
 
+import json
 import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -9,7 +10,7 @@ from sqlalchemy import func
 from sqlmodel import Session, select
 
 from app.errors import BadInput, Conflict, DeadlinePassed, NotFound, PhaseError, TooLarge
-from app.models import Artifact, Group, Member, Phase, Revision, Submission, User, Venue
+from app.models import Artifact, ArtifactHistory, Group, Member, Phase, Revision, Submission, User, Venue
 from app.services import audit, runs
 from app.services.anonymization import group_identity, masked_terms, repo_usernames
 from app.services.artifacts import artifacts, current_artifact, store  # noqa: F401 — callers use submissions.*
@@ -266,6 +267,9 @@ def _store_artifact(session: Session, settings: Settings, actor: User, venue: Ve
                         manifest_errors=errors, manifest_text=snap.manifest_text, created_by=actor.id)
     session.add(artifact)
     session.flush()
+    if source == "git":  # who did what, for staff and the group (never reviewers): app.artifacts.history
+        session.add(ArtifactHistory(artifact_id=artifact.id, summary=json.loads(snap.history) if snap.history
+                                    else None, note=snap.history_note))
     audit.record(session, venue_id=venue.id, actor=actor, action="artifact.snapshot",
                  summary=f"stored a code snapshot of #{submission.number} from {source} "
                          f"({snap.file_count} files{'' if not errors else ', manifest has problems'})",
@@ -300,7 +304,8 @@ def artifact_from_git(session: Session, settings: Settings, actor: User, venue: 
     _check_open(session, venue, submission.group_id, now)
     try:
         snap = snapshot_from_git(repo_url.strip(), commit.strip(), store=store(settings), timeout_s=120,
-                                 max_bytes=settings.artifact_max_bytes, allow_local=settings.allow_local_repos)
+                                 max_bytes=settings.artifact_max_bytes, allow_local=settings.allow_local_repos,
+                                 with_history=True)
     except SnapshotError as exc:
         raise BadInput(str(exc)) from None
     return _store_artifact(session, settings, actor, venue, submission, snap, source="git",

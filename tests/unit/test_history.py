@@ -242,3 +242,35 @@ def test_exclusion_reason_by_name() -> None:
     assert exclusion_reason("src/build_model.py") is None
     assert exclusion_reason("src/rebuild/x.py") is None
     assert exclusion_reason("build/lib/x.py") == "generated or vendored"
+
+
+def test_activity_per_person_by_hand(repo: Repo) -> None:
+    """Ada writes 3 lines, pairs with Grace on 2 more (credited to both), Grace adds 4 in the last 48 h, an
+    unclaimed laptop identity adds 1; the lockfile counts for nobody."""
+    from app.artifacts.history import activity
+
+    repo.write("src/a.py", "1\n2\n3\n")
+    repo.commit("ada")
+    repo.t += 5 * 24 * 3600  # a week of nothing: the rest is the last-minute rush
+    repo.write("src/a.py", "1\n2\n3\n4\n5\n")
+    repo.write("poetry.lock", "x\n" * 50)
+    repo.commit("pair\n\nCo-authored-by: Grace Hopper <grace@uni.example>")
+    repo.write("report/main.tex", "a\nb\nc\nd\n")
+    last = repo.commit("late", name="Grace Hopper", email="grace@uni.example")
+    repo.write("README.md", "hi\n")
+    repo.commit("laptop", name="gh", email="gh@laptop.local")
+    h = summarize(repo.path)
+    owners = {"Ada Lovelace <ada@uni.example>": "Ada", "Grace Hopper <grace@uni.example>": "Grace"}
+    deadline = next(c.authored_at for c in h.commits if c.sha == last) + 3600
+    rows = {p.label: p for p in activity(h, owners=owners, deadline=deadline)}
+    assert set(rows) == {"Ada", "Grace", "gh <gh@laptop.local>"}
+    ada, grace, laptop = rows["Ada"], rows["Grace"], rows["gh <gh@laptop.local>"]
+    assert (ada.commits, ada.co_authored, ada.added, ada.files, ada.areas) == (2, 0, 5, {"src/a.py"}, {"src": 5})
+    assert (grace.commits, grace.co_authored, grace.added) == (2, 1, 6)
+    assert grace.areas == {"src": 2, "report": 4}
+    # the last 48 h before the deadline: Grace's 4 lines, and Ada's pair commit 2 h earlier (2 lines)
+    assert grace.last_hours_lines == 6 and grace.last_hours_share == 1.0
+    assert ada.last_hours_lines == 2 and abs(ada.last_hours_share - 0.4) < 1e-9
+    assert (laptop.commits, laptop.added) == (1, 1)
+    assert sum(ada.weekly.values()) == ada.lines
+    assert rows["Ada"].to_json()["files"] == 1
