@@ -3,7 +3,8 @@
 //   this file writes "Unsaved changes" / "Saving…" into it, so screen readers hear each change.
 // - Elements with data-announce="key" (a run's status line) are read out through #announcer when an htmx swap
 //   changes their text: a fragment swapped in already filled is not read by most screen readers.
-// - An element with data-focus-on-load (a refused form's list of problems) takes the focus when it appears.
+// - An element with data-focus-on-load (a refused form's list of problems) takes the focus when it appears,
+//   and each of its links moves the focus to the field it names.
 (function () {
   "use strict";
 
@@ -80,6 +81,17 @@
     }
     said = now;
     focusOnLoad();
+  });
+
+  // a link in a list of problems puts the focus in the field it names (a fragment link alone only scrolls)
+  document.addEventListener("click", function (evt) {
+    const link = evt.target.closest && evt.target.closest(".problems a[href^='#']");
+    const target = link && document.getElementById(link.getAttribute("href").slice(1));
+    if (target) {
+      evt.preventDefault();
+      target.focus();
+      target.scrollIntoView({block: "center"});
+    }
   });
 
   document.addEventListener("DOMContentLoaded", function () {

@@ -142,3 +142,115 @@ def test_no_axe_violation_on_any_page_of_any_role(live_server, browser, world): 
         context.close()
     assert opened >= 40
     assert found == {}, "\n".join(f"{where}:\n  " + "\n  ".join(p) for where, p in found.items())
+
+
+def _signed_in(browser, live, login: tuple[str, str]):  # noqa: ANN001, ANN202
+    context = browser.new_context(bypass_csp=True)
+    page = context.new_page()
+    page.set_default_timeout(30_000)
+    sign_in(page, live.url, *login)
+    return page
+
+
+WATCH = """(id) => {
+    // remember the node, and every text it shows, in order (a MutationObserver sees each change)
+    window.__watched = document.getElementById(id);
+    window.__texts = [window.__watched.textContent.trim()];
+    new MutationObserver(() => {
+        const now = document.getElementById(id);
+        const text = now ? now.textContent.replace(/\\s+/g, ' ').trim() : '(gone)';
+        if (text !== window.__texts[window.__texts.length - 1]) window.__texts.push(text);
+    }).observe(document.body, {childList: true, subtree: true, characterData: true});
+}"""
+
+
+def test_autosave_status_is_one_live_region_whose_text_changes(live_server, browser, world):  # noqa: ANN001
+    page = _signed_in(browser, live_server, world["logins"]["writer"])
+    page.goto(f"{live_server.url}/venues/{world['slugs']['review']}/submissions/1/review")
+    status = page.locator("#save-status")
+    assert status.get_attribute("role") == "status" and status.get_attribute("aria-live") == "polite"
+    page.evaluate(WATCH, "save-status")
+    version = int(status.get_attribute("data-version") or 0)
+
+    page.fill("#a-strengths", "The latency is measured on the board itself.")
+    assert page.inner_text("#save-status") == "Unsaved changes"  # at once, before the save starts
+    page.wait_for_function("""(after) => {
+        const s = document.getElementById('save-status');
+        return s.querySelector("[data-state='saved']") && Number(s.dataset.version) > after
+            && !document.querySelector('#review-form').classList.contains('htmx-request');
+    }""", arg=version)
+    texts = page.evaluate("window.__texts")
+    assert texts[1:3] == ["Unsaved changes", "Saving…"] and texts[-1].startswith("Saved "), texts
+    assert page.evaluate("document.getElementById('save-status') === window.__watched")  # the same node
+    assert page.evaluate("document.querySelectorAll('#save-status').length") == 1
+
+    # a radio saves at once: "Saving…" then "Saved", in the same node again
+    page.evaluate(WATCH, "save-status")
+    page.check("#a-soundness-3")
+    page.wait_for_function("document.querySelector(\"#save-status [data-state='saved']\") "
+                           "&& window.__texts.length >= 3")
+    texts = page.evaluate("window.__texts")
+    assert "Saving…" in texts and texts[-1].startswith("Saved "), texts
+    assert page.evaluate("document.getElementById('save-status') === window.__watched")
+    page.context.close()
+
+
+def test_refused_submit_focuses_its_problems_and_links_each_field(live_server, browser, world):  # noqa: ANN001
+    page = _signed_in(browser, live_server, world["logins"]["writer"])
+    page.goto(f"{live_server.url}/venues/{world['slugs']['review']}/submissions/1/review")
+    page.click("button:has-text('Submit review')")
+    page.locator("#submit-problems").wait_for()
+    assert page.evaluate("document.activeElement.id") == "submit-problems"
+    links = page.evaluate("""() => [...document.querySelectorAll('#submit-problems a')].map(a => {
+        const target = document.getElementById(a.getAttribute('href').slice(1));
+        const described = target && (target.closest('fieldset[aria-describedby]') || target);
+        const error = described && document.getElementById(described.getAttribute('aria-describedby') || '');
+        return {text: a.textContent.trim(), found: !!target, type: target && target.type,
+                error: error ? error.textContent.trim() : null};
+    })""")
+    assert links, "no problem is listed"
+    assert [link for link in links if not link["found"] or link["error"] != link["text"]] == []
+    assert {"radio", "textarea"} <= {link["type"] for link in links}  # score fieldsets too, not only text fields
+    assert _violations(page) == []
+
+    # following a link puts the focus in the field
+    first_radio = next(i for i, link in enumerate(links) if link["type"] == "radio")
+    page.locator("#submit-problems a").nth(first_radio).click()
+    assert page.evaluate("document.activeElement.type") == "radio"
+    page.context.close()
+
+
+def test_run_status_is_announced_through_a_stable_live_region(live_server, browser, world):  # noqa: ANN001
+    """A running run's fragment polls; when the run passes, #announcer (the same node) says so."""
+    with Session(live_server.engine) as s:
+        venue = s.exec(select(Venue).where(Venue.slug == DEMO_SLUG)).one()
+        sub = s.exec(select(Submission).where(Submission.venue_id == venue.id,
+                                              Submission.number != world["slugs"]["number"])
+                     .order_by(Submission.number)).first()
+        author = s.exec(select(User).join(Member, Member.user_id == User.id)
+                        .where(Member.group_id == sub.group_id)).first()
+        artifact = submission_service.artifact_from_archive(s, live_server.settings, author, venue, sub, _code_zip(),
+                                                            "code.zip")
+        s.flush()
+        now = datetime.now(UTC)
+        run = Run(venue_id=venue.id, submission_id=sub.id, artifact_id=artifact.id, rig_kind="local",
+                  status="running", queued_at=now, started_at=now, heartbeat_at=now, attempts=1)
+        s.add(run)
+        s.commit()
+        run_id, number = run.id, sub.number
+    page = _signed_in(browser, live_server, world["logins"]["chair"])
+    page.goto(f"{live_server.url}/venues/{DEMO_SLUG}/submissions/{number}/runs")
+    region = page.locator("#announcer")
+    assert region.get_attribute("role") == "status" and region.get_attribute("aria-live") == "polite"
+    page.evaluate("window.__announcer = document.getElementById('announcer')")
+    page.wait_for_selector(f"#run-{run_id} .status[data-status='running']")
+    with Session(live_server.engine) as s:
+        stored = s.get(Run, run_id)
+        stored.status, stored.finished_at, stored.duration_s = "passed", datetime.now(UTC), 12.5
+        s.add(stored)
+        s.commit()
+    page.wait_for_function("document.getElementById('announcer').textContent.includes('passed')")
+    text = page.inner_text("#announcer")
+    assert f"Run {run_id}" in text and "passed" in text
+    assert page.evaluate("document.getElementById('announcer') === window.__announcer")
+    page.context.close()
