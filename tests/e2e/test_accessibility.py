@@ -14,7 +14,7 @@ from sqlmodel import Session, select
 
 from app.demo import DEMO_PASSWORD, DEMO_SLUG, FINISHED_SLUG, LAST_TERM_SLUG, demo_logins, seed_demo, \
     seed_finished, seed_last_term
-from app.models import Artifact, Member, Run, Submission, User, Venue
+from app.models import Artifact, Member, Review, Run, Submission, User, Venue
 from app.services import submissions as submission_service
 from tests.e2e.conftest import sign_in
 from tests.e2e.test_review_flow import PASSWORD as REVIEW_PASSWORD
@@ -45,7 +45,8 @@ PAGES: dict[str, list[str | tuple[str, int]]] = {
               "/venues/{demo}/reviews", "/venues/{demo}/review-form", "/rigs", "/account",
               "/venues/{last}/submissions/1", "/venues/{last}/submissions/1/reviews", "/venues/{last}/reviews",
               "/venues/{finished}/moderation", "/venues/{finished}/submissions/1/moderation",
-              "/venues/{finished}/review-marks", "/venues/{finished}/marking-scheme", "/venues/{finished}/marks"],
+              "/venues/{finished}/review-marks", "/venues/{finished}/review-marks/{finished_review}",
+              "/venues/{finished}/marking-scheme", "/venues/{finished}/marks"],
     "admin": ["/"],
 }
 
@@ -96,10 +97,13 @@ def _seed(live) -> dict:  # noqa: ANN001
                       checks=[{**check, "measured": 0.81, "passed": False}]))
         number = sub.number
         s.commit()
+        finished = s.exec(select(Venue).where(Venue.slug == FINISHED_SLUG)).one()
+        finished_review = s.exec(select(Review).join(Submission, Submission.id == Review.submission_id)
+                                 .where(Submission.venue_id == finished.id).order_by(Review.id)).first().id
         assert s.exec(select(Artifact).where(Artifact.submission_id == sub.id)).first() is not None
     review = seed_review_venue(live.engine)
     return {"slugs": {"demo": DEMO_SLUG, "last": LAST_TERM_SLUG, "finished": FINISHED_SLUG, "review": review["slug"],
-                      "number": number},
+                      "number": number, "finished_review": finished_review},
             "logins": {"student": (logins["student in a group"], DEMO_PASSWORD),
                        "ungrouped": (logins["student without a group"], DEMO_PASSWORD),
                        "author": (logins["author (last term)"], DEMO_PASSWORD),
@@ -254,3 +258,33 @@ def test_run_status_is_announced_through_a_stable_live_region(live_server, brows
     assert f"Run {run_id}" in text and "passed" in text
     assert page.evaluate("document.getElementById('announcer') === window.__announcer")
     page.context.close()
+
+
+def test_skip_link_landmarks_and_current_page(live_server, browser, world):  # noqa: ANN001
+    page = _signed_in(browser, live_server, world["logins"]["chair"])
+    page.goto(f"{live_server.url}/venues/{DEMO_SLUG}/groups")
+    assert page.locator("nav[aria-label='Main'] a[aria-current='page']").all_inner_texts() == ["Groups"]
+    crumbs = page.locator("nav[aria-label='Breadcrumb'] li")
+    assert [t.strip() for t in crumbs.all_inner_texts()] == ["Your venues", "MLSys 2026", "Groups"]
+    assert crumbs.last.locator("a").get_attribute("aria-current") == "page"
+    assert page.locator("h1").count() == 1
+    page.keyboard.press("Tab")  # the first stop is the skip link; following it puts the focus in <main>
+    assert page.evaluate("document.activeElement.textContent") == "Skip to the content"
+    page.keyboard.press("Enter")
+    page.wait_for_function("document.activeElement.id === 'main'")
+
+    page.goto(f"{live_server.url}/venues/{DEMO_SLUG}")
+    assert page.locator("[aria-current='step']").inner_text() == "submission"
+    assert page.locator("nav[aria-label='Breadcrumb'] [aria-current='page']").inner_text() == "MLSys 2026"
+    page.context.close()
+
+
+def test_no_smooth_scrolling_for_those_who_ask_for_less_motion(live_server, browser):  # noqa: ANN001
+    behaviour = {}
+    for motion in ("no-preference", "reduce"):
+        context = browser.new_context(reduced_motion=motion)
+        page = context.new_page()
+        page.goto(f"{live_server.url}/login")
+        behaviour[motion] = page.evaluate("getComputedStyle(document.documentElement).scrollBehavior")
+        context.close()
+    assert behaviour == {"no-preference": "smooth", "reduce": "auto"}
