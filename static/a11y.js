@@ -33,7 +33,8 @@
 
   document.addEventListener("htmx:sendError", function (evt) {
     if (evt.detail.target && evt.detail.target.id === "save-status") {
-      showSaveState("error", "Not saved: the server could not be reached. Your text is still here; it is saved with the next change.");
+      showSaveState("error", "Not saved: the server could not be reached. Your text is still here; " +
+                             "it is saved with the next change.");
     }
   });
 
