@@ -16,9 +16,10 @@ from app.demo import DEMO_PASSWORD, DEMO_SLUG, FINISHED_SLUG, LAST_TERM_SLUG, de
     seed_finished, seed_last_term
 from app.models import Artifact, Member, Review, Run, Submission, User, Venue
 from app.services import submissions as submission_service
-from tests.e2e.conftest import sign_in
+from tests.e2e.conftest import LiveServer, sign_in
 from tests.e2e.test_review_flow import PASSWORD as REVIEW_PASSWORD
 from tests.e2e.test_review_flow import _seed as seed_review_venue
+from tests.live import serve_in_thread
 
 pytestmark = pytest.mark.e2e
 AXE = Path(__file__).parent / "vendor" / "axe-core-4.14.1.min.js"
@@ -116,8 +117,15 @@ def _seed(live) -> dict:  # noqa: ANN001
 
 
 @pytest.fixture(scope="module")
-def world(live_server) -> dict:  # noqa: ANN001
-    return _seed(live_server)
+def a11y_server(tmp_path_factory: pytest.TempPathFactory):  # noqa: ANN201
+    """A server of its own: the demo's venues, members and assignments stay out of the other modules' database."""
+    with serve_in_thread(tmp_path_factory.mktemp("a11y"), secret_key="a11y-secret") as served:
+        yield LiveServer(served.url, served.settings, served.engine)
+
+
+@pytest.fixture(scope="module")
+def world(a11y_server) -> dict:  # noqa: ANN001
+    return _seed(a11y_server)
 
 
 def _violations(page) -> list[str]:  # noqa: ANN001
@@ -126,7 +134,7 @@ def _violations(page) -> list[str]:  # noqa: ANN001
     return [f"{v['id']} ({v['impact']}): {v['help']} at {v['nodes']}" for v in page.evaluate(RUN_AXE)]
 
 
-def test_no_axe_violation_on_any_page_of_any_role(live_server, browser, world):  # noqa: ANN001
+def test_no_axe_violation_on_any_page_of_any_role(a11y_server, browser, world):  # noqa: ANN001
     found: dict[str, list[str]] = {}
     opened = 0
     for role, paths in PAGES.items():
@@ -134,10 +142,10 @@ def test_no_axe_violation_on_any_page_of_any_role(live_server, browser, world): 
         page = context.new_page()
         page.set_default_timeout(30_000)
         if role != "anonymous":
-            sign_in(page, live_server.url, *world["logins"][role])
+            sign_in(page, a11y_server.url, *world["logins"][role])
         for entry in paths:
             path, want = entry if isinstance(entry, tuple) else (entry, 200)
-            response = page.goto(live_server.url + path.format(**world["slugs"]))
+            response = page.goto(a11y_server.url + path.format(**world["slugs"]))
             assert response.status == want, f"{role} {path}: {response.status}"
             opened += 1
             problems = _violations(page)
@@ -168,9 +176,9 @@ WATCH = """(id) => {
 }"""
 
 
-def test_autosave_status_is_one_live_region_whose_text_changes(live_server, browser, world):  # noqa: ANN001
-    page = _signed_in(browser, live_server, world["logins"]["writer"])
-    page.goto(f"{live_server.url}/venues/{world['slugs']['review']}/submissions/1/review")
+def test_autosave_status_is_one_live_region_whose_text_changes(a11y_server, browser, world):  # noqa: ANN001
+    page = _signed_in(browser, a11y_server, world["logins"]["writer"])
+    page.goto(f"{a11y_server.url}/venues/{world['slugs']['review']}/submissions/1/review")
     status = page.locator("#save-status")
     assert status.get_attribute("role") == "status" and status.get_attribute("aria-live") == "polite"
     page.evaluate(WATCH, "save-status")
@@ -199,9 +207,9 @@ def test_autosave_status_is_one_live_region_whose_text_changes(live_server, brow
     page.context.close()
 
 
-def test_refused_submit_focuses_its_problems_and_links_each_field(live_server, browser, world):  # noqa: ANN001
-    page = _signed_in(browser, live_server, world["logins"]["writer"])
-    page.goto(f"{live_server.url}/venues/{world['slugs']['review']}/submissions/1/review")
+def test_refused_submit_focuses_its_problems_and_links_each_field(a11y_server, browser, world):  # noqa: ANN001
+    page = _signed_in(browser, a11y_server, world["logins"]["writer"])
+    page.goto(f"{a11y_server.url}/venues/{world['slugs']['review']}/submissions/1/review")
     page.click("button:has-text('Submit review')")
     page.locator("#submit-problems").wait_for()
     assert page.evaluate("document.activeElement.id") == "submit-problems"
@@ -224,16 +232,16 @@ def test_refused_submit_focuses_its_problems_and_links_each_field(live_server, b
     page.context.close()
 
 
-def test_run_status_is_announced_through_a_stable_live_region(live_server, browser, world):  # noqa: ANN001
+def test_run_status_is_announced_through_a_stable_live_region(a11y_server, browser, world):  # noqa: ANN001
     """A running run's fragment polls; when the run passes, #announcer (the same node) says so."""
-    with Session(live_server.engine) as s:
+    with Session(a11y_server.engine) as s:
         venue = s.exec(select(Venue).where(Venue.slug == DEMO_SLUG)).one()
         sub = s.exec(select(Submission).where(Submission.venue_id == venue.id,
                                               Submission.number != world["slugs"]["number"])
                      .order_by(Submission.number)).first()
         author = s.exec(select(User).join(Member, Member.user_id == User.id)
                         .where(Member.group_id == sub.group_id)).first()
-        artifact = submission_service.artifact_from_archive(s, live_server.settings, author, venue, sub, _code_zip(),
+        artifact = submission_service.artifact_from_archive(s, a11y_server.settings, author, venue, sub, _code_zip(),
                                                             "code.zip")
         s.flush()
         now = datetime.now(UTC)
@@ -242,13 +250,13 @@ def test_run_status_is_announced_through_a_stable_live_region(live_server, brows
         s.add(run)
         s.commit()
         run_id, number = run.id, sub.number
-    page = _signed_in(browser, live_server, world["logins"]["chair"])
-    page.goto(f"{live_server.url}/venues/{DEMO_SLUG}/submissions/{number}/runs")
+    page = _signed_in(browser, a11y_server, world["logins"]["chair"])
+    page.goto(f"{a11y_server.url}/venues/{DEMO_SLUG}/submissions/{number}/runs")
     region = page.locator("#announcer")
     assert region.get_attribute("role") == "status" and region.get_attribute("aria-live") == "polite"
     page.evaluate("window.__announcer = document.getElementById('announcer')")
     page.wait_for_selector(f"#run-{run_id} .status[data-status='running']")
-    with Session(live_server.engine) as s:
+    with Session(a11y_server.engine) as s:
         stored = s.get(Run, run_id)
         stored.status, stored.finished_at, stored.duration_s = "passed", datetime.now(UTC), 12.5
         s.add(stored)
@@ -260,9 +268,9 @@ def test_run_status_is_announced_through_a_stable_live_region(live_server, brows
     page.context.close()
 
 
-def test_skip_link_landmarks_and_current_page(live_server, browser, world):  # noqa: ANN001
-    page = _signed_in(browser, live_server, world["logins"]["chair"])
-    page.goto(f"{live_server.url}/venues/{DEMO_SLUG}/groups")
+def test_skip_link_landmarks_and_current_page(a11y_server, browser, world):  # noqa: ANN001
+    page = _signed_in(browser, a11y_server, world["logins"]["chair"])
+    page.goto(f"{a11y_server.url}/venues/{DEMO_SLUG}/groups")
     assert page.locator("nav[aria-label='Main'] a[aria-current='page']").all_inner_texts() == ["Groups"]
     crumbs = page.locator("nav[aria-label='Breadcrumb'] li")
     assert [t.strip() for t in crumbs.all_inner_texts()] == ["Your venues", "MLSys 2026", "Groups"]
@@ -273,18 +281,18 @@ def test_skip_link_landmarks_and_current_page(live_server, browser, world):  # n
     page.keyboard.press("Enter")
     page.wait_for_function("document.activeElement.id === 'main'")
 
-    page.goto(f"{live_server.url}/venues/{DEMO_SLUG}")
+    page.goto(f"{a11y_server.url}/venues/{DEMO_SLUG}")
     assert page.locator("[aria-current='step']").inner_text() == "submission"
     assert page.locator("nav[aria-label='Breadcrumb'] [aria-current='page']").inner_text() == "MLSys 2026"
     page.context.close()
 
 
-def test_no_smooth_scrolling_for_those_who_ask_for_less_motion(live_server, browser):  # noqa: ANN001
+def test_no_smooth_scrolling_for_those_who_ask_for_less_motion(a11y_server, browser):  # noqa: ANN001
     behaviour = {}
     for motion in ("no-preference", "reduce"):
         context = browser.new_context(reduced_motion=motion)
         page = context.new_page()
-        page.goto(f"{live_server.url}/login")
+        page.goto(f"{a11y_server.url}/login")
         behaviour[motion] = page.evaluate("getComputedStyle(document.documentElement).scrollBehavior")
         context.close()
     assert behaviour == {"no-preference": "smooth", "reduce": "auto"}
