@@ -247,7 +247,7 @@ def test_author_reads_pseudonymous_reviews_responds_and_rates(live_server, brows
     page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
     _login(page, live_server.url, seed["ada"])
     page.goto(f"{live_server.url}/venues/{seed['slug']}/submissions/{seed['number']}/reviews")
-    headings = [h.strip() for h in page.locator("article.review h4").all_inner_texts()]
+    headings = [h.strip() for h in page.locator("article.review h2").all_inner_texts()]
     assert headings == ["Reviewer A", "Reviewer B"]
     html = page.content()
     leaks = [n for n in (*NAMES[1:], seed["bea"], seed["cy"]) if n in html]
