@@ -17,11 +17,11 @@ from app.errors import DomainError, NotSignedIn
 from app.jobs.mail import DeliverAfterResponse
 from app.migrate import ensure_migrated
 from app.routers import assignments, audit, auth, extensions, groups, members, reviews, runs, submissions, venues
-from app.routers import moderation, notifications
+from app.routers import contributions, moderation, notifications
 from app.settings import ROOT, Settings, get_settings
 
 ROUTERS = (auth, venues, members, groups, extensions, audit, submissions, assignments, runs, reviews, notifications,
-           moderation)
+           moderation, contributions)
 
 
 def _is_api(request: Request) -> bool:

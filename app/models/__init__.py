@@ -4,7 +4,7 @@ from app.models.account import ApiToken, LoginAttempt, User
 from app.models.assignment import Assignment, Bid, BidValue, Conflict, Origin, ReviewerInterest
 from app.models.audit import AuditEvent
 from app.models.claim import BadgeOverride, SubmissionClaim
-from app.models.contribution import ArtifactHistory
+from app.models.contribution import ArtifactHistory, IdentityClaim
 from app.models.review import (
     Audience,
     Comment,
@@ -46,7 +46,7 @@ from app.models.venue import (
 __all__ = [
     "Audience", "Comment", "NotificationSetting", "Pseudonym", "Rating", "Response", "Review", "ReviewForm",
     "ReviewHistory", "ReviewStatus", "SentNotification",
-    "Rig", "Run", "RunLog", "BadgeOverride", "SubmissionClaim", "ArtifactHistory",
+    "Rig", "Run", "RunLog", "BadgeOverride", "SubmissionClaim", "ArtifactHistory", "IdentityClaim",
     "PHASES", "ApiToken", "Assignment", "Bid", "BidValue", "Conflict", "Origin", "ReviewerInterest", "Artifact", "Revision", "Submission", "AuditEvent", "Deadline", "DeadlineKind", "Extension", "ExtensionStatus",
     "Group", "LoginAttempt", "Member", "Phase", "Role", "User", "Venue",
     "CalibrationExclusion", "CalibrationItem", "MarkingScheme", "MarkOverride", "MarkRelease", "ReleasedMark",

@@ -330,6 +330,22 @@ def can_view_artifact_original(st: Standing) -> bool:
     return st.staff or st.author
 
 
+@because("Who did what in a group is for the group's members and the venue's staff only.")
+def can_view_contributions(st: Standing) -> bool:
+    """The repository history per member names authors: the group and staff, never reviewers."""
+    return st.staff or st.author
+
+
+@because("Only the group's own members claim its git identities, and not once the venue is closed.")
+def can_claim_identity(st: Standing) -> bool:
+    return st.author and st.member is not None and st.phase != Phase.closed.value
+
+
+@because("Only the venue's chairs map git identities to members.")
+def can_map_identity(st: Standing) -> bool:
+    return st.chair
+
+
 @because("Only chairs and TAs see this page.")
 def can_view_submission_staff_page(user: User, member: Member | None, venue: Venue) -> bool:
     """The staff page of a submission (identities, original PDFs, manifest problems): chairs and TAs."""

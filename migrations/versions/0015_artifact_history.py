@@ -1,4 +1,5 @@
-"""artifact history: the git history of an artifact version, summarised at snapshot time
+"""artifact history and identity claims: the git history of an artifact version, summarised at snapshot time,
+and which git identities count as which group member's
 
 Revision ID: 0015
 Revises: 0009
@@ -27,7 +28,26 @@ def upgrade() -> None:
     sa.PrimaryKeyConstraint('id'),
     sa.UniqueConstraint('artifact_id')
     )
+    op.create_table('identityclaim',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('group_id', sa.Integer(), nullable=False),
+    sa.Column('member_id', sa.Integer(), nullable=False),
+    sa.Column('email', sa.String(length=320), nullable=False),
+    sa.Column('origin', sa.String(length=10), nullable=False),
+    sa.Column('disputed_by', sa.Integer(), nullable=True),
+    sa.Column('created_at', app.models.base.UTCDateTime(timezone=True), nullable=False),
+    sa.ForeignKeyConstraint(['group_id'], ['group.id'], ),
+    sa.ForeignKeyConstraint(['member_id'], ['member.id'], ),
+    sa.ForeignKeyConstraint(['disputed_by'], ['member.id'], ),
+    sa.PrimaryKeyConstraint('id'),
+    sa.UniqueConstraint('group_id', 'email')
+    )
+    op.create_index('ix_identityclaim_group_id', 'identityclaim', ['group_id'], unique=False)
+    op.create_index('ix_identityclaim_member_id', 'identityclaim', ['member_id'], unique=False)
 
 
 def downgrade() -> None:
+    op.drop_index('ix_identityclaim_member_id', table_name='identityclaim')
+    op.drop_index('ix_identityclaim_group_id', table_name='identityclaim')
+    op.drop_table('identityclaim')
     op.drop_table('artifacthistory')

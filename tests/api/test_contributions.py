@@ -81,3 +81,45 @@ def test_an_archive_has_no_history_and_says_so(venue_cast, as_user, cli, capsys)
     assert _create(student, venue).status_code == 200
     code, out, _err = cli(capsys, "contributions", "--venue", venue.slug, "1", "--json")
     assert code == 0 and "No code was submitted from a git repository" in json.loads(out)["note"]
+
+
+def test_identity_claims_disputes_and_chair_mapping(venue_cast, as_user, make, db, tmp_path):  # noqa: ANN001
+    """Members claim identities of their history; a second claim is a dispute the chair sees and settles; nobody
+    outside the group (a reviewer, a loner) reads or changes any of it."""
+    from app.models import IdentityClaim
+
+    venue, cast = venue_cast
+    _other, mate_m = make.member(venue, "student", group=cast["group"], name="Mate Two")
+    student, chair = as_user(cast["student"]), as_user(cast["chair"])
+    mate = as_user(_other)
+    assert _create(student, venue).status_code == 200
+    base = f"/api/v1/venues/{venue.slug}/submissions/1/contributions"
+    assert student.post(base + "/identities", json={"email": "Stu@Laptop.local"}).status_code == 201
+    # a teammate says it is theirs: refused, but recorded for the chair
+    r = mate.post(base + "/identities", json={"email": "stu@laptop.local"})
+    assert r.status_code == 409 and r.json()["code"] == "identity-disputed"
+    claim = db.exec(select(IdentityClaim)).one()
+    db.refresh(claim)
+    assert claim.member_id == cast["members"]["student"].id and claim.disputed_by == mate_m.id
+    assert chair.get(base).json()["claims"][0]["disputed_by"] == mate_m.id
+    # the chair settles it for the teammate
+    r = chair.post(base + "/identities", json={"email": "stu@laptop.local", "member_id": mate_m.id})
+    assert r.status_code == 201 and r.json()["origin"] == "chair"
+    db.refresh(claim)
+    assert claim.member_id == mate_m.id and claim.disputed_by is None
+    # the student no longer owns it, so cannot withdraw it; the teammate can
+    assert student.delete(base + "/identities/stu@laptop.local").status_code == 404
+    assert mate.delete(base + "/identities/stu@laptop.local").status_code == 204
+    assert db.exec(select(IdentityClaim)).all() == []
+    # bad input: not an email; a chair mapping to someone outside the group
+    assert student.post(base + "/identities", json={"email": "x"}).status_code == 422
+    r = chair.post(base + "/identities", json={"email": "a@b.c", "member_id": cast["members"]["loner"].id})
+    assert r.status_code == 422 and "member of the submitting group" in r.json()["detail"]
+    # outside the group: nothing to read, nothing to claim
+    for who in ("reviewer", "loner"):
+        c = as_user(cast[who])
+        assert c.get(base).status_code in (403, 404)
+        assert c.post(base + "/identities", json={"email": "z@uni.example"}).status_code in (403, 404)
+    # a member cannot map (member_id) or claim for someone else
+    assert student.post(base + "/identities", json={"email": "q@uni.example", "member_id": mate_m.id}).status_code == 403
+    assert db.exec(select(IdentityClaim)).all() == []

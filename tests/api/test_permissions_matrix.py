@@ -44,6 +44,7 @@ CASES = [
     ("GET", "/api/v1/venues/{slug}/submissions/1/artifact/files/README.md", None,
      {"student", "ta", "chair", "admin"}),
     ("GET", "/api/v1/venues/{slug}/submissions/1/claims", None, {"student", "ta", "chair", "admin"}),
+    ("GET", "/api/v1/venues/{slug}/submissions/1/contributions", None, {"student", "ta", "chair", "admin"}),
     ("GET", "/api/v1/venues/{slug}/submissions/1/badges", None, {"student", "ta", "chair", "admin"}),
     ("PUT", "/api/v1/venues/{slug}/submissions/1/badges/available", {"granted": True, "reason": "Checked by hand."},
      {"chair", "admin"}),
@@ -280,7 +281,12 @@ PAGE_FORMS = {
 # ---- API routes checked per role in another module (they need data this matrix does not build) -----------------
 _RUNS = "tests/api/test_runs.py::"
 _ASSIGN = "tests/api/test_assignments.py::"
+_CONTRIB = "tests/api/test_contributions.py::"
 ELSEWHERE = {
+    ("POST", "/api/v1/venues/{slug}/submissions/{number}/contributions/identities"):
+        _CONTRIB + "test_identity_claims_disputes_and_chair_mapping",
+    ("DELETE", "/api/v1/venues/{slug}/submissions/{number}/contributions/identities/{email}"):
+        _CONTRIB + "test_identity_claims_disputes_and_chair_mapping",
     ("GET", "/api/v1/me"): "tests/api/test_accounts.py::test_api_tokens_authenticate_and_can_be_revoked",
     ("GET", "/api/v1/tokens"): "tests/api/test_accounts.py::test_api_tokens_authenticate_and_can_be_revoked",
     ("POST", "/api/v1/tokens"): "tests/api/test_accounts.py::test_api_tokens_authenticate_and_can_be_revoked",
