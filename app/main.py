@@ -3,19 +3,21 @@
 from contextlib import asynccontextmanager
 from urllib.parse import quote
 
-from fastapi import FastAPI, Request
+from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse
 from fastapi.staticfiles import StaticFiles
 from starlette.middleware.sessions import SessionMiddleware
 
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import OperationalError
 
 from app import jobs  # noqa: F401 — registers the after-commit handlers and background jobs
-from app.db import get_engine, make_engine
-from app.errors import DomainError, NotSignedIn
+from app.db import get_engine, is_busy, make_engine
+from app.errors import Busy, DomainError, NotSignedIn
 from app.jobs.mail import DeliverAfterResponse
 from app.migrate import ensure_migrated
+from app.paths import bounded_path_ids
 from app.routers import assignments, audit, auth, extensions, groups, members, reviews, runs, submissions, venues
 from app.routers import moderation, notifications
 from app.settings import ROOT, Settings, get_settings
@@ -42,6 +44,7 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
         yield
 
     app = FastAPI(title="ReproReview", version="0.1.0", lifespan=lifespan,
+                  dependencies=[Depends(bounded_path_ids)],  # an id above 2**63: 404, not a driver's overflow
                   description="Double-blind peer review of course project papers and code. "
                               "Authenticate scripts with `Authorization: Bearer <token>` (create one on /account).")
     app.state.settings = settings
@@ -60,13 +63,21 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
             body = {"detail": exc.message, "code": exc.code}
             if exc.details is not None:
                 body["details"] = exc.details
-            return JSONResponse(body, status_code=exc.status_code)
+            return JSONResponse(body, status_code=exc.status_code, headers=exc.headers)
         if isinstance(exc, NotSignedIn):
             return RedirectResponse(f"/login?next={quote(request.url.path)}", status_code=303)
         from app.web import render
 
-        return render(request, "pages/error.html", {"message": exc.message, "status": exc.status_code},
+        page = render(request, "pages/error.html", {"message": exc.message, "status": exc.status_code},
                       status_code=exc.status_code)
+        page.headers.update(exc.headers or {})
+        return page
+
+    @app.exception_handler(OperationalError)
+    async def database_busy(request: Request, exc: OperationalError):  # noqa: ANN202
+        if not is_busy(exc):
+            raise exc
+        return await domain_error(request, Busy("The database is busy with other changes. Try again in a moment."))
 
     @app.exception_handler(RequestValidationError)
     async def validation_error(request: Request, exc: RequestValidationError):  # noqa: ANN202
