@@ -20,6 +20,7 @@ from app.migrate import ensure_migrated
 from app.paths import bounded_path_ids
 from app.routers import assignments, audit, auth, extensions, groups, members, reviews, runs, submissions, venues
 from app.routers import moderation, notifications
+from app.services.artifacts import store
 from app.settings import ROOT, Settings, get_settings
 
 ROUTERS = (auth, venues, members, groups, extensions, audit, submissions, assignments, runs, reviews, notifications,
@@ -41,6 +42,7 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
     async def lifespan(_app: FastAPI):  # noqa: ANN202
         if check_schema:
             ensure_migrated(engine)
+        store(settings).cleanup_temp()  # crashed writers' .tmp-* files (older than an hour: not a live upload's)
         yield
 
     app = FastAPI(title="ReproReview", version="0.1.0", lifespan=lifespan,
