@@ -4,9 +4,11 @@ from contextlib import asynccontextmanager
 from urllib.parse import quote
 
 from fastapi import Depends, FastAPI, Request
+from fastapi.exception_handlers import http_exception_handler
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse
 from fastapi.staticfiles import StaticFiles
+from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.middleware.sessions import SessionMiddleware
 
 from sqlalchemy.engine import Engine
@@ -17,6 +19,7 @@ from app.db import get_engine, is_busy, make_engine
 from app.errors import Busy, DomainError, NotSignedIn
 from app.jobs.mail import DeliverAfterResponse
 from app.migrate import ensure_migrated
+from app.openapi import install_openapi
 from app.paths import bounded_path_ids
 from app.routers import assignments, audit, auth, extensions, groups, members, reviews, runs, submissions, venues
 from app.routers import moderation, notifications
@@ -81,6 +84,14 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
             raise exc
         return await domain_error(request, Busy("The database is busy with other changes. Try again in a moment."))
 
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, exc: StarletteHTTPException):  # noqa: ANN202
+        if not _is_api(request):
+            return await http_exception_handler(request, exc)
+        code = {404: "not-found", 405: "method-not-allowed"}.get(exc.status_code, "http-error")
+        return JSONResponse({"detail": str(exc.detail), "code": code}, status_code=exc.status_code,
+                            headers=getattr(exc, "headers", None))
+
     @app.exception_handler(RequestValidationError)
     async def validation_error(request: Request, exc: RequestValidationError):  # noqa: ANN202
         problems = [{"field": ".".join(str(p) for p in e.get("loc", ())[1:]), "message": e.get("msg", "")}
@@ -91,6 +102,8 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
         from app.web import render
 
         return render(request, "pages/error.html", {"message": message, "status": 422}, status_code=422)
+
+    install_openapi(app)  # error bodies and statuses as served (app.openapi)
 
     @app.get("/healthz", include_in_schema=False)
     def healthz() -> dict:

@@ -8,6 +8,7 @@ from fastapi import APIRouter, File, Form, Request, UploadFile
 from fastapi.responses import PlainTextResponse, Response
 from pydantic import BaseModel, Field
 
+from app import schemas
 from app.db import SessionDep, discard
 from app.deps import SettingsDep, VenueCtx
 from app.errors import BadInput, DomainError, NotFound
@@ -148,7 +149,8 @@ def api_import(session: SessionDep, ctx: VenueCtx, file: Annotated[UploadFile, F
     return _assignment_rows(session, ctx)
 
 
-@api.get("/venues/{slug}/assignments/export", response_class=PlainTextResponse)
+@api.get("/venues/{slug}/assignments/export", response_class=Response,
+         responses=schemas.served_as("text/csv", description="The assignment, CSV"))
 def api_export(session: SessionDep, ctx: VenueCtx) -> PlainTextResponse:
     require(permissions.can_view_assignments, ctx.user, ctx.member, ctx.venue)
     return PlainTextResponse(service.export_csv(session, ctx.venue), media_type="text/csv",

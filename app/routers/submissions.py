@@ -326,7 +326,8 @@ def api_revisions(session: SessionDep, ctx: VisibleSubmission):  # noqa: ANN201
     return [_revision_for(session, ctx.standing, ctx.sub, r, revs[0].id) for r in revs]
 
 
-@api.get("/venues/{slug}/submissions/{number}/revisions/{revision_id}/pdf")
+@api.get("/venues/{slug}/submissions/{number}/revisions/{revision_id}/pdf", response_class=Response,
+         responses=schemas.served_as("application/pdf", description="The PDF"))
 def api_revision_pdf(revision_id: int, session: SessionDep, settings: SettingsDep, ctx: VisibleSubmission,
                      copy: str = "reviewer") -> Response:
     """The PDF: `copy=reviewer` (metadata scrubbed, the default) or `copy=original` (authors and chairs).
@@ -376,7 +377,8 @@ def api_artifact_files(session: SessionDep, settings: SettingsDep, ctx: VisibleS
     return [{"path": p, "size": s} for p, s in list_files(service.store(settings), sha)]
 
 
-@api.get("/venues/{slug}/submissions/{number}/artifact/files/{path:path}")
+@api.get("/venues/{slug}/submissions/{number}/artifact/files/{path:path}", response_class=Response,
+         responses=schemas.served_as("text/plain", "application/octet-stream", description="The file's bytes"))
 def api_artifact_file(path: str, session: SessionDep, settings: SettingsDep, ctx: VisibleSubmission,
                       view: str = "anonymized") -> Response:
     """One file's bytes (`view=original` only for authors and staff; anyone else always reads the anonymized view)."""
