@@ -57,6 +57,21 @@ def _checked_upload(session, settings, ctx, sub: Submission, data: bytes, filena
     return service.record_revision(session, ctx.user, ctx.venue, sub, prepared)
 
 
+def _snapshot_artifact(session, settings, ctx, sub: Submission, *, data: bytes | None = None,  # noqa: ANN001, ANN202
+                       filename: str = "", repo_url: str = "", commit: str = ""):
+    """Like _checked_upload: check, then snapshot (a clone may take minutes) with no transaction open, so no
+    connection or write lock is held meanwhile, then write the row as a writer."""
+    service.check_artifact_open(session, ctx.venue, sub)
+    release(session)
+    if data is not None:
+        snap = service.snapshot_archive(settings, data, filename or "artifact.zip")
+        return service.record_artifact(session, settings, ctx.user, ctx.venue, sub, snap,
+                                       archive_name=filename or "artifact.zip")
+    snap = service.snapshot_git(settings, repo_url, commit)
+    return service.record_artifact(session, settings, ctx.user, ctx.venue, sub, snap, repo_url=repo_url,
+                                   commit=commit)
+
+
 def revision_out(rev, current_id: int | None, *, report: dict | None = None,  # noqa: ANN001
                  identities: bool = True) -> schemas.RevisionOut:
     """Without `identities` (reviewers), no uploaded file name; `report` is the format report this viewer reads
@@ -164,8 +179,8 @@ def my_artifact(request: Request, session: SessionDep, settings: SettingsDep, ct
     def save():  # noqa: ANN202
         sub = _own_submission(session, ctx)
         if data is not None:
-            return service.artifact_from_archive(session, settings, ctx.user, ctx.venue, sub, data, archive.filename)
-        return service.artifact_from_git(session, settings, ctx.user, ctx.venue, sub, repo_url, commit)
+            return _snapshot_artifact(session, settings, ctx, sub, data=data, filename=archive.filename)
+        return _snapshot_artifact(session, settings, ctx, sub, repo_url=repo_url, commit=commit)
     return form_action(request, session, save, success=lambda a: f"Code snapshot stored ({a.file_count} files).",
                        next_url=_my_url(ctx), back_url=_my_url(ctx))
 
@@ -350,8 +365,7 @@ def api_artifact_git(number: int, body: schemas.GitArtifactIn, session: SessionD
                      ctx: VenueCtx):  # noqa: ANN201
     """Snapshot a git repository at a commit (the service fetches it with git, with a timeout and a size limit)."""
     sub = _own_submission(session, ctx, number)
-    return artifact_out(service.artifact_from_git(session, settings, ctx.user, ctx.venue, sub, body.repo_url,
-                                                  body.commit))
+    return artifact_out(_snapshot_artifact(session, settings, ctx, sub, repo_url=body.repo_url, commit=body.commit))
 
 
 @api.post("/venues/{slug}/submissions/{number}/artifact/archive", response_model=schemas.ArtifactOut,
@@ -362,8 +376,8 @@ def api_artifact_archive(number: int, request: Request, session: SessionDep, set
     _check_length(request, settings.artifact_max_bytes)
     sub = _own_submission(session, ctx, number)
     data = service.read_limited(file.file, settings.artifact_max_bytes)
-    return artifact_out(service.artifact_from_archive(session, settings, ctx.user, ctx.venue, sub, data,
-                                                      file.filename or "artifact.zip"))
+    return artifact_out(_snapshot_artifact(session, settings, ctx, sub, data=data,
+                                           filename=file.filename or "artifact.zip"))
 
 
 @api.get("/venues/{slug}/submissions/{number}/artifact/files")
