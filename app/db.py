@@ -75,6 +75,13 @@ def begin_write(session: Session) -> None:
         session.connection(execution_options={"sqlite_immediate": True})
 
 
+def begin_read(session: Session) -> None:
+    """Start the session's next transaction as a plain reader even in a writing request (SQLite: BEGIN, not
+    IMMEDIATE), for a long read that holds no lock (a solve's planning); `start_write` before its write."""
+    if session.get_bind().dialect.name == "sqlite" and not session.in_transaction():
+        session.connection(execution_options={"sqlite_immediate": False})
+
+
 def release(session: Session) -> None:
     """End the request's transaction now, before a long wait that needs no database (streaming a file, reading a
     snapshot, checking an upload, waiting for a worker thread): the connection goes back to the pool and the next

@@ -88,3 +88,45 @@ def test_overlapping_writers_never_get_a_500(tmp_path):  # noqa: ANN001
         print(dict(statuses))
         # Most writers simply waited their turn; a 503 is for one that waited the whole busy timeout.
         assert sum(c for (_n, code), c in statuses.items() if code == 503) <= len(threads) * ROUNDS // 10, statuses
+
+
+def test_a_writing_request_takes_the_lock_up_front_and_a_long_read_does_not(tmp_path):  # noqa: ANN001
+    """writer_engine (POST/PUT/PATCH/DELETE on SQLite) begins IMMEDIATE: others wait for it rather than it failing
+    later; begin_read lets a long read of such a request (a solve's planning) hold no lock."""
+    import sqlite3
+
+    from app.db import begin_read, make_engine, writer_engine
+    from app.migrate import upgrade
+    from app.models import Venue
+
+    url = f"sqlite:///{tmp_path / 'locks.db'}"
+    upgrade(url)
+    engine = make_engine(url)
+
+    def other_writer_can_write() -> bool:
+        con = sqlite3.connect(tmp_path / "locks.db", timeout=0.2, isolation_level=None)
+        try:
+            con.execute("BEGIN IMMEDIATE")
+            con.execute("ROLLBACK")
+            return True
+        except sqlite3.OperationalError as exc:
+            assert "locked" in str(exc)
+            return False
+        finally:
+            con.close()
+
+    try:
+        with Session(writer_engine(engine)) as writing:
+            writing.exec(select(Venue)).all()
+            assert not other_writer_can_write()  # the request holds the write lock from its first read
+            writing.commit()
+            assert other_writer_can_write()
+            begin_read(writing)
+            writing.exec(select(Venue)).all()
+            assert other_writer_can_write()  # a long read holds none
+            writing.commit()
+        with Session(engine) as reading:  # a GET reads as before
+            reading.exec(select(Venue)).all()
+            assert other_writer_can_write()
+    finally:
+        engine.dispose()
