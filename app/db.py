@@ -8,7 +8,7 @@ from typing import Annotated
 from fastapi import Depends, Request
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import DataError, OperationalError
 from sqlalchemy.pool import StaticPool
 from sqlmodel import Session, create_engine
 
@@ -64,6 +64,20 @@ def is_busy(exc: BaseException) -> bool:
         return True
     text = str(exc.orig).lower()
     return "database is locked" in text or "database table is locked" in text
+
+
+def refused_value(exc: BaseException) -> str | None:
+    """The reason a database refused a value from the input (None: some other error): a number beyond 64 bits,
+    text with a NUL byte."""
+    text = str(getattr(exc, "orig", exc)).lower()
+    if isinstance(exc, OverflowError) and ("too large" in text or "int" in text):
+        return "A number in the request is too large (the most is 9223372036854775807)."
+    if isinstance(exc, DataError):
+        if "nul (0x00)" in text:
+            return "Text in the request may not contain NUL (0x00) characters."
+        if "out of range" in text:
+            return "A number in the request is out of range."
+    return None
 
 
 def begin_write(session: Session) -> None:

@@ -12,11 +12,11 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.middleware.sessions import SessionMiddleware
 
 from sqlalchemy.engine import Engine
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import DataError, OperationalError
 
 from app import jobs  # noqa: F401 — registers the after-commit handlers and background jobs
-from app.db import get_engine, is_busy, make_engine
-from app.errors import Busy, DomainError, NotSignedIn
+from app.db import get_engine, is_busy, make_engine, refused_value
+from app.errors import BadInput, Busy, DomainError, NotSignedIn
 from app.jobs.mail import DeliverAfterResponse
 from app.migrate import ensure_migrated
 from app.openapi import install_openapi
@@ -83,6 +83,16 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
         if not is_busy(exc):
             raise exc
         return await domain_error(request, Busy("The database is busy with other changes. Try again in a moment."))
+
+    @app.exception_handler(DataError)
+    @app.exception_handler(OverflowError)
+    async def database_refused_value(request: Request, exc: Exception):  # noqa: ANN202
+        # A value no column can hold: a number beyond 64 bits (sqlite3 raises OverflowError, PostgreSQL "out of
+        # range"), text with a NUL byte (PostgreSQL). The input is wrong, not the server.
+        problem = refused_value(exc)
+        if problem is None:
+            raise exc
+        return await domain_error(request, BadInput(problem))
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException):  # noqa: ANN202

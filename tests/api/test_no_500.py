@@ -129,3 +129,29 @@ def test_other_operational_errors_stay_server_errors(world, as_user, monkeypatch
     client = as_user(cast["chair"])
     quiet = TestClient(client.app, headers=dict(client.headers), raise_server_exceptions=False)
     assert quiet.get(f"/api/v1/venues/{venue.slug}").status_code == 500
+
+
+def test_a_body_number_beyond_64_bits_is_a_422(world, as_user, db):  # noqa: ANN001
+    venue, cast = world
+    chair = as_user(cast["chair"])
+    r = chair.post(f"/api/v1/venues/{venue.slug}/groups/move", json={"member_id": HUGE, "group_id": None})
+    assert r.status_code in (404, 422), r.text  # never a driver's OverflowError
+    assert r.json()["code"] in ("not-found", "bad-input")
+    r = chair.post(f"/api/v1/venues/{venue.slug}/conflicts", json={"member_id": HUGE, "group_id": HUGE})
+    assert r.status_code in (404, 422), r.text
+
+
+def test_values_the_database_refuses_are_bad_input_not_server_errors():
+    from sqlalchemy.exc import DataError
+
+    from app.db import refused_value
+
+    class PgDataError(Exception):
+        pass
+
+    assert "NUL" in refused_value(DataError("INSERT", {}, PgDataError(
+        "PostgreSQL text fields cannot contain NUL (0x00) bytes")))
+    assert "out of range" in refused_value(DataError("INSERT", {}, PgDataError("integer out of range")))
+    assert "too large" in refused_value(OverflowError("Python int too large to convert to SQLite INTEGER"))
+    assert refused_value(DataError("INSERT", {}, PgDataError("invalid input syntax for type json"))) is None
+    assert refused_value(OverflowError("math range error")) is None
