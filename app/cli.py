@@ -290,6 +290,29 @@ def cmd_sweep_runs(args: argparse.Namespace) -> int:  # noqa: ARG001
     return 0
 
 
+def cmd_gc(args: argparse.Namespace) -> int:
+    """Remove blobs no row references (older than the grace period) and crashed writers' temp files (cron-safe)."""
+    from sqlmodel import Session
+
+    from app.db import get_engine
+    from app.services.artifacts import store
+    from app.services.blob_gc import collect_garbage
+    from app.storage import human_size
+
+    blobs = store(_settings())
+    with Session(get_engine()) as session:
+        report = collect_garbage(session, blobs, grace_s=args.grace_hours * 3600, dry_run=args.dry_run)
+    verb = "would remove" if args.dry_run else "removed"
+    for sha in report.removed:
+        print(f"{verb} {sha}")
+    for sha in report.young:
+        print(f"kept {sha} (unreferenced, but stored less than {args.grace_hours:g} h ago)")
+    print(f"{verb} {len(report.removed)} unreferenced blob(s) ({human_size(report.freed_bytes)}) and "
+          f"{report.temp_removed} temp file(s); kept {report.referenced} referenced and {len(report.young)} recent "
+          f"unreferenced blob(s)")
+    return 0
+
+
 def cmd_notify(args: argparse.Namespace) -> int:
     """Mail: `digest` queues and sends today's deadline digests; `send` sends pending mail and retries failures."""
     from datetime import datetime
@@ -462,6 +485,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("sweep-runs", help="re-queue runs of silent rigs and runs the queue lost (run it from cron)")
     p.set_defaults(func=cmd_sweep_runs)
+
+    p = sub.add_parser("gc", help="remove blobs no row references and crashed uploads' temp files (cron-safe)")
+    p.add_argument("--grace-hours", type=float, default=1.0,
+                   help="only blobs and temp files older than this (default 1): uploads in progress are safe")
+    p.add_argument("--dry-run", action="store_true", help="only print what would be removed")
+    p.set_defaults(func=cmd_gc)
 
     p = sub.add_parser("notify", help="email: daily deadline digest, and sending/retrying the outbox (run from cron)")
     nsub = p.add_subparsers(dest="notify_command", required=True)

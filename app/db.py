@@ -1,5 +1,6 @@
 """Database engine, the per-request session, and the boundary helpers routes use instead of commit/rollback."""
 
+import logging
 from collections.abc import Iterator
 from functools import lru_cache
 from typing import Annotated
@@ -7,10 +8,13 @@ from typing import Annotated
 from fastapi import Depends, Request
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import DataError, OperationalError
 from sqlalchemy.pool import StaticPool
 from sqlmodel import Session, create_engine
 
 from app.settings import get_settings
+
+log = logging.getLogger(__name__)
 
 
 def make_engine(url: str) -> Engine:
@@ -51,6 +55,31 @@ def get_engine() -> Engine:
     return make_engine(get_settings().resolved_database_url)
 
 
+def is_busy(exc: BaseException) -> bool:
+    """A write that lost a race for a lock and may simply be tried again: SQLite "database is locked" (busy
+    timeout spent, or a stale snapshot), PostgreSQL serialization failure, deadlock or lock timeout."""
+    if not isinstance(exc, OperationalError):
+        return False
+    if getattr(exc.orig, "sqlstate", None) in ("40001", "40P01", "55P03"):
+        return True
+    text = str(exc.orig).lower()
+    return "database is locked" in text or "database table is locked" in text
+
+
+def refused_value(exc: BaseException) -> str | None:
+    """The reason a database refused a value from the input (None: some other error): a number beyond 64 bits,
+    text with a NUL byte."""
+    text = str(getattr(exc, "orig", exc)).lower()
+    if isinstance(exc, OverflowError) and ("too large" in text or "int" in text):
+        return "A number in the request is too large (the most is 9223372036854775807)."
+    if isinstance(exc, DataError):
+        if "nul (0x00)" in text:
+            return "Text in the request may not contain NUL (0x00) characters."
+        if "out of range" in text:
+            return "A number in the request is out of range."
+    return None
+
+
 def begin_write(session: Session) -> None:
     """Start the session's next transaction as a writer (SQLite: BEGIN IMMEDIATE; elsewhere a no-op).
 
@@ -58,6 +87,13 @@ def begin_write(session: Session) -> None:
     """
     if session.get_bind().dialect.name == "sqlite" and not session.in_transaction():
         session.connection(execution_options={"sqlite_immediate": True})
+
+
+def begin_read(session: Session) -> None:
+    """Start the session's next transaction as a plain reader even in a writing request (SQLite: BEGIN, not
+    IMMEDIATE), for a long read that holds no lock (a solve's planning); `start_write` before its write."""
+    if session.get_bind().dialect.name == "sqlite" and not session.in_transaction():
+        session.connection(execution_options={"sqlite_immediate": False})
 
 
 def release(session: Session) -> None:
@@ -89,15 +125,46 @@ def defer_write(request: Request, write) -> None:  # noqa: ANN001
 
 
 def finish_request(request: Request, session: Session) -> None:
-    """The request boundary: deferred bookkeeping, then one commit."""
-    for write in getattr(request.state, "deferred_writes", ()):
-        write(session)
+    """The request boundary: one commit, then the deferred bookkeeping in a short writer transaction of its own
+    (a GET's read snapshot would otherwise be upgraded to a write, which SQLite may refuse at once). Bookkeeping
+    that finds the database busy is dropped with a warning: the request's own work is committed already."""
+    deferred = getattr(request.state, "deferred_writes", ())
     session.commit()
+    if not deferred:
+        return
+    try:
+        begin_write(session)
+        for write in deferred:
+            write(session)
+        session.commit()
+    except OperationalError as exc:
+        if not is_busy(exc):
+            raise
+        session.rollback()
+        log.warning("deferred bookkeeping dropped, the database is busy: %s", exc)
+
+
+@lru_cache(maxsize=8)
+def writer_engine(engine: Engine) -> Engine:
+    """The engine whose every transaction begins as a writer (SQLite: BEGIN IMMEDIATE), same pool."""
+    return engine.execution_options(sqlite_immediate=True)
+
+
+def request_engine(request: Request) -> Engine:
+    """The engine a request's session uses. On SQLite a request that may write (POST, PUT, PATCH, DELETE)
+    starts every transaction as a writer: it waits its turn (busy timeout) instead of reading first and then
+    failing at once with "database is locked" when its read snapshot went stale before its first write (a
+    read upgraded to a write is not covered by the busy timeout). Slow steps end the transaction first
+    (`release`), so they hold no lock; GETs read as before."""
+    engine = request.app.state.engine
+    if request.method not in ("GET", "HEAD", "OPTIONS") and engine.dialect.name == "sqlite":
+        return writer_engine(engine)
+    return engine
 
 
 def get_session(request: Request) -> Iterator[Session]:
     """One session per request on the app's engine; the request boundary commits once, errors roll back."""
-    with Session(request.app.state.engine, expire_on_commit=False) as session:
+    with Session(request_engine(request), expire_on_commit=False) as session:
         try:
             yield session
             finish_request(request, session)

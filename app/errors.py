@@ -6,6 +6,7 @@ class DomainError(Exception):
 
     status_code = 400
     code = "bad-request"
+    headers: dict[str, str] | None = None  # sent with the answer (Retry-After)
 
     def __init__(self, message: str, *, details: list | dict | None = None) -> None:
         super().__init__(message)
@@ -59,3 +60,11 @@ class RateLimited(DomainError):
 class CsrfError(DomainError):
     status_code = 403
     code = "csrf"
+
+
+class Busy(DomainError):
+    """The database stayed locked by other writers for the whole busy timeout: nothing was changed; try again."""
+
+    status_code = 503
+    code = "busy"
+    headers = {"Retry-After": "2"}

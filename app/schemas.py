@@ -233,3 +233,10 @@ class SubmissionOut(BaseModel):
 class GitArtifactIn(BaseModel):
     repo_url: str
     commit: str
+
+
+def served_as(*media_types: str, description: str = "The file") -> dict:
+    """`responses=` for a route that answers a file rather than JSON (with `response_class=Response`), so the
+    OpenAPI description declares the content types it really serves."""
+    return {200: {"description": description,
+                  "content": {m: {"schema": {"type": "string", "format": "binary"}} for m in media_types}}}

@@ -103,7 +103,7 @@ class BlobStore:
     def put_bytes(self, data: bytes) -> str:
         """Store ``data``; return its sha256 hex id."""
         sha = hashlib.sha256(data).hexdigest()
-        if self.exists(sha):
+        if self._reuse(sha):
             return sha
         fd, tmp = self._mkstemp()
         try:
@@ -172,7 +172,47 @@ class BlobStore:
         self.tmp_dir.mkdir(parents=True, exist_ok=True)
         return Path(tempfile.mkdtemp(prefix=_TMP_PREFIX + "dir-", dir=self.tmp_dir))
 
+    def blob_mtime(self, sha: str) -> float:
+        """When a blob was last stored (written, or written again by a later upload of the same bytes)."""
+        return self.path(sha).stat().st_mtime
+
+    def remove_if_older(self, sha: str, cutoff: float) -> bool:
+        """Remove a blob last stored before ``cutoff`` (a time.time()); False when it is younger or gone.
+
+        Safe beside writers of the same bytes: the blob is first renamed away, then its time is read again. A
+        writer that stored it again before the rename made it young (it is put back); one that comes after the
+        rename finds no blob and writes it anew (see ``_reuse``)."""
+        final = self.path(sha)
+        try:
+            if final.stat().st_mtime >= cutoff:
+                return False
+            self.tmp_dir.mkdir(parents=True, exist_ok=True)
+            doomed = self.tmp_dir / f"{_TMP_PREFIX}gc-{sha}-{os.getpid()}"
+            os.replace(final, doomed)
+        except FileNotFoundError:
+            return False
+        if doomed.stat().st_mtime >= cutoff:  # stored again just before the rename: keep it
+            try:
+                os.link(doomed, final)
+            except FileExistsError:
+                pass
+            _unlink_quiet(doomed)
+            return False
+        _unlink_quiet(doomed)
+        return True
+
     # -- internals --------------------------------------------------------------------
+
+    def _reuse(self, sha: str) -> bool:
+        """True when the blob is already stored; its time is renewed, so a collector (``reproreview gc``)
+        running now treats it as young while the row that will reference it is being written."""
+        try:
+            os.utime(self.path(sha))
+        except FileNotFoundError:
+            return False
+        except PermissionError:  # a read-only blob owned by someone else: it exists all the same
+            return True
+        return True
 
     def _mkstemp(self) -> tuple[int, str]:
         self.tmp_dir.mkdir(parents=True, exist_ok=True)
@@ -181,7 +221,7 @@ class BlobStore:
     def _commit(self, tmp: str, sha: str) -> None:
         """Move a complete, fsynced temp file to its final name unless that blob already exists."""
         final = self.path(sha)
-        if final.exists():
+        if self._reuse(sha):
             _unlink_quiet(tmp)
             return
         final.parent.mkdir(parents=True, exist_ok=True)

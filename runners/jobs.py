@@ -12,11 +12,13 @@ Any failure after the claim is reported as status "error" with the reason, never
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 import platform
 import shutil
 import subprocess
+import sys
 import tarfile
 import tempfile
 import threading
@@ -121,6 +123,86 @@ def extract_bundle(bundle: Path, dest: Path, *, max_files: int = BUNDLE_MAX_FILE
     return dest
 
 
+# ---- work directories: each worker owns one, and cleans up after workers that died ----------------------
+
+WORK_PREFIX = "rr-worker-"  # a worker's directory in the temp dir: the runs' bundles and extracted code
+_LOCK_NAME = ".lock"
+
+
+def claim_work_root(base: str | Path | None = None) -> tuple[Path, int]:
+    """A fresh work directory for this worker, `rr-worker-<random>/`, with its lock (an flock the kernel drops
+    when the process dies, however it dies); returns the directory and the lock's file descriptor."""
+    import fcntl
+
+    root = Path(tempfile.mkdtemp(prefix=WORK_PREFIX, dir=base))
+    fd = os.open(root / _LOCK_NAME, os.O_CREAT | os.O_RDWR, 0o600)
+    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    return root, fd
+
+
+def release_work_root(root: Path, fd: int) -> None:
+    """Remove this worker's directory and drop its lock (a clean shutdown)."""
+    _rmtree(root)
+    os.close(fd)
+
+
+def remove_dead_work_roots(base: str | Path | None = None, *, min_age_s: float = 60.0) -> list[Path]:
+    """Remove the work directories of workers that are gone (their lock is free): what a worker killed mid-run
+    left behind. A live worker's directory is locked and left alone; one without a lock yet is removed only
+    when older than `min_age_s` (a worker may be creating it right now)."""
+    import fcntl
+
+    removed = []
+    for root in Path(base or tempfile.gettempdir()).glob(WORK_PREFIX + "*"):
+        if not root.is_dir() or root.is_symlink():
+            continue
+        try:
+            fd = os.open(root / _LOCK_NAME, os.O_RDWR)
+        except FileNotFoundError:
+            try:
+                if time.time() - root.stat().st_mtime > min_age_s:
+                    _rmtree(root)
+                    removed.append(root)
+            except FileNotFoundError:
+                pass
+            continue
+        except OSError:
+            continue
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            continue  # a live worker's
+        finally:
+            os.close(fd)  # (closing drops the lock we may have taken; the directory goes next)
+        _rmtree(root)
+        removed.append(root)
+    if removed:
+        log.info("removed the work directories of %d worker(s) that stopped mid-run: %s", len(removed),
+                 ", ".join(str(p) for p in removed))
+    return removed
+
+
+def remove_run_dirs(work_root: str | Path | None, run_id: int) -> int:
+    """After a run: remove whatever of that run is left in the work directory (a cleanup that failed, a run
+    interrupted), so a long-lived worker does not fill the rig's disk."""
+    n = 0
+    for path in Path(work_root or tempfile.gettempdir()).glob(f"rr-run-{run_id}-*"):
+        _rmtree(path)
+        n += 1
+    return n
+
+
+def _rmtree(path: Path) -> None:
+    """rmtree that also removes what a sandboxed run left read-only."""
+    def retry(func, target, _exc) -> None:  # noqa: ANN001
+        with contextlib.suppress(OSError):
+            os.chmod(os.path.dirname(target), 0o700)
+            os.chmod(target, 0o700)
+            func(target)
+
+    shutil.rmtree(path, onexc=retry) if sys.version_info >= (3, 12) else shutil.rmtree(path, onerror=retry)
+
+
 def rig_facts() -> dict:
     """What a run's result says about the machine: cpu, cores, ram, python, and GPUs from nvidia-smi."""
     facts: dict = {"platform": platform.platform(), "python": platform.python_version(), "cores": os.cpu_count()}
@@ -172,7 +254,7 @@ def execute_run(client, run_id: int, *, sandbox: bool = True, flush_s: float = F
     poster = _LogPoster(client, run_id, flush_s, heartbeat_s)
     poster.start()
     result: dict
-    with tempfile.TemporaryDirectory(prefix=f"rr-run-{run_id}-", dir=work_root) as tmp:
+    with tempfile.TemporaryDirectory(prefix=f"rr-run-{run_id}-", dir=work_root, ignore_cleanup_errors=True) as tmp:
         try:
             if not sandbox:
                 poster.write("[rig] WARNING: this rig runs artifacts WITHOUT a sandbox (--unsafe-no-sandbox)")
@@ -222,8 +304,11 @@ async def run_artifact(ctx: dict, run_id: int) -> str:
     """The arq job: the blocking run goes to a thread, the worker's event loop keeps polling and beating.
     A run this rig has too few GPUs for goes back on the queue (arq Retry) for a larger rig to take;
     when arq gives up on it, the run is still queued in the API and its sweep enqueues it again."""
-    outcome = await asyncio.to_thread(execute_run, ctx["client"], run_id, sandbox=ctx.get("sandbox", True),
-                                      work_root=ctx.get("work_root"))
+    try:
+        outcome = await asyncio.to_thread(execute_run, ctx["client"], run_id, sandbox=ctx.get("sandbox", True),
+                                          work_root=ctx.get("work_root"))
+    finally:
+        remove_run_dirs(ctx.get("work_root"), run_id)
     if outcome == TOO_FEW_GPUS:
         from arq.worker import Retry
 

@@ -13,13 +13,14 @@ import contextlib
 import logging
 import os
 import sys
+import tempfile
 
 from arq import func
 from arq.connections import RedisSettings
 from arq.worker import Worker
 
 from runners.client import RigApiError, RigClient
-from runners.jobs import rig_facts, run_artifact
+from runners.jobs import claim_work_root, release_work_root, remove_dead_work_roots, rig_facts, run_artifact
 from runners.queues import JOB_NAME, RIG_KINDS, queue_name
 
 JOB_TIMEOUT_S = 6 * 3600
@@ -47,6 +48,13 @@ async def startup(ctx: dict) -> None:
             raise SystemExit("set REPROREVIEW_API_URL and REPROREVIEW_RIG_TOKEN (the rig's token from /rigs)")
         ctx["client"] = RigClient(api, token)
         ctx["sandbox"] = os.environ.get("REPROREVIEW_UNSAFE_NO_SANDBOX") != "1"
+    if "work_root" not in ctx:
+        # A worker killed mid-run left its bundle and the students' code in the temp dir: clean that up first.
+        await asyncio.to_thread(remove_dead_work_roots)
+        ctx["work_root"], ctx["work_lock"] = claim_work_root()
+        # Everything this worker's runs put in the temp dir (the sandbox's copy of the code, an mcu build)
+        # goes under its own directory, so one that is killed leaves one directory the next worker removes.
+        ctx["tempdir_before"], tempfile.tempdir = tempfile.tempdir, str(ctx["work_root"])
     # One heartbeat before the first job: the API learns this machine's GPU count before any claim.
     try:
         await asyncio.to_thread(ctx["client"].heartbeat, await asyncio.to_thread(rig_facts))
@@ -64,6 +72,9 @@ async def shutdown(ctx: dict) -> None:
     client = ctx.get("client")
     if client is not None:
         client.close()
+    if "work_lock" in ctx:
+        tempfile.tempdir = ctx.pop("tempdir_before", None)
+        release_work_root(ctx.pop("work_root"), ctx.pop("work_lock"))
 
 
 class WorkerSettings:

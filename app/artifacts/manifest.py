@@ -322,6 +322,8 @@ def parse_manifest(text: str) -> Manifest:
         m = re.search(r"\(at line (\d+), column (\d+)\)", str(exc))
         line = int(m.group(1)) if m else None
         raise ManifestError([ManifestIssue(line, f"not valid TOML: {exc}")]) from None
+    except RecursionError:  # tomllib recurses per nesting level: `x = [[[[…` thousands deep
+        raise ManifestError([ManifestIssue(None, "not valid TOML: arrays or tables are nested too deeply")]) from None
     v = _Validator(text)
 
     for name, value in data.items():

@@ -37,7 +37,7 @@ __all__ = ["run_job", "solve", "launch", "start_committed_jobs", "resubmit_queue
 
 log = logging.getLogger(__name__)
 PROGRESS_EVERY_S = 0.5
-HEARTBEAT_EVERY_S = 60.0  # well inside service.JOB_STALE_AFTER, so a solving job never reads as stale
+HEARTBEAT_EVERY_S = 10.0  # well inside service.JOB_STALE_AFTER (45 s), so a solving job never reads as stale
 _job_lock = threading.Lock()  # one solve at a time per process: embedding uses every core already
 OpenSession = Callable[[], AbstractContextManager[Session]]
 

@@ -86,6 +86,7 @@ async def _enqueue_arq(redis_url: str, runs: list[tuple[int, int]], rig_kind: st
     queued = []
     try:
         for run_id, attempt in runs:
+            await _release_earlier_attempts(pool, run_id, attempt, rig_kind)
             jid = job_id(run_id, attempt)
             waiting = await pool.zscore(queue_name(rig_kind), jid) is not None
             working = await pool.exists(in_progress_key_prefix + jid)
@@ -97,6 +98,18 @@ async def _enqueue_arq(redis_url: str, runs: list[tuple[int, int]], rig_kind: st
     finally:
         await pool.aclose()
     return queued
+
+
+async def _release_earlier_attempts(pool, run_id: int, attempt: int, rig_kind: str) -> None:  # noqa: ANN001
+    """A run re-queued as attempt N: the jobs of its attempts before N are over (their rig went silent, e.g. a
+    worker killed mid-run), so their keys go: "in progress" (which arq keeps for the job timeout, hours), the
+    job itself and any retry waiting on the queue, which would only start a claim the API refuses."""
+    from arq.constants import in_progress_key_prefix, job_key_prefix, retry_key_prefix
+
+    for earlier in range(attempt):
+        jid = job_id(run_id, earlier)
+        await pool.delete(in_progress_key_prefix + jid, job_key_prefix + jid, retry_key_prefix + jid)
+        await pool.zrem(queue_name(rig_kind), jid)
 
 
 def recover_lost_runs(settings: Settings, runs: list[tuple[int, str, int]], *,

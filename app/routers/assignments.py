@@ -8,7 +8,8 @@ from fastapi import APIRouter, File, Form, Request, UploadFile
 from fastapi.responses import PlainTextResponse, Response
 from pydantic import BaseModel, Field
 
-from app.db import SessionDep, discard
+from app import schemas
+from app.db import SessionDep, begin_read, discard, release, start_write
 from app.deps import SettingsDep, VenueCtx
 from app.errors import BadInput, DomainError, NotFound
 from app.jobs import assignments as _solve_jobs  # noqa: F401 — registers the solve job and the handler that starts it
@@ -85,11 +86,15 @@ def api_solve(body: SolveIn, session: SessionDep, settings: SettingsDep, ctx: Ve
     require(permissions.can_manage_assignments, ctx.user, ctx.member, ctx.venue)
     from app.assignment.solver import Infeasible
 
+    release(session)
+    begin_read(session)  # the solve may embed texts for a while: no write lock meanwhile (like a job)
     try:
-        plan = service.auto_assign(session, settings, ctx.user, ctx.venue, dry_run=body.dry_run,
-                                   **_solve_params(body))
+        plan = service.plan_auto(session, settings, ctx.venue, **_solve_params(body))
     except Infeasible as exc:
         raise BadInput(f"No assignment is possible: {exc}") from None
+    if not body.dry_run:
+        start_write(session)
+        service.apply_plan(session, ctx.user, ctx.venue, plan.changes, plan.stats)
     return {"dry_run": body.dry_run, "stats": plan.stats, "summary": plan.summary,
             "changes": [{"op": c.op, "submission_id": c.submission_id, "member_id": c.member_id} for c in plan.changes]}
 
@@ -148,7 +153,8 @@ def api_import(session: SessionDep, ctx: VenueCtx, file: Annotated[UploadFile, F
     return _assignment_rows(session, ctx)
 
 
-@api.get("/venues/{slug}/assignments/export", response_class=PlainTextResponse)
+@api.get("/venues/{slug}/assignments/export", response_class=Response,
+         responses=schemas.served_as("text/csv", description="The assignment, CSV"))
 def api_export(session: SessionDep, ctx: VenueCtx) -> PlainTextResponse:
     require(permissions.can_view_assignments, ctx.user, ctx.member, ctx.venue)
     return PlainTextResponse(service.export_csv(session, ctx.venue), media_type="text/csv",

@@ -12,6 +12,7 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import Response
 from pydantic import BaseModel, Field
 
+from app import schemas
 from app.db import SessionDep, start_write
 from app.deps import SettingsDep, VenueCtx
 from app.security import permissions
@@ -290,7 +291,8 @@ def api_marks(session: SessionDep, ctx: VenueCtx) -> dict:
             "mine": service.student_marks_json(snap)}
 
 
-@api.get("/venues/{slug}/marks/export")
+@api.get("/venues/{slug}/marks/export", response_class=Response,
+         responses=schemas.served_as("text/csv", "application/json", description="The gradebook file"))
 def api_export(session: SessionDep, ctx: VenueCtx, format: str = "csv", draft: bool = False) -> Response:  # noqa: A002
     """The gradebook export (moodle, learn, csv, json): released marks, or a draft (chairs) named so."""
     return _export(session, ctx, format, draft)

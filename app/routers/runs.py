@@ -12,6 +12,7 @@ from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import FileResponse, PlainTextResponse, Response
 from pydantic import BaseModel, Field
 
+from app import schemas
 from app.db import SessionDep, release
 from app.deps import CurrentUser, SettingsDep, SubmissionContext, VenueCtx, VisibleRun, VisibleSubmission
 from app.errors import BadInput, NotFound, NotSignedIn
@@ -339,7 +340,8 @@ def api_rig_claim(run_id: int, session: SessionDep, rig: CurrentRig) -> dict:
     return service.claim_payload(session, service.claim_run(session, rig, run_id))
 
 
-@api.get("/rig/runs/{run_id}/bundle")
+@api.get("/rig/runs/{run_id}/bundle", response_class=Response,
+         responses=schemas.served_as("application/gzip", description="The snapshot, .tar.gz"))
 def api_rig_bundle(run_id: int, session: SessionDep, settings: SettingsDep, rig: CurrentRig) -> FileResponse:
     """The artifact's ORIGINAL snapshot as .tar.gz, for the rig holding the run."""
     sha = service.run_bundle_sha(session, service.rig_run(session, rig, run_id))

@@ -57,6 +57,21 @@ def _checked_upload(session, settings, ctx, sub: Submission, data: bytes, filena
     return service.record_revision(session, ctx.user, ctx.venue, sub, prepared)
 
 
+def _snapshot_artifact(session, settings, ctx, sub: Submission, *, data: bytes | None = None,  # noqa: ANN001, ANN202
+                       filename: str = "", repo_url: str = "", commit: str = ""):
+    """Like _checked_upload: check, then snapshot (a clone may take minutes) with no transaction open, so no
+    connection or write lock is held meanwhile, then write the row as a writer."""
+    service.check_artifact_open(session, ctx.venue, sub)
+    release(session)
+    if data is not None:
+        snap = service.snapshot_archive(settings, data, filename or "artifact.zip")
+        return service.record_artifact(session, settings, ctx.user, ctx.venue, sub, snap,
+                                       archive_name=filename or "artifact.zip")
+    snap = service.snapshot_git(settings, repo_url, commit)
+    return service.record_artifact(session, settings, ctx.user, ctx.venue, sub, snap, repo_url=repo_url,
+                                   commit=commit)
+
+
 def revision_out(rev, current_id: int | None, *, report: dict | None = None,  # noqa: ANN001
                  identities: bool = True) -> schemas.RevisionOut:
     """Without `identities` (reviewers), no uploaded file name; `report` is the format report this viewer reads
@@ -164,8 +179,8 @@ def my_artifact(request: Request, session: SessionDep, settings: SettingsDep, ct
     def save():  # noqa: ANN202
         sub = _own_submission(session, ctx)
         if data is not None:
-            return service.artifact_from_archive(session, settings, ctx.user, ctx.venue, sub, data, archive.filename)
-        return service.artifact_from_git(session, settings, ctx.user, ctx.venue, sub, repo_url, commit)
+            return _snapshot_artifact(session, settings, ctx, sub, data=data, filename=archive.filename)
+        return _snapshot_artifact(session, settings, ctx, sub, repo_url=repo_url, commit=commit)
     return form_action(request, session, save, success=lambda a: f"Code snapshot stored ({a.file_count} files).",
                        next_url=_my_url(ctx), back_url=_my_url(ctx))
 
@@ -326,7 +341,8 @@ def api_revisions(session: SessionDep, ctx: VisibleSubmission):  # noqa: ANN201
     return [_revision_for(session, ctx.standing, ctx.sub, r, revs[0].id) for r in revs]
 
 
-@api.get("/venues/{slug}/submissions/{number}/revisions/{revision_id}/pdf")
+@api.get("/venues/{slug}/submissions/{number}/revisions/{revision_id}/pdf", response_class=Response,
+         responses=schemas.served_as("application/pdf", description="The PDF"))
 def api_revision_pdf(revision_id: int, session: SessionDep, settings: SettingsDep, ctx: VisibleSubmission,
                      copy: str = "reviewer") -> Response:
     """The PDF: `copy=reviewer` (metadata scrubbed, the default) or `copy=original` (authors and chairs).
@@ -349,8 +365,7 @@ def api_artifact_git(number: int, body: schemas.GitArtifactIn, session: SessionD
                      ctx: VenueCtx):  # noqa: ANN201
     """Snapshot a git repository at a commit (the service fetches it with git, with a timeout and a size limit)."""
     sub = _own_submission(session, ctx, number)
-    return artifact_out(service.artifact_from_git(session, settings, ctx.user, ctx.venue, sub, body.repo_url,
-                                                  body.commit))
+    return artifact_out(_snapshot_artifact(session, settings, ctx, sub, repo_url=body.repo_url, commit=body.commit))
 
 
 @api.post("/venues/{slug}/submissions/{number}/artifact/archive", response_model=schemas.ArtifactOut,
@@ -361,8 +376,8 @@ def api_artifact_archive(number: int, request: Request, session: SessionDep, set
     _check_length(request, settings.artifact_max_bytes)
     sub = _own_submission(session, ctx, number)
     data = service.read_limited(file.file, settings.artifact_max_bytes)
-    return artifact_out(service.artifact_from_archive(session, settings, ctx.user, ctx.venue, sub, data,
-                                                      file.filename or "artifact.zip"))
+    return artifact_out(_snapshot_artifact(session, settings, ctx, sub, data=data,
+                                           filename=file.filename or "artifact.zip"))
 
 
 @api.get("/venues/{slug}/submissions/{number}/artifact/files")
@@ -376,7 +391,8 @@ def api_artifact_files(session: SessionDep, settings: SettingsDep, ctx: VisibleS
     return [{"path": p, "size": s} for p, s in list_files(service.store(settings), sha)]
 
 
-@api.get("/venues/{slug}/submissions/{number}/artifact/files/{path:path}")
+@api.get("/venues/{slug}/submissions/{number}/artifact/files/{path:path}", response_class=Response,
+         responses=schemas.served_as("text/plain", "application/octet-stream", description="The file's bytes"))
 def api_artifact_file(path: str, session: SessionDep, settings: SettingsDep, ctx: VisibleSubmission,
                       view: str = "anonymized") -> Response:
     """One file's bytes (`view=original` only for authors and staff; anyone else always reads the anonymized view)."""

@@ -297,33 +297,57 @@ def _discard_unreferenced(session: Session, settings: Settings, sha: str) -> Non
         store(settings).path(sha).unlink(missing_ok=True)
 
 
-def artifact_from_git(session: Session, settings: Settings, actor: User, venue: Venue, submission: Submission,
-                      repo_url: str, commit: str, now: datetime | None = None) -> Artifact:
+def check_artifact_open(session: Session, venue: Venue, submission: Submission, now: datetime | None = None) -> None:
+    """May the group submit code now? Asked before the snapshot, which then runs with no transaction open."""
+    _check_open(session, venue, submission.group_id, now)
+
+
+def snapshot_git(settings: Settings, repo_url: str, commit: str):  # noqa: ANN201
+    """Fetch and store a repository at a commit (slow: no database involved)."""
     from app.artifacts.snapshot import SnapshotError, snapshot_from_git
 
-    _check_open(session, venue, submission.group_id, now)
     try:
-        snap = snapshot_from_git(repo_url.strip(), commit.strip(), store=store(settings), timeout_s=120,
+        return snapshot_from_git(repo_url.strip(), commit.strip(), store=store(settings), timeout_s=120,
                                  max_bytes=settings.artifact_max_bytes, allow_local=settings.allow_local_repos,
                                  with_history=True)
     except SnapshotError as exc:
         raise BadInput(str(exc)) from None
-    return _store_artifact(session, settings, actor, venue, submission, snap, source="git",
-                           repo_url=repo_url.strip(), commit=snap.commit or commit)
+
+
+def snapshot_archive(settings: Settings, data: bytes, filename: str):  # noqa: ANN201
+    """Unpack and store an uploaded archive, with its limits (slow: no database involved)."""
+    from app.artifacts.snapshot import SnapshotError, snapshot_from_archive
+
+    try:
+        return snapshot_from_archive(data, filename, store=store(settings), max_bytes=settings.artifact_max_bytes,
+                                     max_files=settings.artifact_max_files, max_ratio=200)
+    except SnapshotError as exc:
+        raise BadInput(str(exc)) from None
+
+
+def record_artifact(session: Session, settings: Settings, actor: User, venue: Venue, submission: Submission,
+                    snap, *, repo_url: str | None = None, commit: str | None = None,  # noqa: ANN001
+                    archive_name: str | None = None) -> Artifact:
+    """The artifact row for a snapshot taken after check_artifact_open (the upload began in time)."""
+    if repo_url is not None:
+        return _store_artifact(session, settings, actor, venue, submission, snap, source="git",
+                               repo_url=repo_url.strip(), commit=snap.commit or (commit or "").strip())
+    return _store_artifact(session, settings, actor, venue, submission, snap, source="archive",
+                           archive_name=(archive_name or "artifact.zip")[-255:])
+
+
+def artifact_from_git(session: Session, settings: Settings, actor: User, venue: Venue, submission: Submission,
+                      repo_url: str, commit: str, now: datetime | None = None) -> Artifact:
+    check_artifact_open(session, venue, submission, now)
+    snap = snapshot_git(settings, repo_url, commit)
+    return record_artifact(session, settings, actor, venue, submission, snap, repo_url=repo_url, commit=commit)
 
 
 def artifact_from_archive(session: Session, settings: Settings, actor: User, venue: Venue, submission: Submission,
                           data: bytes, filename: str, now: datetime | None = None) -> Artifact:
-    from app.artifacts.snapshot import SnapshotError, snapshot_from_archive
-
-    _check_open(session, venue, submission.group_id, now)
-    try:
-        snap = snapshot_from_archive(data, filename, store=store(settings), max_bytes=settings.artifact_max_bytes,
-                                     max_files=settings.artifact_max_files, max_ratio=200)
-    except SnapshotError as exc:
-        raise BadInput(str(exc)) from None
-    return _store_artifact(session, settings, actor, venue, submission, snap, source="archive",
-                           archive_name=filename[-255:])
+    check_artifact_open(session, venue, submission, now)
+    snap = snapshot_archive(settings, data, filename)
+    return record_artifact(session, settings, actor, venue, submission, snap, archive_name=filename)
 
 
 @dataclass

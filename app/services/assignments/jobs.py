@@ -19,7 +19,12 @@ from app.services.assignments.profiles import member_labels
 from app.settings import Settings
 
 SOLVE_JOB = "assignment_solve"  # the background job's name (app.jobs.background)
-JOB_STALE_AFTER = timedelta(minutes=15)  # no heartbeat for this long: the process running the job is gone
+# A process that holds a job (running it, or waiting for its solve lock) beats every 10 s
+# (app.jobs.assignments.HEARTBEAT_EVERY_S): 45 s without a beat and that process is gone, so a killed API's
+# preview no longer blocks the next one for long. A queued job nobody took yet (waiting on the queue for a
+# worker) has no heartbeat; it is given up only after QUEUED_STALE_AFTER.
+JOB_STALE_AFTER = timedelta(seconds=45)
+QUEUED_STALE_AFTER = timedelta(minutes=15)
 ACTIVE = (JobStatus.queued.value, JobStatus.running.value)
 
 
@@ -33,8 +38,16 @@ def background_job_id(job_id: int) -> str:
 
 
 def is_stale(job: AssignmentJob, now: datetime | None = None) -> bool:
-    last = job.heartbeat_at or job.created_at
-    return job.status in ACTIVE and (now or _utcnow()) - last > JOB_STALE_AFTER
+    """Whether the process that held this active job is gone (or nobody ever took a queued one)."""
+    if job.status not in ACTIVE:
+        return False
+    if job.heartbeat_at is None:
+        return (now or _utcnow()) - _aware(job.created_at) > QUEUED_STALE_AFTER
+    return (now or _utcnow()) - _aware(job.heartbeat_at) > JOB_STALE_AFTER
+
+
+def _aware(moment: datetime) -> datetime:
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)  # SQLite gives naive UTC back
 
 
 def is_finished(job: AssignmentJob) -> bool:
