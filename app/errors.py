@@ -55,6 +55,10 @@ class RateLimited(DomainError):
     status_code = 429
     code = "rate-limited"
 
+    def __init__(self, message: str, *, retry_after: int | None = None, details: list | dict | None = None) -> None:
+        super().__init__(message, details=details)
+        self.retry_after = retry_after  # seconds, sent as Retry-After
+
 
 class CsrfError(DomainError):
     status_code = 403

@@ -56,17 +56,22 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
 
     @app.exception_handler(DomainError)
     async def domain_error(request: Request, exc: DomainError):  # noqa: ANN202
+        retry_after = getattr(exc, "retry_after", None)
+        headers = {"Retry-After": str(retry_after)} if retry_after else None
         if _is_api(request):
             body = {"detail": exc.message, "code": exc.code}
             if exc.details is not None:
                 body["details"] = exc.details
-            return JSONResponse(body, status_code=exc.status_code)
+            return JSONResponse(body, status_code=exc.status_code, headers=headers)
         if isinstance(exc, NotSignedIn):
             return RedirectResponse(f"/login?next={quote(request.url.path)}", status_code=303)
         from app.web import render
 
-        return render(request, "pages/error.html", {"message": exc.message, "status": exc.status_code},
-                      status_code=exc.status_code)
+        response = render(request, "pages/error.html", {"message": exc.message, "status": exc.status_code},
+                          status_code=exc.status_code)
+        if headers:
+            response.headers.update(headers)
+        return response
 
     @app.exception_handler(RequestValidationError)
     async def validation_error(request: Request, exc: RequestValidationError):  # noqa: ANN202
