@@ -18,6 +18,7 @@ from app.jobs.mail import DeliverAfterResponse
 from app.migrate import ensure_migrated
 from app.routers import assignments, audit, auth, extensions, groups, members, reviews, runs, submissions, venues
 from app.routers import moderation, notifications
+from app.security.headers import SecurityHeaders
 from app.settings import ROOT, Settings, get_settings
 
 ROUTERS = (auth, venues, members, groups, extensions, audit, submissions, assignments, runs, reviews, notifications,
@@ -49,6 +50,7 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
     app.add_middleware(DeliverAfterResponse)  # mails what a request committed, after its response
     app.add_middleware(SessionMiddleware, secret_key=settings.resolved_secret_key, session_cookie="rr_session",
                        max_age=settings.session_max_age_s, same_site="lax", https_only=settings.secure_cookies)
+    app.add_middleware(SecurityHeaders)  # outermost of ours: every response, errors and static files included
     app.mount("/static", StaticFiles(directory=str(ROOT / "static")), name="static")
     for module in ROUTERS:
         app.include_router(module.api)
