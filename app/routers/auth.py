@@ -237,7 +237,8 @@ def api_forgot(request: Request, body: schemas.PasswordForgotIn, session: Sessio
 
 
 @api.post("/password/reset", response_model=schemas.UserOut)
-def api_reset(request: Request, body: schemas.PasswordResetIn, session: SessionDep, settings: SettingsDep):  # noqa: ANN201
+def api_reset(request: Request, body: schemas.PasswordResetIn, session: SessionDep,
+              settings: SettingsDep):  # noqa: ANN201
     return _user_out(accounts.reset_password(session, settings, body.token, body.password, _client_ip(request)))
 
 

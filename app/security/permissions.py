@@ -14,7 +14,8 @@ from typing import Any
 from sqlmodel import Session, select
 
 from app.errors import Forbidden
-from app.models import Assignment, Extension, Group, Member, Phase, Review, ReviewStatus, Rig, Role, Submission, User, Venue
+from app.models import Assignment, Extension, Group, Member, Phase, Review, ReviewStatus, Role, Submission, User, Venue
+from app.models.run import Rig
 
 
 GROUP_PHASES = {Phase.setup.value, Phase.submission.value}

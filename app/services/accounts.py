@@ -107,7 +107,8 @@ def login_wait_s(session: Session, settings: Settings, email: str, ip: str, now:
 def prune_login_attempts(session: Session, settings: Settings, now: datetime | None = None) -> None:
     """Attempts older than every window that reads them are of no use: delete them (called on sign-in)."""
     keep_s = max(settings.login_window_s, RESET_MAIL_WINDOW_S, 24 * 3600)
-    session.execute(delete(LoginAttempt).where(LoginAttempt.at < (now or datetime.now(UTC)) - timedelta(seconds=keep_s)))
+    cutoff = (now or datetime.now(UTC)) - timedelta(seconds=keep_s)
+    session.execute(delete(LoginAttempt).where(LoginAttempt.at < cutoff))
 
 
 def set_password(session: Session, user: User, password: str, *, keep_session: str | None = None) -> None:
