@@ -13,7 +13,7 @@ from app.errors import NotFound, NotSignedIn
 from app.models import Member, Review, Submission, User, Venue
 from app.models.run import Run
 from app.security import permissions
-from app.security.sessions import UNSAFE_METHODS, session_user_id, verify_csrf
+from app.security.sessions import UNSAFE_METHODS, session_key, verify_csrf
 from app.services import runs as run_service
 from app.services import accounts, venues
 from app.services import reviews as review_service
@@ -42,14 +42,19 @@ def _resolve_user(request: Request, session: SessionDep) -> User | None:
             defer_write(request, lambda s, token_id=token.id: accounts.touch_api_token(s, token_id))
         release(session)
         return user
-    ids = session_user_id(request)
-    if ids is None:
+    key = session_key(request)
+    if key is None:
+        if "uid" in request.session:  # a cookie from before server-side sessions: sign in again
+            request.session.clear()
         return None
-    user = session.get(User, ids[0])
+    user, row = accounts.user_from_session(session, request.app.state.settings, key)
+    if user is None:
+        release(session)
+        request.session.clear()  # signed out (here or everywhere), or expired: the cookie is worth nothing
+        return None
+    if accounts.session_needs_touch(row):
+        defer_write(request, lambda s, session_id=row.id: accounts.touch_session(s, session_id))
     release(session)
-    if user is None or user.session_epoch != ids[1]:
-        request.session.clear()
-        return None
     return user
 
 

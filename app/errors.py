@@ -56,6 +56,12 @@ class RateLimited(DomainError):
     status_code = 429
     code = "rate-limited"
 
+    def __init__(self, message: str, *, retry_after: int | None = None, details: list | dict | None = None) -> None:
+        super().__init__(message, details=details)
+        self.retry_after = retry_after  # seconds, sent as Retry-After
+        if retry_after:
+            self.headers = {"Retry-After": str(retry_after)}
+
 
 class CsrfError(DomainError):
     status_code = 403

@@ -23,6 +23,7 @@ from app.openapi import install_openapi
 from app.paths import bounded_path_ids
 from app.routers import assignments, audit, auth, extensions, groups, members, reviews, runs, submissions, venues
 from app.routers import contributions, moderation, notifications
+from app.security.headers import SecurityHeaders
 from app.services.artifacts import store
 from app.settings import ROOT, Settings, get_settings
 
@@ -57,6 +58,7 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
     app.add_middleware(DeliverAfterResponse)  # mails what a request committed, after its response
     app.add_middleware(SessionMiddleware, secret_key=settings.resolved_secret_key, session_cookie="rr_session",
                        max_age=settings.session_max_age_s, same_site="lax", https_only=settings.secure_cookies)
+    app.add_middleware(SecurityHeaders)  # outermost of ours: every response, errors and static files included
     app.mount("/static", StaticFiles(directory=str(ROOT / "static")), name="static")
     for module in ROUTERS:
         app.include_router(module.api)

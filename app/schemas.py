@@ -31,6 +31,10 @@ class TokenOut(BaseModel):
     token: str | None = Field(default=None, description="The secret, shown once at creation.")
 
 
+class SessionsEndedOut(BaseModel):
+    ended: int = Field(description="How many sessions (signed-in browsers) were signed out.")
+
+
 class LoginIn(BaseModel):
     email: str
     password: str

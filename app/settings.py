@@ -29,8 +29,11 @@ class Settings(BaseSettings):
     smtp_starttls: bool = False
     mail_from: str = "ReproReview <noreply@reproreview.local>"
 
-    login_max_failures: int = 5
+    login_max_failures: int = 5  # per (address, IP) in login_window_s; 4x per IP over all addresses
     login_window_s: int = 15 * 60
+    login_address_max_failures: int = 20  # per address across IPs: then a delay from login_backoff_s, doubling
+    login_backoff_s: int = 60
+    reset_mail_max_per_hour: int = 3
     reset_token_max_age_s: int = 3600
 
     roster_max_bytes: int = 2 * 1024 * 1024

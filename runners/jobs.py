@@ -35,6 +35,7 @@ BUNDLE_MAX_FILES = 50_000
 BUNDLE_MAX_BYTES = 2 * 1024 ** 3
 RESULT_TRIES = 5
 TOO_FEW_GPUS = "too-few-gpus"  # the API's code when a gpu rig has fewer GPUs than the run needs
+OUT_OF_SCOPE = "rig-out-of-scope"  # the API's code for a run of a venue this rig does not serve
 GPU_RETRY_DEFER_S = 10  # back on the queue for another rig (arq retries the job this much later)  # a finished run's result is worth waiting for: the API may be restarting
 
 
@@ -246,6 +247,9 @@ def execute_run(client, run_id: int, *, sandbox: bool = True, flush_s: float = F
         if exc.code == TOO_FEW_GPUS:
             log.info("run %s left for a larger rig: %s", run_id, exc.detail)
             return TOO_FEW_GPUS
+        if exc.code == OUT_OF_SCOPE:
+            log.info("run %s left for a rig of its venue: %s", run_id, exc.detail)
+            return OUT_OF_SCOPE
         if exc.status in (403, 404, 409):
             log.info("run %s not taken: %s", run_id, exc.detail)
             return "skipped"
@@ -302,14 +306,15 @@ def execute_run(client, run_id: int, *, sandbox: bool = True, flush_s: float = F
 
 async def run_artifact(ctx: dict, run_id: int) -> str:
     """The arq job: the blocking run goes to a thread, the worker's event loop keeps polling and beating.
-    A run this rig has too few GPUs for goes back on the queue (arq Retry) for a larger rig to take;
+    A run this rig has too few GPUs for, or of a venue it does not serve, goes back on the queue (arq Retry)
+    for another rig to take;
     when arq gives up on it, the run is still queued in the API and its sweep enqueues it again."""
     try:
         outcome = await asyncio.to_thread(execute_run, ctx["client"], run_id, sandbox=ctx.get("sandbox", True),
                                           work_root=ctx.get("work_root"))
     finally:
         remove_run_dirs(ctx.get("work_root"), run_id)
-    if outcome == TOO_FEW_GPUS:
+    if outcome in (TOO_FEW_GPUS, OUT_OF_SCOPE):
         from arq.worker import Retry
 
         raise Retry(defer=GPU_RETRY_DEFER_S)

@@ -1,6 +1,6 @@
 """All tables, imported here so Alembic and the app see the same metadata."""
 
-from app.models.account import ApiToken, LoginAttempt, User
+from app.models.account import ApiToken, LoginAttempt, User, UserSession
 from app.models.assignment import Assignment, Bid, BidValue, Conflict, Origin, ReviewerInterest
 from app.models.audit import AuditEvent
 from app.models.claim import BadgeOverride, SubmissionClaim
@@ -48,7 +48,7 @@ __all__ = [
     "ReviewHistory", "ReviewStatus", "SentNotification",
     "Rig", "Run", "RunLog", "BadgeOverride", "SubmissionClaim", "ArtifactHistory", "IdentityClaim",
     "PHASES", "ApiToken", "Assignment", "Bid", "BidValue", "Conflict", "Origin", "ReviewerInterest", "Artifact", "Revision", "Submission", "AuditEvent", "Deadline", "DeadlineKind", "Extension", "ExtensionStatus",
-    "Group", "LoginAttempt", "Member", "Phase", "Role", "User", "Venue",
+    "Group", "LoginAttempt", "Member", "Phase", "Role", "User", "UserSession", "Venue",
     "CalibrationExclusion", "CalibrationItem", "MarkingScheme", "MarkOverride", "MarkRelease", "ReleasedMark",
     "ReviewAssessment", "ReviewModeration",
 ]

@@ -33,10 +33,27 @@ class ApiToken(SQLModel, table=True):
 
 
 class LoginAttempt(SQLModel, table=True):
-    """Sign-in attempts, kept in the database so rate limiting works across API processes."""
+    """Sign-in attempts (and reset mails, resets), kept in the database so rate limits hold across API processes.
+
+    `kind`: "password" (a sign-in with a password), "reset" (a password reset: lifts a lock-out),
+    "reset-mail" (a reset link was mailed: throttled per address)."""
 
     id: int | None = Field(default=None, primary_key=True)
     email: str = Field(max_length=320, index=True)
     ip: str = Field(max_length=64, index=True)
     succeeded: bool = False
+    kind: str = Field(default="password", max_length=20)
     at: datetime = ts_field(default_now=True, index=True)
+
+
+class UserSession(SQLModel, table=True):
+    """A signed-in browser: the cookie carries a random key whose SHA-256 is kept here, so signing out (here,
+    everywhere, or by a password change) ends it for every API process at once."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    user_id: int = Field(foreign_key="user.id", index=True)
+    key_hash: str = Field(max_length=64, unique=True, index=True)
+    created_at: datetime = ts_field(default_now=True)
+    # Sessions expire after settings.session_max_age_s without use; last_seen_at is refreshed coarsely.
+    last_seen_at: datetime = ts_field(default_now=True, index=True)
+    user_agent: str = Field(default="", max_length=200)

@@ -43,6 +43,8 @@ class Rig(SQLModel, table=True):
     facts: dict = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
     gpus: int = 0
     disabled: bool = False
+    # A rig serves the venues its creator chairs; only a site admin makes a site-wide rig (permissions.can_rig_serve).
+    site_wide: bool = False
 
 
 class Run(SQLModel, table=True):

@@ -10,8 +10,9 @@ from app import schemas
 from app.db import SessionDep
 from app.deps import CurrentUser, OptionalUser, SettingsDep
 from app.errors import BadInput, NotSignedIn
-from app.security.sessions import flash, sign_in, sign_out, verify_csrf
+from app.security.sessions import flash, session_key, sign_in, sign_out, verify_csrf
 from app.services import accounts, notifications
+from app.security.tokens import token_digest
 from app.services.deadlines import check_timezone
 from app.web import form_action, redirect, render
 
@@ -23,6 +24,19 @@ CsrfChecked = Depends(verify_csrf)
 
 def _client_ip(request: Request) -> str:
     return request.client.host if request.client else "unknown"
+
+
+def _start_session(request: Request, session, settings, user) -> None:  # noqa: ANN001
+    """A new server-side session in a fresh cookie; the one this browser had before (if any) ends."""
+    if (old := session_key(request)) is not None:
+        accounts.end_session(session, old)
+    sign_in(request, accounts.start_session(session, settings, user, request.headers.get("user-agent", "")))
+
+
+def _end_session(request: Request, session) -> None:  # noqa: ANN001
+    if (key := session_key(request)) is not None:
+        accounts.end_session(session, key)
+    sign_out(request)
 
 
 def _safe_next(next_url: str | None) -> str:
@@ -48,13 +62,13 @@ def login_submit(request: Request, session: SessionDep, settings: SettingsDep,
     if user is None:
         flash(request, "Wrong email or password.", "error")
         return redirect(f"/login?next={quote(_safe_next(next))}")
-    sign_in(request, user)
+    _start_session(request, session, settings, user)
     return redirect(_safe_next(next))
 
 
 @pages.post("/logout", dependencies=[CsrfChecked])
-def logout(request: Request):  # noqa: ANN201
-    sign_out(request)
+def logout(request: Request, session: SessionDep):  # noqa: ANN201
+    _end_session(request, session)
     flash(request, "You are signed out.")
     return redirect("/login")
 
@@ -66,7 +80,7 @@ def forgot_page(request: Request):  # noqa: ANN201
 
 @pages.post("/password/forgot", dependencies=[CsrfChecked])
 def forgot_submit(request: Request, session: SessionDep, settings: SettingsDep, email: Annotated[str, Form()]):  # noqa: ANN201
-    accounts.request_password_reset(session, settings, email)
+    accounts.request_password_reset(session, settings, email, _client_ip(request))
     flash(request, "If an account exists for that address, we have emailed it a link to choose a new password.")
     return redirect("/login")
 
@@ -79,15 +93,19 @@ def reset_page(request: Request, token: str = ""):  # noqa: ANN201
 @pages.post("/password/reset", dependencies=[CsrfChecked])
 def reset_submit(request: Request, session: SessionDep, settings: SettingsDep, token: Annotated[str, Form()],
                  password: Annotated[str, Form()]):  # noqa: ANN201
-    return form_action(request, session, lambda: accounts.reset_password(session, settings, token, password),
+    return form_action(request, session,
+                       lambda: accounts.reset_password(session, settings, token, password, _client_ip(request)),
                        success="Your password is changed: sign in with it.", next_url="/login",
                        back_url=f"/password/reset?token={quote(token)}")
 
 
 @pages.get("/account")
 def account_page(request: Request, session: SessionDep, user: CurrentUser):  # noqa: ANN201
+    current = session_key(request)
     return render(request, "pages/account.html",
                   {"tokens": accounts.list_api_tokens(session, user),
+                   "sessions": [(row, current is not None and row.key_hash == token_digest(current))
+                                for row in accounts.list_sessions(session, user)],
                    "new_token": request.session.pop("new_token", None),
                    **notifications.account_context(session, request.app.state.settings, user)}, user=user)
 
@@ -125,10 +143,23 @@ def account_password(request: Request, session: SessionDep, user: CurrentUser, s
 
         if not verify_password(user.password_hash, current):
             raise BadInput("Your current password is not right.")
-        accounts.set_password(session, user, password)
-        sign_in(request, user)  # keep this browser signed in with the new epoch
+        accounts.set_password(session, user, password, keep_session=session_key(request))  # this browser stays in
     return form_action(request, session, change, success="Password changed; other sessions are signed out.",
                        next_url="/account", back_url="/account")
+
+
+@pages.post("/account/sessions/end")
+def account_sessions_end(request: Request, session: SessionDep, user: CurrentUser,
+                         keep_current: Annotated[bool, Form()] = False):  # noqa: ANN201
+    """Sign out everywhere: every browser of this account, this one too unless `keep_current`."""
+    current = session_key(request)
+    ended = accounts.end_sessions(session, user, except_key=current if keep_current else None)
+    if keep_current:
+        flash(request, f"Signed out everywhere else ({ended} other session{'s' if ended != 1 else ''} ended).")
+        return redirect("/account")
+    sign_out(request)
+    flash(request, "You are signed out everywhere.")
+    return redirect("/login")
 
 
 # ---- JSON API -------------------------------------------------------------------------------------
@@ -146,13 +177,26 @@ def api_login(request: Request, body: schemas.LoginIn, session: SessionDep, sett
     user = accounts.authenticate(session, settings, body.email, body.password, _client_ip(request))  # see login_submit
     if user is None:
         return JSONResponse({"detail": "Wrong email or password.", "code": "bad-credentials"}, status_code=401)
-    sign_in(request, user)
+    _start_session(request, session, settings, user)
     return _user_out(user)
 
 
 @api.delete("/session", status_code=204)
-def api_logout(request: Request) -> None:
-    sign_out(request)
+def api_logout(request: Request, session: SessionDep) -> None:
+    """Sign this browser out: its session ends on the server, so a copy of the cookie is refused too."""
+    _end_session(request, session)
+
+
+@api.delete("/sessions", response_model=schemas.SessionsEndedOut)
+def api_sessions_end(request: Request, session: SessionDep, user: CurrentUser,
+                     except_current: bool = False) -> schemas.SessionsEndedOut:
+    """Sign out everywhere: end every session of this account (API tokens stay; revoke them under /tokens).
+    `except_current=true` keeps the calling browser's session."""
+    current = session_key(request) if not getattr(request.state, "via_token", False) else None
+    ended = accounts.end_sessions(session, user, except_key=current if except_current else None)
+    if not except_current and current is not None:
+        sign_out(request)
+    return schemas.SessionsEndedOut(ended=ended)
 
 
 @api.get("/me", response_model=schemas.UserOut)
@@ -187,14 +231,15 @@ def api_token_revoke(token_id: int, session: SessionDep, user: CurrentUser) -> N
 
 
 @api.post("/password/forgot", status_code=202)
-def api_forgot(body: schemas.PasswordForgotIn, session: SessionDep, settings: SettingsDep) -> dict:
-    accounts.request_password_reset(session, settings, body.email)
+def api_forgot(request: Request, body: schemas.PasswordForgotIn, session: SessionDep, settings: SettingsDep) -> dict:
+    accounts.request_password_reset(session, settings, body.email, _client_ip(request))
     return {"detail": "If an account exists for that address, a reset link was emailed to it."}
 
 
 @api.post("/password/reset", response_model=schemas.UserOut)
-def api_reset(body: schemas.PasswordResetIn, session: SessionDep, settings: SettingsDep):  # noqa: ANN201
-    return _user_out(accounts.reset_password(session, settings, body.token, body.password))
+def api_reset(request: Request, body: schemas.PasswordResetIn, session: SessionDep,
+              settings: SettingsDep):  # noqa: ANN201
+    return _user_out(accounts.reset_password(session, settings, body.token, body.password, _client_ip(request)))
 
 
 __all__ = ["api", "pages", "NotSignedIn"]

@@ -67,6 +67,8 @@ class RigIn(BaseModel):
     kind: str = Field(default="local", max_length=20)
     description: str = Field(default="", max_length=1000)
     gpus: int = Field(default=0, ge=0, le=64)
+    site_wide: bool = Field(default=False, description="Serve every venue (site admins only); otherwise the rig "
+                                                        "serves the venues its creator chairs.")
 
 
 class RigOut(BaseModel):
@@ -79,6 +81,9 @@ class RigOut(BaseModel):
     facts: dict
     gpus: int
     disabled: bool
+    site_wide: bool
+    venues: list[str] | None = Field(default=None, description="Slugs of the venues the rig serves (its creator "
+                                                                "chairs them); null for a site-wide rig.")
     token: str | None = Field(default=None, description="The rig's secret, shown once at creation.")
 
 
@@ -149,8 +154,9 @@ def run_out(run: Run, number: int) -> RunOut:
                   **run.model_dump(exclude={"venue_id", "submission_id", "requested_by"}))
 
 
-def rig_out(rig: Rig, token: str | None = None) -> RigOut:
-    return RigOut(token=token, **rig.model_dump(exclude={"token_hash", "created_by"}))
+def rig_out(rig: Rig, venues: list | None, token: str | None = None) -> RigOut:
+    return RigOut(token=token, venues=None if venues is None else [v.slug for v in venues],
+                  **rig.model_dump(exclude={"token_hash", "created_by"}))
 
 
 # ---- dependencies -----------------------------------------------------------------------------------
@@ -377,32 +383,37 @@ def api_rig_result(run_id: int, body: ResultIn, session: SessionDep, rig: Curren
 
 @api.post("/rigs", response_model=RigOut, status_code=201)
 def api_create_rig(body: RigIn, session: SessionDep, user: CurrentUser) -> RigOut:
-    """Register a rig; the answer carries its token, shown this once."""
+    """Register a rig; the answer carries its token, shown this once. It serves the venues its creator chairs
+    (claims and bundles of other venues' runs are refused), or every venue when a site admin says `site_wide`."""
     require(permissions.can_manage_rigs, user, service.chairs_a_venue(session, user))
     rig, token = service.create_rig(session, user, name=body.name, kind=body.kind, description=body.description,
-                                    gpus=body.gpus)
-    return rig_out(rig, token)
+                                    gpus=body.gpus, site_wide=body.site_wide)
+    return rig_out(rig, service.rig_venues(session, rig), token)
 
 
 @api.get("/rigs", response_model=list[RigOut])
 def api_rigs(session: SessionDep, user: CurrentUser) -> list[RigOut]:
+    """Site admins see every rig; a chair the site-wide ones and those serving the venues they chair."""
     require(permissions.can_manage_rigs, user, service.chairs_a_venue(session, user))
-    return [rig_out(r) for r in service.list_rigs(session)]
+    return [rig_out(r, service.rig_venues(session, r)) for r in service.list_rigs(session, user)]
 
 
 @pages.get("/rigs")
 def rigs_page(request: Request, session: SessionDep, user: CurrentUser):  # noqa: ANN201
     require(permissions.can_manage_rigs, user, service.chairs_a_venue(session, user))
-    return render(request, "pages/rigs.html", {"rigs": service.list_rigs(session)}, user=user)
+    rigs = service.list_rigs(session, user)
+    return render(request, "pages/rigs.html", {"rigs": [(r, service.rig_venues(session, r)) for r in rigs],
+                                               "may_site_wide": permissions.can_make_site_wide_rig(user)}, user=user)
 
 
 @pages.post("/rigs")
 def rigs_create(request: Request, session: SessionDep, user: CurrentUser, name: Annotated[str, Form()],
                 kind: Annotated[str, Form()] = "local", description: Annotated[str, Form()] = "",
-                gpus: Annotated[int, Form()] = 0):  # noqa: ANN201
+                gpus: Annotated[int, Form()] = 0, site_wide: Annotated[bool, Form()] = False):  # noqa: ANN201
     def create():  # noqa: ANN202
         require(permissions.can_manage_rigs, user, service.chairs_a_venue(session, user))
-        return service.create_rig(session, user, name=name, kind=kind, description=description, gpus=gpus)
+        return service.create_rig(session, user, name=name, kind=kind, description=description, gpus=gpus,
+                                  site_wide=site_wide)
     return form_action(request, session, create,
                        success=lambda r: f"Rig '{r[0].name}' registered. Its token, shown only now: {r[1]}",
                        next_url="/rigs", back_url="/rigs")

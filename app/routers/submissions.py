@@ -14,6 +14,7 @@ from app.errors import NotFound, TooLarge
 from app.models import Submission
 from app.security import permissions
 from app.security.permissions import require
+from app.security.headers import allow_same_origin_framing
 from app.services import groups as group_service
 from app.markdown import render_markdown
 from app.routers.runs import runs_section
@@ -356,8 +357,10 @@ def api_revision_pdf(revision_id: int, session: SessionDep, settings: SettingsDe
     else:
         sha = rev.reviewer_blob_sha
     release(session)  # end the transaction before streaming: the file may take a while to send
-    return FileResponse(service.store(settings).path(sha), media_type="application/pdf",
-                        filename=f"submission-{sub.number}-r{rev.id}.pdf")
+    response = FileResponse(service.store(settings).path(sha), media_type="application/pdf",
+                            filename=f"submission-{sub.number}-r{rev.id}.pdf")
+    allow_same_origin_framing(response)  # the review page shows it beside the form
+    return response
 
 
 @api.post("/venues/{slug}/submissions/{number}/artifact/git", response_model=schemas.ArtifactOut, status_code=201)

@@ -15,6 +15,7 @@ from sqlmodel import Session, select
 
 from app.errors import Forbidden
 from app.models import Assignment, Extension, Group, Member, Phase, Review, ReviewStatus, Role, Submission, User, Venue
+from app.models.run import Rig
 
 
 GROUP_PHASES = {Phase.setup.value, Phase.submission.value}
@@ -320,8 +321,24 @@ def can_view_runs(st: Standing) -> bool:
 
 @because("Only admins and venue chairs manage rigs.")
 def can_manage_rigs(user: User, chairs_a_venue: bool) -> bool:
-    """Rigs are site-wide: admins and the chair of any venue register them and see their tokens once."""
+    """Admins and the chair of any venue register rigs (for the venues they chair) and see their tokens once."""
     return user.is_admin or chairs_a_venue
+
+
+@because("Only site admins register site-wide rigs; a chair's rig serves the venues they chair.")
+def can_make_site_wide_rig(user: User) -> bool:
+    """A site-wide rig runs every venue's artifacts and downloads their original bundles: site admins only."""
+    return user.is_admin
+
+
+@because("This rig serves only the venues its creator chairs, and not this one.")
+def can_rig_serve(rig: Rig, creator: User | None, creator_member: Member | None, venue: Venue) -> bool:
+    """A rig claims runs and downloads original bundles of the venues its creator chairs (`creator_member`: the
+    creator's membership in `venue`), or of every venue when a site admin made it site-wide."""
+    if rig.site_wide:
+        return True
+    return (creator is not None and creator_member is not None and creator_member.user_id == creator.id
+            and creator_member.venue_id == venue.id and creator_member.role == Role.chair.value)
 
 
 @because("The artifact as uploaded is for the authors and the venue's staff.")

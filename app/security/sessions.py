@@ -1,4 +1,5 @@
-"""Signed-cookie sessions (no server-side state) and CSRF tokens kept in them."""
+"""The session cookie (signed): the key of a server-side session row (app.services.accounts), the CSRF token
+and one-time messages. Signing out deletes the row, so a copy of the cookie kept from before is worth nothing."""
 
 import hmac
 import secrets
@@ -6,27 +7,26 @@ import secrets
 from fastapi import Request
 
 from app.errors import CsrfError
-from app.models import User
 
 UNSAFE_METHODS = {"POST", "PUT", "PATCH", "DELETE"}
 CSRF_FIELD = "csrf_token"
 CSRF_HEADER = "x-csrf-token"
 
 
-def sign_in(request: Request, user: User) -> None:
+def sign_in(request: Request, key: str) -> None:
+    """A fresh cookie for a new server-side session (new CSRF token too: no session fixation)."""
     request.session.clear()
-    request.session.update({"uid": user.id, "ep": user.session_epoch, "csrf": secrets.token_urlsafe(24)})
+    request.session.update({"sid": key, "csrf": secrets.token_urlsafe(24)})
 
 
 def sign_out(request: Request) -> None:
     request.session.clear()
 
 
-def session_user_id(request: Request) -> tuple[int, int] | None:
-    uid, epoch = request.session.get("uid"), request.session.get("ep")
-    if isinstance(uid, int) and isinstance(epoch, int):
-        return uid, epoch
-    return None
+def session_key(request: Request) -> str | None:
+    """The server-side session's key the cookie carries (cookies from before server-side sessions carry none)."""
+    key = request.session.get("sid")
+    return key if isinstance(key, str) and key else None
 
 
 def csrf_token(request: Request) -> str:

@@ -15,8 +15,10 @@ from app import outbox
 from app.artifacts.anonymize import anonymize_text
 from app.artifacts.manifest import RIGS, ManifestError, parse_manifest
 from app.errors import BadInput, Conflict, Forbidden, NotFound
-from app.models import Artifact, Member, Role, Submission, User
+from app.models import Artifact, Member, Role, Submission, User, Venue
 from app.models.run import FINISHED, RESULT_STATUSES, Rig, RigKind, Run, RunLog, RunStatus
+from app.security import permissions
+from app.security.permissions import require, why_not
 from app.security.tokens import token_digest
 from app.services import audit
 from app.services.anonymization import masked_terms
@@ -35,6 +37,12 @@ DEFAULT_TIMEOUT_S = 30 * 60
 HEARTBEAT_TTL_S = 60  # a running run silent this long is re-queued (rigs beat every second)
 MAX_ATTEMPTS = 3
 LOST_GRACE_S = 30  # a run still queued this long after it was queued is checked against the queue (lost?)
+
+
+class RigOutOfScope(Forbidden):
+    """A rig asked for a run of a venue it does not serve: it leaves the run for another rig."""
+
+    code = "rig-out-of-scope"
 
 
 class TooFewGpus(Conflict):
@@ -59,21 +67,54 @@ def new_rig_token() -> str:
 
 
 def create_rig(session: Session, actor: User | None, *, name: str, kind: str, description: str = "",
-               gpus: int = 0) -> tuple[Rig, str]:
-    """Register a rig; returns it and its token (shown once, only the digest is kept)."""
+               gpus: int = 0, site_wide: bool | None = None) -> tuple[Rig, str]:
+    """Register a rig; returns it and its token (shown once, only the digest is kept). A person's rig serves the
+    venues they chair unless a site admin makes it site-wide; a rig the server makes (actor None) is site-wide."""
     name = " ".join(name.split())
     if not 1 <= len(name) <= 100:
         raise BadInput("A rig's name has 1 to 100 characters.")
     if kind not in RIGS:
         raise BadInput(f"A rig's kind is one of {', '.join(RIGS)} (not '{kind[:20]}').")
+    if site_wide is None:
+        site_wide = actor is None
+    if site_wide and actor is not None:
+        require(permissions.can_make_site_wide_rig, actor)
     token = new_rig_token()
     rig = Rig(name=name, kind=kind, description=description.strip()[:1000], token_hash=token_digest(token),
-              created_by=actor.id if actor else None, gpus=max(0, int(gpus)))
+              created_by=actor.id if actor else None, gpus=max(0, int(gpus)), site_wide=bool(site_wide))
     session.add(rig)
     session.flush()
+    scope = "site-wide" if rig.site_wide else "for the venues its creator chairs"
     audit.record(session, venue_id=None, actor=actor, action="rig.create",
-                 summary=f"registered the {kind} rig '{name}'", rig_id=rig.id)
+                 summary=f"registered the {kind} rig '{name}' ({scope})", rig_id=rig.id)
     return rig, token
+
+
+def rig_serves(session: Session, rig: Rig, venue_id: int) -> bool:
+    """Whether this rig may claim and download runs of this venue (permissions.can_rig_serve)."""
+    venue = session.get(Venue, venue_id)
+    creator = session.get(User, rig.created_by) if rig.created_by is not None else None
+    member = session.exec(select(Member).where(Member.venue_id == venue_id, Member.user_id == creator.id)).first() \
+        if creator is not None and not rig.site_wide else None
+    return venue is not None and permissions.can_rig_serve(rig, creator, member, venue)
+
+
+def require_rig_serves(session: Session, rig: Rig, run: Run) -> None:
+    """RigOutOfScope (403) for a run of a venue this rig does not serve; the run is not touched."""
+    if not rig_serves(session, rig, run.venue_id):
+        venue = session.get(Venue, run.venue_id)
+        raise RigOutOfScope(f"Run {run.id} belongs to a venue this rig does not serve: "
+                            f"{why_not(permissions.can_rig_serve, rig, None, None, venue)}")
+
+
+def rig_venues(session: Session, rig: Rig) -> list[Venue] | None:
+    """The venues a rig serves (None: every venue, a site-wide rig)."""
+    if rig.site_wide:
+        return None
+    if rig.created_by is None:
+        return []
+    return list(session.exec(select(Venue).join(Member, Member.venue_id == Venue.id).where(
+        Member.user_id == rig.created_by, Member.role == Role.chair.value).order_by(Venue.slug)).all())
 
 
 def rig_from_token(session: Session, token: str, now: datetime | None = None) -> Rig | None:
@@ -96,8 +137,15 @@ def rig_by_id(session: Session, rig_id: int, now: datetime | None = None) -> Rig
     return session.get(Rig, rig_id, populate_existing=True)
 
 
-def list_rigs(session: Session) -> list[Rig]:
-    return list(session.exec(select(Rig).order_by(Rig.kind, Rig.name, Rig.id)).all())
+def list_rigs(session: Session, viewer: User | None = None) -> list[Rig]:
+    """Every rig for a site admin (or viewer None); for a chair the site-wide rigs and those that serve a venue
+    they chair (made by one of its chairs), not other venues' rigs."""
+    query = select(Rig).order_by(Rig.kind, Rig.name, Rig.id)
+    if viewer is not None and not viewer.is_admin:
+        my_venues = select(Member.venue_id).where(Member.user_id == viewer.id, Member.role == Role.chair.value)
+        co_chairs = select(Member.user_id).where(Member.venue_id.in_(my_venues), Member.role == Role.chair.value)
+        query = query.where((Rig.site_wide == True) | Rig.created_by.in_(co_chairs))  # noqa: E712
+    return list(session.exec(query).all())
 
 
 def rig_heartbeat(session: Session, rig: Rig, facts: dict | None = None, now: datetime | None = None) -> Rig:
@@ -120,7 +168,7 @@ def embedded_rig(session: Session, kind: str = RigKind.local.value) -> Rig:
     rig = session.exec(select(Rig).where(Rig.name == name, Rig.kind == kind)).first()
     if rig is None:
         rig = Rig(name=name, kind=kind, description="in-process rig of the API server",
-                  token_hash=token_digest(new_rig_token()))
+                  token_hash=token_digest(new_rig_token()), site_wide=True)
         session.add(rig)
         session.flush()
     return rig
@@ -254,6 +302,7 @@ def rig_run(session: Session, rig: Rig, run_id: int) -> Run:
         raise NotFound(f"There is no run {run_id}.")
     if run.rig_id != rig.id:
         raise Conflict(f"Run {run_id} is not held by this rig (it was re-queued or never claimed).")
+    require_rig_serves(session, rig, run)  # its creator may have stopped chairing the venue since the claim
     return run
 
 
@@ -265,6 +314,7 @@ def claim_run(session: Session, rig: Rig, run_id: int, now: datetime | None = No
         raise NotFound(f"There is no run {run_id}.")
     if run.rig_kind != rig.kind:
         raise Forbidden(f"Run {run_id} needs a {run.rig_kind} rig; this rig is a {rig.kind} rig.")
+    require_rig_serves(session, rig, run)
     if run.gpus and rig.gpus < run.gpus:
         raise TooFewGpus(f"Run {run_id} needs a rig with at least {run.gpus} GPUs; this rig has {rig.gpus}: "
                          "it stays queued for another rig.")

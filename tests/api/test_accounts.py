@@ -22,7 +22,7 @@ def test_login_form_signs_in_and_logout_signs_out(client, make):
     assert r.status_code == 303 and r.headers["location"] == "/account"
     page = client.get("/account")
     assert "Ada Lovelace" in page.text
-    # The session is a signed cookie, not a server-side record.
+    # The signed cookie carries the key of a server-side session (tests/api/test_sessions.py).
     assert "rr_session" in client.cookies
     r = client.post("/logout", data={"csrf_token": csrf_from(page.text)}, follow_redirects=False)
     assert r.status_code == 303

@@ -212,6 +212,7 @@ PAGE_FORMS = {
     ("POST", "/account/timezone"): "tests/api/test_venues.py::test_deadlines_shown_in_the_venue_and_the_viewer_time_zone",
     ("POST", "/account/password"): "tests/api/test_accounts.py::test_changing_password_signs_out_other_sessions",
     ("POST", "/account/notifications"): "tests/api/test_notifications.py::test_account_page_checkboxes_and_calendar_url",
+    ("POST", "/account/sessions/end"): "tests/api/test_sessions.py::test_sign_out_everywhere_else_keeps_this_browser",
     ("POST", "/venues"): ("POST", "/api/v1/venues"),
     ("POST", "/rigs"): ("POST", "/api/v1/rigs"),
     ("POST", "/venues/{slug}/settings"): ("PATCH", "/api/v1/venues/{slug}"),
@@ -337,6 +338,7 @@ ELSEWHERE = {
     ("PUT", "/api/v1/me/notifications"):
         "tests/api/test_notifications.py::test_settings_api_rejects_bad_input_and_anonymous_callers",
     ("GET", "/api/v1/me/calendar-url"): "tests/api/test_notifications.py::test_account_page_checkboxes_and_calendar_url",
+    ("DELETE", "/api/v1/sessions"): "tests/api/test_sessions.py::test_api_sign_out_everywhere",
 }
 
 # ---- public: no sign-in (or their own credential) -----------------------------------------------------------

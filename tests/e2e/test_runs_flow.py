@@ -74,8 +74,9 @@ def test_smoke_run_live_status_claims_form_and_run_now(live_server, page, tmp_pa
     assert "Latency stays under 20 ms" in row.inner_text() and row.locator(".check").inner_text() == "fail"
     page.click("button:has-text('Run now')")
     page.wait_for_selector("text=queued on a local rig")
-    page.wait_for_function("document.querySelectorAll('.run-status .status[data-status=\"failed\"]').length >= 1",
-                           timeout=60_000)
+    # a function, not an expression: Playwright evals a bare expression in the page, which the CSP refuses
+    page.wait_for_function(
+        "() => document.querySelectorAll('.run-status .status[data-status=\"failed\"]').length >= 1", timeout=60_000)
     newest = page.locator(".run-status").first
     text = newest.inner_text()
     assert "claim C2" in text and "Latency stays under 20 ms" in text

@@ -101,6 +101,10 @@ CASES: dict[str, list[tuple[str, str, bool]]] = {
     "can_view_runs": [("assigned", "discussion", True), ("author", "submission", True),
                       ("assigned", "submission", False), ("other", "discussion", False)],
     "can_manage_rigs": [("admin", "setup", True), ("chair", "setup", True), ("ta", "setup", False)],
+    "can_make_site_wide_rig": [("admin", "setup", True), ("chair", "setup", False)],
+    # a rig made by this person, not site-wide ("site_rig": a site-wide one made by someone outside the venue)
+    "can_rig_serve": [("chair", "review", True), ("site_rig", "review", True), ("ta", "review", False),
+                      ("admin", "review", False), ("outsider", "review", False)],
     "can_view_artifact_original": [("author", "review", True), ("ta", "review", True), ("reviewed", "review", False)],
     "can_view_contributions": [("author", "review", True), ("ta", "review", True), ("assigned", "review", False),
                                ("reviewed", "released", False), ("other", "review", False)],
@@ -169,6 +173,10 @@ def _args(world: World, name: str, who: str) -> tuple:
     """The arguments `name` takes, for person `who` ("outsider": signed in, no membership, not an admin)."""
     check = getattr(permissions, name)
     params = list(inspect.signature(check).parameters)
+    if who == "site_rig":
+        from app.models import Rig
+
+        return (Rig(name="campus", kind="gpu", token_hash="x", site_wide=True), None, None, world.venue)
     if who == "outsider":
         user, member = world.users["loner"], None
     elif who == "self_chair":
@@ -181,6 +189,12 @@ def _args(world: World, name: str, who: str) -> tuple:
         return (user,)
     if name == "can_manage_rigs":
         return (user, member is not None and member.role == "chair")
+    if name == "can_make_site_wide_rig":
+        return (user,)
+    if name == "can_rig_serve":
+        from app.models import Rig
+
+        return (Rig(name="bench", kind="local", token_hash="x", created_by=user.id), user, member, world.venue)
     extra = {"can_change_role": (member if who == "self_chair" else world.members["loner"],),
              "can_view_group": (world.group,), "can_view_extension": (world.extension,),
              "can_view_own_marks": (world.venue.phase in ("released", "closed"),)}.get(name, ())
