@@ -1,6 +1,7 @@
 """Venues: the list, each role's dashboard, settings, phases and deadlines."""
 
 from typing import Annotated
+from urllib.parse import urlencode
 
 from fastapi import APIRouter, Form, Request
 
@@ -113,12 +114,28 @@ def settings_submit(request: Request, session: SessionDep, ctx: VenueCtx, title:
         success="Settings saved.", next_url=url, back_url=url)
 
 
+@pages.get("/venues/{slug}/phase")
+def phase_confirm_page(request: Request, session: SessionDep, ctx: VenueCtx, to: str):  # noqa: ANN201
+    """The confirmation page of one phase change: its checklist, and the button that confirms it."""
+    require(permissions.can_change_phase, ctx.user, ctx.member, ctx.venue)
+    change = venue_service.change_phase(session, ctx.user, ctx.venue, to, None)
+    return render(request, "pages/phase_confirm.html", {"venue": ctx.venue, "checklist": change.checklist.as_dict()},
+                  user=ctx.user)
+
+
 @pages.post("/venues/{slug}/phase")
-def phase_submit(request: Request, session: SessionDep, ctx: VenueCtx, phase: Annotated[str, Form()]):  # noqa: ANN201
+def phase_submit(request: Request, session: SessionDep, ctx: VenueCtx, phase: Annotated[str, Form()],
+                 confirm: Annotated[str, Form()] = ""):  # noqa: ANN201
+    """Without `confirm` (a phase button): to the confirmation page; with it, the move (or the new list)."""
     require(permissions.can_change_phase, ctx.user, ctx.member, ctx.venue)
     url = f"/venues/{ctx.venue.slug}"
-    return form_action(request, session, lambda: venue_service.move_phase(session, ctx.user, ctx.venue, phase),
-                       success=lambda v: f"The venue is now in the {v.phase} phase.", next_url=url, back_url=url)
+    confirm_url = f"{url}/phase?{urlencode({'to': phase})}"
+    if not confirm.strip():
+        return redirect(confirm_url)
+    return form_action(request, session,
+                       lambda: venue_service.change_phase(session, ctx.user, ctx.venue, phase, confirm),
+                       success=lambda _c: f"The venue is now in the {ctx.venue.phase} phase.", next_url=url,
+                       back_url=confirm_url)
 
 
 @pages.post("/venues/{slug}/deadlines")
@@ -159,11 +176,15 @@ def api_venue_patch(body: schemas.VenuePatch, session: SessionDep, ctx: VenueCtx
     return venue_out(session, ctx)
 
 
-@api.post("/venues/{slug}/phase", response_model=schemas.VenueOut)
+@api.post("/venues/{slug}/phase", response_model=schemas.PhaseChangeOut,
+          responses={409: {"model": schemas.ErrorOut}})
 def api_phase(body: schemas.PhaseIn, session: SessionDep, ctx: VenueCtx):  # noqa: ANN201
+    """Without `confirm`: a dry run (the checklist, nothing changes). With the checklist's `fingerprint` as
+    `confirm`: the move, or 409 `stale-checklist` with the new checklist in `details` when it changed since."""
     require(permissions.can_change_phase, ctx.user, ctx.member, ctx.venue)
-    venue_service.move_phase(session, ctx.user, ctx.venue, body.phase)
-    return venue_out(session, ctx)
+    change = venue_service.change_phase(session, ctx.user, ctx.venue, body.phase, body.confirm)
+    return schemas.PhaseChangeOut(**venue_out(session, ctx).model_dump(), moved=change.moved,
+                                  checklist=change.checklist.as_dict())
 
 
 @api.get("/venues/{slug}/deadlines", response_model=list[schemas.DeadlineOut])

@@ -1,6 +1,7 @@
 """Venues: creation, settings, phases, deadlines, members and roles."""
 
 import re
+from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from sqlmodel import Session, select
@@ -9,12 +10,9 @@ from app.errors import BadInput, Conflict, NotFound, PhaseError
 from app.models import PHASES, Deadline, DeadlineKind, Member, Phase, Role, User, Venue
 from app.services import audit, notifications
 from app.services.deadlines import check_timezone, format_in, venue_deadlines
+from app.services.phase_checklist import PHASE_NEEDS_DEADLINE, Checklist, phase_checklist
 
 SLUG_RE = re.compile(r"^[a-z0-9][a-z0-9-]{1,62}$")
-
-# Which deadline must be set (and in the future) before a venue may enter a phase.
-PHASE_NEEDS_DEADLINE = {Phase.submission.value: DeadlineKind.submission.value,
-                        Phase.review.value: DeadlineKind.review.value}
 
 
 def get_venue(session: Session, slug: str) -> Venue:
@@ -110,7 +108,35 @@ def allowed_phase_moves(venue: Venue) -> list[str]:
     return moves
 
 
-def move_phase(session: Session, actor: User, venue: Venue, target: str) -> Venue:
+class StaleChecklist(Conflict):
+    code = "stale-checklist"
+
+
+@dataclass
+class PhaseChange:
+    checklist: Checklist
+    moved: bool
+
+
+def change_phase(session: Session, actor: User, venue: Venue, target: str, confirm: str | None,
+                 *, now: datetime | None = None) -> PhaseChange:
+    """The chairs' path: without `confirm` a dry run (the checklist, nothing changes); with it, the move, if
+    `confirm` is the fingerprint of the checklist as it is now (else refused with the new list)."""
+    _check_move(venue, target)
+    checklist = phase_checklist(session, venue, target, now=now)
+    if confirm is None or not confirm.strip():
+        return PhaseChange(checklist, moved=False)
+    if confirm.strip() != checklist.fingerprint:
+        raise StaleChecklist("The checklist of this phase change changed since it was shown (another chair acted, "
+                             "or submissions or reviews changed): nothing was changed. Read the new list and "
+                             "confirm again.", details=checklist.as_dict())
+    if checklist.blockers:
+        raise PhaseError(checklist.blockers[0].message, details=checklist.as_dict())
+    move_phase(session, actor, venue, target, now=now)
+    return PhaseChange(checklist, moved=True)
+
+
+def _check_move(venue: Venue, target: str) -> None:
     if target not in {p.value for p in PHASES}:
         raise BadInput(f"'{target[:30]}' is not a phase; phases are {', '.join(p.value for p in PHASES)}.")
     if target == venue.phase:
@@ -120,13 +146,18 @@ def move_phase(session: Session, actor: User, venue: Venue, target: str) -> Venu
             f"The venue cannot jump from {venue.phase} to {target}: "
             f"it moves one phase at a time ({' or '.join(allowed_phase_moves(venue))} from here)."
         )
+
+
+def move_phase(session: Session, actor: User, venue: Venue, target: str, *, now: datetime | None = None) -> Venue:
+    """Move the venue without a checklist (seeds and scripts; chairs go through change_phase)."""
+    _check_move(venue, target)
     forward = PHASES.index(Phase(target)) > PHASES.index(Phase(venue.phase))
     needed = PHASE_NEEDS_DEADLINE.get(target)
     if forward and needed:
         due = venue_deadlines(session, venue).get(needed)
         if due is None:
             raise PhaseError(f"Set the {needed} deadline before opening the {target} phase.")
-        if due <= datetime.now(UTC):
+        if due <= (now or datetime.now(UTC)):
             raise PhaseError(f"The {needed} deadline ({format_in(due, venue.timezone)}) has passed: "
                              f"set a new one before opening the {target} phase.")
     before = venue.phase
