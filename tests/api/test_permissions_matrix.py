@@ -143,6 +143,7 @@ PAGE_CASES = [
     ("/rigs", "/rigs", {"chair": 200, "admin": 200}),
     ("/venues/{slug}", "", {r: 200 for r in VENUE_SIDE}),
     ("/venues/{slug}/settings", "/settings", {"chair": 200, "admin": 200}),
+    ("/venues/{slug}/phase", "/phase?to=assignment", {"chair": 200, "admin": 200}),  # the phase checklist
     ("/venues/{slug}/roster", "/roster", {r: 200 for r in STAFF}),
     ("/venues/{slug}/groups", "/groups", {r: 200 for r in VENUE_SIDE}),
     ("/venues/{slug}/extensions", "/extensions", {r: 200 for r in VENUE_SIDE}),
