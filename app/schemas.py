@@ -194,6 +194,11 @@ class ExtensionIn(BaseModel):
     kind: str = "submission"
 
 
+class ReviewExtensionIn(BaseModel):
+    reason: str
+    requested_until: str | None = None
+
+
 class ExtensionDecisionIn(BaseModel):
     grant: bool
     new_due_at: str | None = None
