@@ -64,6 +64,7 @@ def test_leaving_submission_early_lists_the_open_deadline_missing_pdfs_and_forma
     _submission(db, venue, groups[2], 3, format_ok=False, by=by)
     db.commit()
     checklist = _dry(as_user(chair), venue, "assignment")
+    assert (checklist["from"], checklist["to"]) == ("submission", "assignment")
     items = _items(checklist)
     assert items["deadline0"]["level"] == "warning" and "has not passed" in items["deadline0"]["message"]
     assert "14 days away" in items["deadline0"]["message"] or "13 days away" in items["deadline0"]["message"]
