@@ -94,6 +94,40 @@ class VenuePatch(BaseModel):
 
 class PhaseIn(BaseModel):
     phase: str
+    confirm: str | None = Field(default=None, description="The checklist's fingerprint from a dry run; without "
+                                "it nothing changes and the checklist is returned (a dry run).")
+
+
+class CheckItemOut(BaseModel):
+    code: str
+    level: str = Field(description="ok | warning | blocker (a blocker refuses the move)")
+    message: str
+    count: int
+    names: list[str]
+
+
+class ChecklistOut(BaseModel):
+    from_phase: str = Field(alias="from")
+    to: str
+    items: list[CheckItemOut]
+    mails: int
+    fingerprint: str
+    can_confirm: bool
+
+    model_config = {"populate_by_name": True, "serialize_by_alias": True}
+
+
+class PhaseChangeOut(VenueOut):
+    moved: bool = Field(description="false on a dry run: nothing changed")
+    checklist: ChecklistOut
+
+
+class VenueCopyIn(BaseModel):
+    slug: str
+    title: str
+    course_code: str | None = None
+    shift_days: int | None = Field(default=None, description="Days added to every deadline; by default the "
+                                   "smallest number of whole weeks that puts every deadline in the future.")
 
 
 class DeadlineIn(BaseModel):
@@ -164,6 +198,11 @@ class ExtensionIn(BaseModel):
     kind: str = "submission"
 
 
+class ReviewExtensionIn(BaseModel):
+    reason: str
+    requested_until: str | None = None
+
+
 class ExtensionDecisionIn(BaseModel):
     grant: bool
     new_due_at: str | None = None
@@ -172,8 +211,11 @@ class ExtensionDecisionIn(BaseModel):
 
 class ExtensionOut(BaseModel):
     id: int
-    group_id: int
+    group_id: int | None
     group_name: str
+    member_id: int | None = Field(default=None, description="set for a reviewer's own extension of the review "
+                                  "deadline")
+    for_reviewer: bool = False
     kind: str
     reason: str
     requested_until: datetime | None

@@ -92,9 +92,13 @@ class ExtensionStatus(StrEnum):
 
 
 class Extension(SQLModel, table=True):
+    """More time for a group (any deadline, `member_id` None) or for one reviewer (the review deadline,
+    `member_id` set; `group_id` is then the reviewer's group, if any)."""
+
     id: int | None = Field(default=None, primary_key=True)
     venue_id: int = Field(foreign_key="venue.id", index=True)
-    group_id: int = Field(foreign_key="group.id", index=True)
+    group_id: int | None = Field(default=None, foreign_key="group.id", index=True)
+    member_id: int | None = Field(default=None, foreign_key="member.id", index=True)
     kind: str = Field(default=DeadlineKind.submission.value, max_length=20)
     reason: str = Field(max_length=4000)
     requested_by: int = Field(foreign_key="user.id")

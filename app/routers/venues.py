@@ -1,11 +1,13 @@
 """Venues: the list, each role's dashboard, settings, phases and deadlines."""
 
 from typing import Annotated
+from urllib.parse import urlencode
 
 from fastapi import APIRouter, Form, Request
 
 from app import schemas
 from app.db import SessionDep
+from app.errors import BadInput
 from app.deps import CurrentUser, OptionalUser, VenueCtx, VenueContext
 from app.models import DeadlineKind, Venue
 from app.security import permissions
@@ -23,9 +25,10 @@ api = APIRouter(prefix="/api/v1", tags=["venues"])
 def deadline_rows(session, ctx: VenueContext) -> list[schemas.DeadlineOut]:  # noqa: ANN001
     """Every deadline kind as it applies to the viewer (their group's extension included)."""
     group_id = ctx.member.group_id if ctx.member else None
+    member_id = ctx.member.id if ctx.member else None
     rows = []
     for kind in DeadlineKind:
-        eff = effective_deadline(session, ctx.venue, kind, group_id)
+        eff = effective_deadline(session, ctx.venue, kind, group_id, member_id)
         rows.append(schemas.DeadlineOut(kind=kind.value, due_at=eff.due_at, venue_due_at=eff.venue_due_at,
                                         extended=eff.extended,
                                         due_local=format_in(eff.due_at, ctx.venue.timezone) if eff.due_at else None))
@@ -52,15 +55,15 @@ def home(request: Request, session: SessionDep, user: OptionalUser):  # noqa: AN
     rows = venue_service.list_venues_for(session, user)
     if len(rows) == 1 and not user.is_admin:
         return redirect(f"/venues/{rows[0][0].slug}")
-    return render(request, "pages/home.html", {"rows": rows, "can_create": permissions.can_create_venue(user)},
-                  user=user)
+    can_create = permissions.can_create_venue(user, venue_service.chairs_any_venue(session, user))
+    return render(request, "pages/home.html", {"rows": rows, "can_create": can_create}, user=user)
 
 
 @pages.post("/venues")
 def venue_create(request: Request, session: SessionDep, user: CurrentUser, slug: Annotated[str, Form()],
                  title: Annotated[str, Form()], course_code: Annotated[str, Form()] = "",
                  timezone: Annotated[str, Form()] = "UTC"):  # noqa: ANN201
-    require(permissions.can_create_venue, user)
+    require(permissions.can_create_venue, user, venue_service.chairs_any_venue(session, user))
     return form_action(request, session, lambda: venue_service.create_venue(
         session, user, slug=slug, title=title, course_code=course_code, timezone=timezone),
         success=lambda v: f"Venue {v.title} created.", next_url=lambda v: f"/venues/{v.slug}", back_url="/")
@@ -96,8 +99,33 @@ def dashboard(request: Request, session: SessionDep, ctx: VenueCtx):  # noqa: AN
 @pages.get("/venues/{slug}/settings")
 def settings_page(request: Request, session: SessionDep, ctx: VenueCtx):  # noqa: ANN201
     require(permissions.can_manage_venue, ctx.user, ctx.member, ctx.venue)
-    return render(request, "pages/settings.html", {"venue": ctx.venue, "deadlines": deadline_rows(session, ctx),
-                                                   "kinds": [k.value for k in DeadlineKind]}, user=ctx.user)
+    return render(request, "pages/settings.html", {
+        "venue": ctx.venue, "deadlines": deadline_rows(session, ctx), "kinds": [k.value for k in DeadlineKind],
+        "can_copy": permissions.can_copy_venue(ctx.user, ctx.member, ctx.venue),
+        "copy_shift_days": venue_service.default_copy_shift(session, ctx.venue)}, user=ctx.user)
+
+
+@pages.post("/venues/{slug}/copy")
+def venue_copy_submit(request: Request, session: SessionDep, ctx: VenueCtx, slug_new: Annotated[str, Form()],
+                      title: Annotated[str, Form()], shift_days: Annotated[str, Form()] = ""):  # noqa: ANN201
+    require(permissions.can_copy_venue, ctx.user, ctx.member, ctx.venue)
+    back = f"/venues/{ctx.venue.slug}/settings"
+
+    def copy() -> Venue:
+        shift = _shift_days(shift_days)
+        return venue_service.copy_venue(session, ctx.user, ctx.venue, slug=slug_new, title=title, shift_days=shift)
+    return form_action(request, session, copy, success=lambda v: f"Venue {v.title} created from {ctx.venue.title}.",
+                       next_url=lambda v: f"/venues/{v.slug}/settings", back_url=back)
+
+
+def _shift_days(text: str) -> int | None:
+    text = text.strip()
+    if not text:
+        return None
+    try:
+        return int(text)
+    except ValueError:
+        raise BadInput(f"'{text[:20]}' is not a whole number of days.") from None
 
 
 @pages.post("/venues/{slug}/settings")
@@ -113,12 +141,28 @@ def settings_submit(request: Request, session: SessionDep, ctx: VenueCtx, title:
         success="Settings saved.", next_url=url, back_url=url)
 
 
+@pages.get("/venues/{slug}/phase")
+def phase_confirm_page(request: Request, session: SessionDep, ctx: VenueCtx, to: str):  # noqa: ANN201
+    """The confirmation page of one phase change: its checklist, and the button that confirms it."""
+    require(permissions.can_change_phase, ctx.user, ctx.member, ctx.venue)
+    change = venue_service.change_phase(session, ctx.user, ctx.venue, to, None)
+    return render(request, "pages/phase_confirm.html", {"venue": ctx.venue, "checklist": change.checklist.as_dict()},
+                  user=ctx.user)
+
+
 @pages.post("/venues/{slug}/phase")
-def phase_submit(request: Request, session: SessionDep, ctx: VenueCtx, phase: Annotated[str, Form()]):  # noqa: ANN201
+def phase_submit(request: Request, session: SessionDep, ctx: VenueCtx, phase: Annotated[str, Form()],
+                 confirm: Annotated[str, Form()] = ""):  # noqa: ANN201
+    """Without `confirm` (a phase button): to the confirmation page; with it, the move (or the new list)."""
     require(permissions.can_change_phase, ctx.user, ctx.member, ctx.venue)
     url = f"/venues/{ctx.venue.slug}"
-    return form_action(request, session, lambda: venue_service.move_phase(session, ctx.user, ctx.venue, phase),
-                       success=lambda v: f"The venue is now in the {v.phase} phase.", next_url=url, back_url=url)
+    confirm_url = f"{url}/phase?{urlencode({'to': phase})}"
+    if not confirm.strip():
+        return redirect(confirm_url)
+    return form_action(request, session,
+                       lambda: venue_service.change_phase(session, ctx.user, ctx.venue, phase, confirm),
+                       success=lambda _c: f"The venue is now in the {ctx.venue.phase} phase.", next_url=url,
+                       back_url=confirm_url)
 
 
 @pages.post("/venues/{slug}/deadlines")
@@ -142,9 +186,22 @@ def api_venues(session: SessionDep, user: CurrentUser):  # noqa: ANN201
 
 @api.post("/venues", response_model=schemas.VenueOut, status_code=201)
 def api_venue_create(body: schemas.VenueIn, session: SessionDep, user: CurrentUser):  # noqa: ANN201
-    require(permissions.can_create_venue, user)
+    """Site admins and anyone who chairs a venue create one (the creator becomes its chair)."""
+    require(permissions.can_create_venue, user, venue_service.chairs_any_venue(session, user))
     venue: Venue = venue_service.create_venue(session, user, **body.model_dump())
     return venue_out(session, VenueContext(venue=venue, user=user, member=venue_service.get_member(session, venue, user)))
+
+
+@api.post("/venues/{slug}/copy", response_model=schemas.VenueOut, status_code=201,
+          responses={409: {"model": schemas.ErrorOut}, 422: {"model": schemas.ErrorOut}})
+def api_venue_copy(body: schemas.VenueCopyIn, session: SessionDep, ctx: VenueCtx):  # noqa: ANN201
+    """A new venue from this one: settings, review form, marking scheme (with its rubric), deadlines moved by
+    `shift_days`. 409 when the new slug exists (nothing is created)."""
+    require(permissions.can_copy_venue, ctx.user, ctx.member, ctx.venue)
+    venue = venue_service.copy_venue(session, ctx.user, ctx.venue, slug=body.slug, title=body.title,
+                                     course_code=body.course_code, shift_days=body.shift_days)
+    return venue_out(session, VenueContext(venue=venue, user=ctx.user,
+                                           member=venue_service.get_member(session, venue, ctx.user)))
 
 
 @api.get("/venues/{slug}", response_model=schemas.VenueOut)
@@ -159,11 +216,15 @@ def api_venue_patch(body: schemas.VenuePatch, session: SessionDep, ctx: VenueCtx
     return venue_out(session, ctx)
 
 
-@api.post("/venues/{slug}/phase", response_model=schemas.VenueOut)
+@api.post("/venues/{slug}/phase", response_model=schemas.PhaseChangeOut,
+          responses={409: {"model": schemas.ErrorOut}})
 def api_phase(body: schemas.PhaseIn, session: SessionDep, ctx: VenueCtx):  # noqa: ANN201
+    """Without `confirm`: a dry run (the checklist, nothing changes). With the checklist's `fingerprint` as
+    `confirm`: the move, or 409 `stale-checklist` with the new checklist in `details` when it changed since."""
     require(permissions.can_change_phase, ctx.user, ctx.member, ctx.venue)
-    venue_service.move_phase(session, ctx.user, ctx.venue, body.phase)
-    return venue_out(session, ctx)
+    change = venue_service.change_phase(session, ctx.user, ctx.venue, body.phase, body.confirm)
+    return schemas.PhaseChangeOut(**venue_out(session, ctx).model_dump(), moved=change.moved,
+                                  checklist=change.checklist.as_dict())
 
 
 @api.get("/venues/{slug}/deadlines", response_model=list[schemas.DeadlineOut])

@@ -156,9 +156,18 @@ def standing(session: Session, user: User, member: Member | None, submission: Su
 # --- venue ------------------------------------------------------------------------------------------------------
 
 
-@because("Only site admins create venues.")
-def can_create_venue(user: User) -> bool:
-    return user.is_admin
+@because("Only site admins and the chairs of a venue create venues.")
+def can_create_venue(user: User, chairs_a_venue: bool) -> bool:
+    """Site admins, and anyone who chairs some venue (a lecturer sets up next term's course without the admin);
+    `chairs_a_venue` comes from app.services.venues.chairs_any_venue."""
+    return user.is_admin or chairs_a_venue
+
+
+@because("Only the venue's chairs copy it into a new venue.")
+def can_copy_venue(user: User, member: Member | None, venue: Venue) -> bool:
+    """A copy carries the venue's settings, review form, deadlines and marking scheme: its chairs (who may
+    create venues by chairing this one) and site admins."""
+    return is_chair(user, member)
 
 
 @because("Only members of the venue see it.")
@@ -250,9 +259,23 @@ def can_request_extension(user: User, member: Member | None, venue: Venue) -> bo
     )
 
 
-@because("Only the group that asked and the venue's staff see an extension request.")
+@because("Only a reviewer of this venue can ask for more time for their reviews, during the review phase.")
+def can_request_review_extension(user: User, member: Member | None, venue: Venue) -> bool:
+    """Reviewers (students and external reviewers) ask for a later review deadline of their own while reviewing
+    (the service checks that they have reviews to write)."""
+    return member is not None and member.role in {Role.student.value, Role.reviewer.value} \
+        and venue.phase == Phase.review.value
+
+
+@because("Only the group or reviewer that asked and the venue's staff see an extension request.")
 def can_view_extension(user: User, member: Member | None, venue: Venue, extension: Extension) -> bool:
-    return is_staff(user, member) or (member is not None and member.group_id == extension.group_id)
+    if is_staff(user, member):
+        return True
+    if member is None:
+        return False
+    if extension.member_id is not None:  # a reviewer's own request: theirs alone
+        return extension.member_id == member.id
+    return member.group_id is not None and member.group_id == extension.group_id
 
 
 @because("Only chairs and TAs decide extensions.")

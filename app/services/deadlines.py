@@ -4,7 +4,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
-from sqlmodel import Session, select
+from sqlalchemy import or_
+from sqlmodel import Session, col, select
 
 from app.errors import BadInput
 from app.models import Deadline, DeadlineKind, Extension, ExtensionStatus, Venue
@@ -40,11 +41,21 @@ def venue_deadlines(session: Session, venue: Venue) -> dict[str, datetime]:
     return {row.kind: row.due_at for row in rows}
 
 
-def granted_extension(session: Session, group_id: int, kind: str) -> Extension | None:
+def granted_extension(session: Session, group_id: int | None, kind: str,
+                      member_id: int | None = None) -> Extension | None:
+    """The latest granted extension of `kind` for the group (a group's request) or for the member (a reviewer's
+    own request of the review deadline)."""
+    whose = []
+    if group_id is not None:
+        whose.append((col(Extension.group_id) == group_id) & col(Extension.member_id).is_(None))
+    if member_id is not None:
+        whose.append(col(Extension.member_id) == member_id)
+    if not whose:
+        return None
     return session.exec(
-        select(Extension).where(Extension.group_id == group_id, Extension.kind == kind,
+        select(Extension).where(or_(*whose), Extension.kind == kind,
                                 Extension.status == ExtensionStatus.granted.value)
-        .order_by(Extension.new_due_at.desc())
+        .order_by(col(Extension.new_due_at).desc())
     ).first()
 
 
@@ -57,14 +68,15 @@ class EffectiveDeadline:
 
 
 def effective_deadline(session: Session, venue: Venue, kind: str | DeadlineKind,
-                       group_id: int | None = None) -> EffectiveDeadline:
-    """The deadline that applies to a group: the venue's, or a granted extension's if later."""
+                       group_id: int | None = None, member_id: int | None = None) -> EffectiveDeadline:
+    """The deadline that applies to a group (and, given `member_id`, to that member as a reviewer): the venue's,
+    or a granted extension's if later. Reviews pass both: a reviewer's own extension and their group's count."""
     kind = str(kind)
     venue_due = venue_deadlines(session, venue).get(kind)
     due = venue_due
     extended = False
-    if group_id is not None:
-        ext = granted_extension(session, group_id, kind)
+    if group_id is not None or member_id is not None:
+        ext = granted_extension(session, group_id, kind, member_id)
         if ext is not None and ext.new_due_at and (due is None or ext.new_due_at > due):
             due, extended = ext.new_due_at, True
     return EffectiveDeadline(kind=kind, due_at=due, venue_due_at=venue_due, extended=extended)

@@ -54,7 +54,7 @@ def get_review(session: Session, submission: Submission, member: Member) -> Revi
 
 
 def review_deadline_text(session: Session, venue: Venue, member: Member) -> str | None:
-    due = effective_deadline(session, venue, "review", member.group_id)
+    due = effective_deadline(session, venue, "review", member.group_id, member.id)
     return format_in(due.due_at, venue.timezone) if due.due_at else None
 
 
@@ -65,7 +65,7 @@ def _check_can_edit(session: Session, venue: Venue, member: Member, review: Revi
     if venue.phase != Phase.review.value:
         raise PhaseError(f"The review phase is over (the venue is in the {venue.phase} phase): "
                          "a review that was not submitted can no longer be written.")
-    due = effective_deadline(session, venue, "review", member.group_id)
+    due = effective_deadline(session, venue, "review", member.group_id, member.id)
     if due.due_at is not None and now > due.due_at:
         raise DeadlinePassed(f"The review deadline ({format_in(due.due_at, venue.timezone)}) has passed; "
                              "your draft is kept, ask the chair for an extension.")

@@ -161,6 +161,17 @@ def _map_header(header: list[str]) -> dict[str, int]:
     return columns
 
 
+def _user_changes(row: RosterRow, user: User) -> bool:
+    return user.full_name != row.full_name or bool(row.student_id and user.student_id != row.student_id)
+
+
+def _outcome(row: RosterRow, user: User | None, member: Member | None) -> str:
+    """What importing `row` does: "created" (a new member of the venue), "updated" or "unchanged"."""
+    if user is None or member is None:
+        return "created"
+    return "updated" if _user_changes(row, user) or member.role != row.role else "unchanged"
+
+
 def import_roster(session: Session, actor: User, venue: Venue, data: bytes, *, max_bytes: int,
                   partial: bool = False) -> RosterReport:
     """Create or update users and members from a roster file; see the module docstring."""
@@ -177,30 +188,29 @@ def import_roster(session: Session, actor: User, venue: Venue, data: bytes, *, m
             continue
         plan.append((row, user, member))
     report.rejected.sort(key=lambda r: r.line)
+    # Counted the same way whether or not the import goes ahead, so strict mode's "nothing was imported" report
+    # says what the import would have done (the counts partial mode then reports).
+    for row, user, member in plan:
+        outcome = _outcome(row, user, member)
+        {"created": report.created, "updated": report.updated, "unchanged": report.unchanged}[outcome].append(
+            row.email)
     if report.rejected and not partial:
-        for row, user, member in plan:
-            (report.created if user is None or member is None else report.updated).append(row.email)
         return report
     for row, user, member in plan:
         if user is None:
             user = User(email=row.email, full_name=row.full_name, student_id=row.student_id)
             session.add(user)
             session.flush()
-        changed = False
-        if user.full_name != row.full_name or (row.student_id and user.student_id != row.student_id):
+        if _user_changes(row, user):
             user.full_name = row.full_name
             user.student_id = row.student_id or user.student_id
             session.add(user)
-            changed = True
         if member is None:
             session.add(Member(venue_id=venue.id, user_id=user.id, role=row.role))
-            report.created.append(row.email)
             continue
         if member.role != row.role:
             member.role = row.role
             session.add(member)
-            changed = True
-        (report.updated if changed else report.unchanged).append(row.email)
     report.applied = True
     if report.created or report.updated:
         audit.record(session, venue_id=venue.id, actor=actor, action="roster.import", summary=report.summary,

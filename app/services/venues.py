@@ -1,20 +1,19 @@
 """Venues: creation, settings, phases, deadlines, members and roles."""
 
+import copy
 import re
-from datetime import UTC, datetime
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 
 from sqlmodel import Session, select
 
 from app.errors import BadInput, Conflict, NotFound, PhaseError
-from app.models import PHASES, Deadline, DeadlineKind, Member, Phase, Role, User, Venue
+from app.models import PHASES, Deadline, DeadlineKind, MarkingScheme, Member, Phase, ReviewForm, Role, User, Venue
 from app.services import audit, notifications
 from app.services.deadlines import check_timezone, format_in, venue_deadlines
+from app.services.phase_checklist import PHASE_NEEDS_DEADLINE, Checklist, phase_checklist
 
 SLUG_RE = re.compile(r"^[a-z0-9][a-z0-9-]{1,62}$")
-
-# Which deadline must be set (and in the future) before a venue may enter a phase.
-PHASE_NEEDS_DEADLINE = {Phase.submission.value: DeadlineKind.submission.value,
-                        Phase.review.value: DeadlineKind.review.value}
 
 
 def get_venue(session: Session, slug: str) -> Venue:
@@ -60,6 +59,78 @@ def create_venue(session: Session, actor: User, *, slug: str, title: str, course
     if not actor.is_admin:
         add_member(session, actor, venue, actor, Role.chair.value)
     audit.record(session, venue_id=venue.id, actor=actor, action="venue.create", summary=f"created {venue.title}")
+    return venue
+
+
+def chairs_any_venue(session: Session, user: User) -> bool:
+    """Whether `user` chairs some venue (which lets them create and copy venues)."""
+    return session.exec(select(Member.id).where(Member.user_id == user.id,
+                                                Member.role == Role.chair.value)).first() is not None
+
+
+MAX_SHIFT_DAYS = 3660
+
+
+def _weeks_ahead(deadlines: dict[str, datetime], now: datetime) -> int:
+    """The fewest whole weeks (days kept on their weekday) that put every deadline in the future."""
+    if not deadlines:
+        return 0
+    earliest = min(deadlines.values())
+    if earliest > now:
+        return 0
+    weeks = (now - earliest).days // 7 + 1
+    return weeks * 7
+
+
+def default_copy_shift(session: Session, venue: Venue, now: datetime | None = None) -> int:
+    """The days a copy moves the deadlines by when none is given."""
+    return _weeks_ahead(venue_deadlines(session, venue), now or datetime.now(UTC))
+
+
+def copy_venue(session: Session, actor: User, source: Venue, *, slug: str, title: str,
+               course_code: str | None = None, shift_days: int | None = None,
+               now: datetime | None = None) -> Venue:
+    """A new venue in the setup phase with `source`'s settings, review form, marking scheme (its rubric with it)
+    and deadlines moved by `shift_days` (by default the fewest whole weeks that put them all in the future), so
+    the phases keep their durations. Refused, with nothing created, when the slug exists or a deadline would
+    land in the past."""
+    now = now or datetime.now(UTC)
+    deadlines = venue_deadlines(session, source)
+    if shift_days is None:
+        shift_days = _weeks_ahead(deadlines, now)
+    if not -MAX_SHIFT_DAYS <= shift_days <= MAX_SHIFT_DAYS:
+        raise BadInput(f"Shift the deadlines by at most {MAX_SHIFT_DAYS} days.")
+    shifted = {kind: due + timedelta(days=shift_days) for kind, due in deadlines.items()}
+    past = sorted(kind for kind, due in shifted.items() if due <= now)
+    if past:
+        raise BadInput(f"Moved by {shift_days} days, the {', '.join(past)} deadline"
+                       f"{'s' if len(past) > 1 else ''} would be in the past: move them by more days "
+                       "(or leave the shift out to move them by whole weeks into the future).")
+    venue = create_venue(session, actor, slug=slug, title=title,
+                         course_code=source.course_code if course_code is None else course_code,
+                         timezone=source.timezone, group_min=source.group_min, group_max=source.group_max,
+                         page_limit=source.page_limit)
+    venue.format_mandatory = source.format_mandatory
+    session.add(venue)
+    for kind, due in sorted(shifted.items()):
+        session.add(Deadline(venue_id=venue.id, kind=kind, due_at=due))
+    copied = ["settings"] + (["deadlines"] if shifted else [])
+    form = session.exec(select(ReviewForm).where(ReviewForm.venue_id == source.id)).first()
+    if form is not None:
+        session.add(ReviewForm(venue_id=venue.id, fields=copy.deepcopy(form.fields), updated_by=actor.id))
+        copied.append("review form")
+    scheme = session.exec(select(MarkingScheme).where(MarkingScheme.venue_id == source.id)).first()
+    if scheme is not None:  # a new venue's scheme is not frozen: nothing was released there
+        session.add(MarkingScheme(venue_id=venue.id, config=copy.deepcopy(scheme.config), version=1,
+                                  updated_by=actor.id))
+        copied.append("marking scheme and rubric")
+    session.flush()
+    audit.record(session, venue_id=venue.id, actor=actor, action="venue.copy",
+                 summary=f"copied {', '.join(copied)} from {source.slug}"
+                         + (f", deadlines moved by {shift_days} days" if shifted else ""),
+                 source=source.slug, shift_days=shift_days, copied=copied)
+    audit.record(session, venue_id=source.id, actor=actor, action="venue.copied",
+                 summary=f"copied into {venue.slug}", target=venue.slug)
     return venue
 
 
@@ -110,7 +181,35 @@ def allowed_phase_moves(venue: Venue) -> list[str]:
     return moves
 
 
-def move_phase(session: Session, actor: User, venue: Venue, target: str) -> Venue:
+class StaleChecklist(Conflict):
+    code = "stale-checklist"
+
+
+@dataclass
+class PhaseChange:
+    checklist: Checklist
+    moved: bool
+
+
+def change_phase(session: Session, actor: User, venue: Venue, target: str, confirm: str | None,
+                 *, now: datetime | None = None) -> PhaseChange:
+    """The chairs' path: without `confirm` a dry run (the checklist, nothing changes); with it, the move, if
+    `confirm` is the fingerprint of the checklist as it is now (else refused with the new list)."""
+    _check_move(venue, target)
+    checklist = phase_checklist(session, venue, target, now=now)
+    if confirm is None or not confirm.strip():
+        return PhaseChange(checklist, moved=False)
+    if confirm.strip() != checklist.fingerprint:
+        raise StaleChecklist("The checklist of this phase change changed since it was shown (another chair acted, "
+                             "or submissions or reviews changed): nothing was changed. Read the new list and "
+                             "confirm again.", details=checklist.as_dict())
+    if checklist.blockers:
+        raise PhaseError(checklist.blockers[0].message, details=checklist.as_dict())
+    move_phase(session, actor, venue, target, now=now)
+    return PhaseChange(checklist, moved=True)
+
+
+def _check_move(venue: Venue, target: str) -> None:
     if target not in {p.value for p in PHASES}:
         raise BadInput(f"'{target[:30]}' is not a phase; phases are {', '.join(p.value for p in PHASES)}.")
     if target == venue.phase:
@@ -120,13 +219,18 @@ def move_phase(session: Session, actor: User, venue: Venue, target: str) -> Venu
             f"The venue cannot jump from {venue.phase} to {target}: "
             f"it moves one phase at a time ({' or '.join(allowed_phase_moves(venue))} from here)."
         )
+
+
+def move_phase(session: Session, actor: User, venue: Venue, target: str, *, now: datetime | None = None) -> Venue:
+    """Move the venue without a checklist (seeds and scripts; chairs go through change_phase)."""
+    _check_move(venue, target)
     forward = PHASES.index(Phase(target)) > PHASES.index(Phase(venue.phase))
     needed = PHASE_NEEDS_DEADLINE.get(target)
     if forward and needed:
         due = venue_deadlines(session, venue).get(needed)
         if due is None:
             raise PhaseError(f"Set the {needed} deadline before opening the {target} phase.")
-        if due <= datetime.now(UTC):
+        if due <= (now or datetime.now(UTC)):
             raise PhaseError(f"The {needed} deadline ({format_in(due, venue.timezone)}) has passed: "
                              f"set a new one before opening the {target} phase.")
     before = venue.phase

@@ -26,7 +26,7 @@ from app.services.assignments import Change, apply_changes
 from app.services.deadlines import zone
 from app.services.submissions import save_submission
 from tests.api.test_reviews import GOOD as REVIEW
-from tests.factories import PASSWORD
+from tests.factories import PASSWORD, confirm_phase
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -205,7 +205,7 @@ def test_settings_off_means_no_mail(course, as_user, db, smtp):  # noqa: ANN001
     smtp.messages.clear()
     _phase(db, c, "moderation")
     chair = as_user(c["chair"])
-    assert chair.post(f"/api/v1/venues/{c['venue'].slug}/phase", json={"phase": "released"}).status_code == 200
+    assert confirm_phase(chair, c["venue"].slug, "released").status_code == 200
     assert [m["To"] for m in smtp.messages] == [c["alan"].email]
 
 
@@ -270,12 +270,12 @@ def test_assignment_mail_when_added_in_review_and_when_reviewing_opens(course, a
     smtp.messages.clear()
     assert db.exec(select(SentNotification).where(SentNotification.venue_id == venue2.id)).all() == []
     c2 = as_user(chair2)
-    assert c2.post(f"/api/v1/venues/{venue2.slug}/phase", json={"phase": "review"}).status_code == 200
+    assert confirm_phase(c2, venue2.slug, "review").status_code == 200
     assert [m["To"] for m in smtp.messages] == [rev2.email]
     assert "Zed Author" not in _text(smtp.messages[0]) and "Authors Two" not in _text(smtp.messages[0])
     # back and forth: the pair was announced already
-    assert c2.post(f"/api/v1/venues/{venue2.slug}/phase", json={"phase": "assignment"}).status_code == 200
-    assert c2.post(f"/api/v1/venues/{venue2.slug}/phase", json={"phase": "review"}).status_code == 200
+    assert confirm_phase(c2, venue2.slug, "assignment").status_code == 200
+    assert confirm_phase(c2, venue2.slug, "review").status_code == 200
     assert len(smtp.messages) == 1
 
 
@@ -290,7 +290,7 @@ def test_response_and_release_mail_reach_the_authors_only(course, as_user, db, s
     db.commit()
     chair = as_user(c["chair"])
     slug = c["venue"].slug
-    assert chair.post(f"/api/v1/venues/{slug}/phase", json={"phase": "response"}).status_code == 200
+    assert confirm_phase(chair, slug, "response").status_code == 200
     assert sorted(m["To"] for m in smtp.messages) == sorted([c["ada"].email, c["alan"].email])
     mail = smtp.to(c["ada"].email)[0]
     assert "Reviews of #1 are available: response open until" in mail["Subject"]
@@ -301,9 +301,11 @@ def test_response_and_release_mail_reach_the_authors_only(course, as_user, db, s
 
     smtp.messages.clear()
     for phase in ("discussion", "moderation", "released"):
-        assert chair.post(f"/api/v1/venues/{slug}/phase", json={"phase": phase}).status_code == 200
+        assert confirm_phase(chair, slug, phase).status_code == 200
     assert sorted(m["To"] for m in smtp.messages) == sorted([c["ada"].email, c["alan"].email])
-    assert all(m["Subject"].endswith("Reviews and marks for #1 are released") for m in smtp.messages)
+    # no marks were released: the venue-wide mail says the reviews are final, never that marks are released
+    assert all(m["Subject"].endswith("The reviews of #1 are final") for m in smtp.messages)
+    assert all("Your marks are not" in _text(m) and "marks of your" not in _text(m) for m in smtp.messages)
     assert all(_leaks(_text(m), *REVIEWER_NAMES) == [] for m in smtp.messages)
 
 
@@ -535,8 +537,8 @@ def test_real_commits_and_the_cli_on_a_database_of_its_own(tmp_path, smtp):  # n
     with TestClient(app) as client:
         r = client.post("/api/v1/session", json={"email": chair.email, "password": PASSWORD})
         assert r.status_code == 200, r.text
-        r = client.post(f"/api/v1/venues/{slug}/phase", json={"phase": "review"},
-                        headers={"X-CSRF-Token": client.get("/api/v1/csrf").json()["csrf_token"]})
+        r = confirm_phase(client, slug, "review",
+                          headers={"X-CSRF-Token": client.get("/api/v1/csrf").json()["csrf_token"]})
         assert r.status_code == 200, r.text
     assert [m["To"] for m in smtp.messages] == [bea.email]
     assert "http://rr.example/venues/" in _body(smtp.messages[0])

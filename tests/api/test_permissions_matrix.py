@@ -13,6 +13,7 @@ CASES = [
     ("GET", "/api/v1/venues/{slug}", None, {"loner", "student", "reviewer", "ta", "chair", "admin"}),
     ("PATCH", "/api/v1/venues/{slug}", {"title": "Renamed"}, {"chair", "admin"}),
     ("POST", "/api/v1/venues/{slug}/phase", {"phase": "assignment"}, {"chair", "admin"}),
+    ("POST", "/api/v1/venues/{slug}/copy", {"slug": "copied-venue", "title": "Copied venue"}, {"chair", "admin"}),
     ("GET", "/api/v1/venues/{slug}/deadlines", None, {"loner", "student", "reviewer", "ta", "chair", "admin"}),
     ("PUT", "/api/v1/venues/{slug}/deadlines/review", {"due_at": FUTURE}, {"chair", "admin"}),
     ("GET", "/api/v1/venues/{slug}/members", None, {"ta", "chair", "admin"}),
@@ -30,6 +31,8 @@ CASES = [
     ("GET", "/api/v1/venues/{slug}/extensions", None, {"loner", "student", "reviewer", "ta", "chair", "admin"}),
     ("POST", "/api/v1/venues/{slug}/extensions", {"reason": "Our GPU quota ran out this week."}, {"student"}),
     ("POST", "/api/v1/venues/{slug}/extensions/{ext}/decision", {"grant": False}, {"ta", "chair", "admin"}),
+    # reviewers ask in the review phase only (per role there: tests/api/test_reviewer_extensions.py)
+    ("POST", "/api/v1/venues/{slug}/extensions/review", {"reason": "Two exams this week, sorry."}, set()),
     ("GET", "/api/v1/venues/{slug}/audit", None, {"ta", "chair", "admin"}),
     ("GET", "/api/v1/venues/{slug}/submissions", None, {"loner", "student", "reviewer", "ta", "chair", "admin"}),
     ("POST", "/api/v1/venues/{slug}/submissions", {"title": "A Better Title"}, {"student"}),
@@ -144,6 +147,7 @@ PAGE_CASES = [
     ("/rigs", "/rigs", {"chair": 200, "admin": 200}),
     ("/venues/{slug}", "", {r: 200 for r in VENUE_SIDE}),
     ("/venues/{slug}/settings", "/settings", {"chair": 200, "admin": 200}),
+    ("/venues/{slug}/phase", "/phase?to=assignment", {"chair": 200, "admin": 200}),  # the phase checklist
     ("/venues/{slug}/roster", "/roster", {r: 200 for r in STAFF}),
     ("/venues/{slug}/groups", "/groups", {r: 200 for r in VENUE_SIDE}),
     ("/venues/{slug}/extensions", "/extensions", {r: 200 for r in VENUE_SIDE}),
@@ -217,6 +221,7 @@ PAGE_FORMS = {
     ("POST", "/rigs"): ("POST", "/api/v1/rigs"),
     ("POST", "/venues/{slug}/settings"): ("PATCH", "/api/v1/venues/{slug}"),
     ("POST", "/venues/{slug}/phase"): ("POST", "/api/v1/venues/{slug}/phase"),
+    ("POST", "/venues/{slug}/copy"): ("POST", "/api/v1/venues/{slug}/copy"),
     ("POST", "/venues/{slug}/deadlines"): ("PUT", "/api/v1/venues/{slug}/deadlines/{kind}"),
     ("POST", "/venues/{slug}/roster"): ("POST", "/api/v1/venues/{slug}/roster"),
     ("POST", "/venues/{slug}/members/{member_id}/role"): ("PATCH", "/api/v1/venues/{slug}/members/{member_id}"),
@@ -227,6 +232,7 @@ PAGE_FORMS = {
     ("POST", "/venues/{slug}/extensions"): ("POST", "/api/v1/venues/{slug}/extensions"),
     ("POST", "/venues/{slug}/extensions/{extension_id}/decision"):
         ("POST", "/api/v1/venues/{slug}/extensions/{extension_id}/decision"),
+    ("POST", "/venues/{slug}/extensions/review"): ("POST", "/api/v1/venues/{slug}/extensions/review"),
     ("POST", "/venues/{slug}/submission"): ("POST", "/api/v1/venues/{slug}/submissions"),
     ("POST", "/venues/{slug}/submission/revisions"): ("POST", "/api/v1/venues/{slug}/submissions/{number}/revisions"),
     ("POST", "/venues/{slug}/submission/artifact"):

@@ -122,3 +122,35 @@ def test_roster_page_import_shows_the_report(make, browser_login, db):
     r = c.post(f"/venues/{venue.slug}/roster", files={"file": ("r.csv", b"Name\nx\n", "text/csv")},
                data={"csrf_token": c.csrf})
     assert "no email column" in r.text
+
+
+def test_strict_and_partial_report_the_same_counts_for_the_same_file(make, as_user, db):
+    """Issue 17: strict mode said "0 created, 2 updated, 0 unchanged, 1 rejected" where partial said "2 unchanged"."""
+    venue = make.venue()
+    cast = make.cast(venue)
+    chair = as_user(cast["chair"])
+    assert _import(chair, venue, MOODLE.encode()).status_code == 200
+    header = MOODLE.splitlines(keepends=True)[0]
+    zoe, kofi, priya = MOODLE.splitlines(keepends=True)[1:]
+    bad = '"No","Mail","s104","Uni","CS","not-an-email",""\n'
+    same_two = (header + zoe + kofi + bad).encode()
+    before = _count(db, venue)
+    strict = _import(chair, venue, same_two)
+    assert strict.status_code == 422
+    counts = strict.json()["details"]
+    assert (counts["created"], counts["updated"], counts["unchanged"], len(counts["rejected"])) == (0, 0, 2, 1)
+    assert "0 created, 0 updated, 2 unchanged, 1 rejected" in strict.json()["detail"]
+    partial = _import(chair, venue, same_two, partial=True).json()
+    assert (partial["created"], partial["updated"], partial["unchanged"], len(partial["rejected"])) == (0, 0, 2, 1)
+    # a file with one of each: strict says what partial then does, and strict changed nothing
+    mixed = (header + zoe + priya.replace('"Sharma"', '"Sharma-Iyer"')
+             + '"New","Person","s105","Uni","CS","new.person@student.uni.example",""\n' + bad).encode()
+    strict = _import(chair, venue, mixed)
+    counts = strict.json()["details"]
+    assert strict.status_code == 422
+    assert (counts["created"], counts["updated"], counts["unchanged"], len(counts["rejected"])) == (1, 1, 1, 1)
+    assert _count(db, venue) == before
+    assert db.exec(select(User).where(User.email == "priya.sharma@student.uni.example")).one().full_name == "Priya Sharma"
+    partial = _import(chair, venue, mixed, partial=True).json()
+    assert (partial["created"], partial["updated"], partial["unchanged"], len(partial["rejected"])) == (1, 1, 1, 1)
+    assert _count(db, venue) == before + 1

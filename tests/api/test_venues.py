@@ -5,6 +5,7 @@ from datetime import UTC, datetime, timedelta
 from sqlmodel import select
 
 from app.models import AuditEvent, Deadline, Venue
+from tests.factories import confirm_phase
 
 
 def test_admin_creates_a_venue_and_others_cannot(make, as_user, db):
@@ -28,31 +29,30 @@ def test_chair_moves_phases_one_step_at_a_time_with_audit(make, as_user, db):
     venue = make.venue(phase="setup")
     cast = make.cast(venue)
     chair = as_user(cast["chair"])
-    r = chair.post(f"/api/v1/venues/{venue.slug}/phase", json={"phase": "review"})
+    r = confirm_phase(chair, venue.slug, "review")
     assert r.status_code == 409 and "cannot jump from setup to review" in r.json()["detail"]
     db.refresh(venue)
     assert venue.phase == "setup"
-    r = chair.post(f"/api/v1/venues/{venue.slug}/phase", json={"phase": "submission"})
+    r = confirm_phase(chair, venue.slug, "submission")
     assert r.status_code == 200 and r.json()["phase"] == "submission"
     assert r.json()["allowed_phase_moves"] == ["assignment", "setup"]
-    r = chair.post(f"/api/v1/venues/{venue.slug}/phase", json={"phase": "banana"})
+    r = confirm_phase(chair, venue.slug, "banana")
     assert r.status_code == 422 and "not a phase" in r.json()["detail"]
     events = db.exec(select(AuditEvent).where(AuditEvent.venue_id == venue.id,
                                               AuditEvent.action == "venue.phase")).all()
     assert [(e.detail["before"], e.detail["after"]) for e in events] == [("setup", "submission")]
     assert events[0].actor_id == cast["chair"].id
     for who in ("ta", "student", "reviewer"):
-        r = as_user(cast[who]).post(f"/api/v1/venues/{venue.slug}/phase", json={"phase": "assignment"})
+        r = confirm_phase(as_user(cast[who]), venue.slug, "assignment")
         assert r.status_code == 403, who
-    assert as_user(cast["outsider"]).post(f"/api/v1/venues/{venue.slug}/phase",
-                                          json={"phase": "assignment"}).status_code == 404
+    assert confirm_phase(as_user(cast["outsider"]), venue.slug, "assignment").status_code == 404
 
 
 def test_opening_submission_needs_a_future_deadline(make, as_user, db):
     venue = make.venue(phase="setup", submission_due=None)
     cast = make.cast(venue)
     chair = as_user(cast["chair"])
-    r = chair.post(f"/api/v1/venues/{venue.slug}/phase", json={"phase": "submission"})
+    r = confirm_phase(chair, venue.slug, "submission")
     assert r.status_code == 409 and "Set the submission deadline" in r.json()["detail"]
     r = chair.put(f"/api/v1/venues/{venue.slug}/deadlines/submission", json={"due_at": "2020-01-01T12:00"})
     assert r.status_code == 422 and "is in the past" in r.json()["detail"]
@@ -64,7 +64,7 @@ def test_opening_submission_needs_a_future_deadline(make, as_user, db):
     # Naive input is read in the venue's zone (Europe/London) and stored in UTC.
     local = datetime.fromisoformat(future).replace(tzinfo=__import__("zoneinfo").ZoneInfo("Europe/London"))
     assert datetime.fromisoformat(sub["due_at"]) == local
-    assert chair.post(f"/api/v1/venues/{venue.slug}/phase", json={"phase": "submission"}).status_code == 200
+    assert confirm_phase(chair, venue.slug, "submission").status_code == 200
     r = chair.put(f"/api/v1/venues/{venue.slug}/deadlines/lunch", json={"due_at": future})
     assert r.status_code == 422 and "not a deadline" in r.json()["detail"]
     r = chair.put(f"/api/v1/venues/{venue.slug}/deadlines/review", json={"due_at": "next tuesday"})
@@ -110,7 +110,7 @@ def test_venue_list_shows_only_own_venues(make, as_user, db):
 def test_audit_log_is_for_staff(make, as_user):
     venue = make.venue()
     cast = make.cast(venue)
-    as_user(cast["chair"]).post(f"/api/v1/venues/{venue.slug}/phase", json={"phase": "submission"})
+    confirm_phase(as_user(cast["chair"]), venue.slug, "submission")
     events = as_user(cast["ta"]).get(f"/api/v1/venues/{venue.slug}/audit").json()
     assert events[0]["action"] == "venue.phase" and events[0]["actor"] == cast["chair"].email
     assert as_user(cast["student"]).get(f"/api/v1/venues/{venue.slug}/audit").status_code == 403

@@ -68,6 +68,10 @@ def test_lecturer_imports_roster_opens_submission_students_form_a_group(live_ser
     page.goto(f"{url}/venues/{slug}")
     assert page.inner_text("#current-phase") == "setup"
     page.click("button:has-text('Open the submission phase')")
+    # the confirmation page: the checklist of this transition, nothing changed until the chair confirms
+    page.wait_for_selector("#checklist")
+    assert "No mail goes out." in page.inner_text("#checklist")
+    page.click("#confirm-phase")
     page.wait_for_selector("text=The venue is now in the submission phase.")
     assert page.inner_text("#current-phase") == "submission"
 

@@ -66,7 +66,10 @@ REVIEWING = ("review", "response", "discussion", "moderation", "released", "clos
 
 # can_* name -> [(person, phase, expected)], each with at least one yes and one no.
 CASES: dict[str, list[tuple[str, str, bool]]] = {
-    "can_create_venue": [("admin", "setup", True), ("chair", "setup", False)],
+    "can_create_venue": [("admin", "setup", True), ("chair", "setup", True), ("ta", "setup", False),
+                         ("author", "setup", False)],
+    "can_copy_venue": [("chair", "closed", True), ("admin", "released", True), ("ta", "closed", False),
+                       ("author", "closed", False)],
     "can_view_venue": [("admin", "setup", True), ("loner", "closed", True), ("outsider", "setup", False)],
     "can_manage_venue": [("chair", "review", True), ("admin", "review", True), ("ta", "review", False)],
     "can_change_phase": [("chair", "setup", True), ("ta", "setup", False), ("author", "setup", False)],
@@ -85,6 +88,9 @@ CASES: dict[str, list[tuple[str, str, bool]]] = {
     "can_request_extension": [("author", "submission", True), ("author", "review", False),
                               ("loner", "submission", False)],
     "can_view_extension": [("author", "review", True), ("ta", "review", True), ("other", "review", False)],
+    "can_request_review_extension": [("assigned", "review", True), ("external", "review", True),
+                                     ("assigned", "submission", False), ("assigned", "response", False),
+                                     ("ta", "review", False), ("chair", "review", False)],
     "can_decide_extension": [("ta", "submission", True), ("author", "submission", False)],
     "can_submit": [("author", "submission", True), ("author", "assignment", False), ("loner", "submission", False)],
     "can_view_own_submission": [("author", "review", True), ("loner", "review", False), ("chair", "review", False)],
@@ -186,7 +192,7 @@ def _args(world: World, name: str, who: str) -> tuple:
     if params == ["st"]:
         return (standing(world.db, user, member, world.sub),)
     if name == "can_create_venue":
-        return (user,)
+        return (user, member is not None and member.role == "chair")
     if name == "can_manage_rigs":
         return (user, member is not None and member.role == "chair")
     if name == "can_make_site_wide_rig":
@@ -219,6 +225,18 @@ def test_each_can_says_yes_and_no(world: World, name: str) -> None:
 def test_every_can_function_is_tested() -> None:
     every = {n for n, f in vars(permissions).items() if n.startswith("can_") and callable(f)}
     assert every == set(CASES), (every - set(CASES), set(CASES) - every)
+
+
+def test_a_reviewers_extension_is_theirs_alone(world: World) -> None:
+    """A reviewer's own request (member_id set, no group): not their group-mates', not an ungrouped student's."""
+    ext = Extension(venue_id=world.venue.id, group_id=None, member_id=world.members["assigned"].id, kind="review",
+                    reason="Two exams this week", requested_by=world.users["assigned"].id)
+    world.db.add(ext)
+    world.db.flush()
+    seen = {who: permissions.can_view_extension(world.users[who], world.members.get(who), world.venue, ext)
+            for who in ("assigned", "other", "loner", "external", "author", "ta", "chair", "admin")}
+    assert seen == {"assigned": True, "other": False, "loner": False, "external": False, "author": False,
+                    "ta": True, "chair": True, "admin": True}
 
 
 def test_draft_exports_are_for_chairs(world: World) -> None:

@@ -87,7 +87,7 @@ def request_extra_review(session: Session, settings, actor: User, venue: Venue, 
     problems = assignments.check_changes(session, venue, [change])
     if problems:
         raise BadInput(f"{user.full_name} {problems[0].message}: nothing was changed; choose another reviewer.")
-    due = effective_deadline(session, venue, "review", member.group_id).due_at
+    due = effective_deadline(session, venue, "review", member.group_id, member.id).due_at
     if due is not None and utcnow() > due:
         raise Conflict(f"The review deadline ({format_in(due, venue.timezone)}) has passed for {user.full_name}, "
                        "who could not write the review: extend it first, or choose another reviewer.")

@@ -71,7 +71,7 @@ def calendar_events(session: Session, settings: Settings, user: User) -> list[Ca
             wanted = [(k, effective_deadline(session, venue, k, None)) for k in venue_deadlines(session, venue)]
         else:
             kinds = (["submission", "response"] if member.group_id is not None else []) + ["review"]
-            wanted = [(k, effective_deadline(session, venue, k, member.group_id)) for k in kinds]
+            wanted = [(k, effective_deadline(session, venue, k, member.group_id, member.id)) for k in kinds]
         for kind, due in wanted:
             if due.due_at is None:
                 continue

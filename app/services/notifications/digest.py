@@ -69,7 +69,7 @@ def digest_items(session: Session, venue: Venue, now: datetime) -> dict[int, tup
             todo.setdefault(member_id, []).append(f"#{sub.number}: {sub.title}")
         for member, user in members:
             if member.id in todo:
-                due = effective_deadline(session, venue, "review", member.group_id)
+                due = effective_deadline(session, venue, "review", member.group_id, member.id)
                 if _in_window(due.due_at, now):
                     add(user, "review", due, todo[member.id])
     elif venue.phase == Phase.response.value:

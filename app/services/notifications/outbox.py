@@ -26,6 +26,11 @@ STALE_CLAIM = timedelta(minutes=15)  # a claim this old belongs to a sender that
 BATCH = 500
 
 
+def would_enqueue(session: Session, key: str) -> bool:
+    """Whether `enqueue` with this key would queue a mail now (no mail with the key exists)."""
+    return session.exec(select(SentNotification.id).where(SentNotification.key == key[:200])).first() is None
+
+
 def enqueue(session: Session, *, key: str, user: User, kind: str, venue: Venue | None, context: dict) -> bool:
     """Queue one mail in the caller's transaction; False when a mail with this key exists already."""
     key = key[:200]

@@ -11,10 +11,21 @@ from sqlalchemy import func
 from sqlmodel import Session, col, select
 
 from app.anonymity import comment_signature
-from app.models import Assignment, Comment, Member, Phase, Review, ReviewStatus, Submission, User, Venue
+from app.models import (
+    Assignment,
+    Comment,
+    Member,
+    Phase,
+    ReleasedMark,
+    Review,
+    ReviewStatus,
+    Submission,
+    User,
+    Venue,
+)
 from app.security import permissions
 from app.services.deadlines import effective_deadline
-from app.services.notifications.outbox import enqueue
+from app.services.notifications.outbox import enqueue, would_enqueue
 from app.services.notifications.preferences import wanting
 from app.services.notifications.render import venue_context, when
 from app.services.standing import comment_recipients, pseudonyms
@@ -22,22 +33,28 @@ from app.services.standing import comment_recipients, pseudonyms
 BODY_EXCERPT = 4000          # characters of a comment quoted in its mail
 
 
+def _queue(session: Session, dry_run: bool, *, key: str, **mail) -> bool:  # noqa: ANN003
+    """enqueue, or with `dry_run` only whether it would queue (a phase checklist counts the mails)."""
+    return would_enqueue(session, key) if dry_run else enqueue(session, key=key, **mail)
+
+
 def _assignment_notice(session: Session, venue: Venue, assignment: Assignment, sub: Submission, member: Member,
-                       user: User) -> bool:
-    due = effective_deadline(session, venue, "review", member.group_id)
-    return enqueue(session, key=f"assignment:{assignment.id}", user=user, kind="assignment", venue=venue,
+                       user: User, dry_run: bool = False) -> bool:
+    due = effective_deadline(session, venue, "review", member.group_id, member.id)
+    return _queue(session, dry_run, key=f"assignment:{assignment.id}", user=user, kind="assignment", venue=venue,
                    context={**venue_context(venue), "number": sub.number, "title": sub.title,
                             "due": when(due.due_at, venue, user), "extended": due.extended,
                             "path": f"/venues/{venue.slug}/submissions/{sub.number}/review"})
 
 
-def _notify_assignments(session: Session, venue: Venue, rows: list[tuple[Assignment, Submission, Member, User]]) -> int:
+def _notify_assignments(session: Session, venue: Venue, rows: list[tuple[Assignment, Submission, Member, User]],
+                        dry_run: bool = False) -> int:
     """Tell each reviewer of each pair they can see now (from the review phase on; earlier they wait)."""
     wanted = wanting(session, (u.id for _a, _s, _m, u in rows), "on_assignment")
     sent = 0
     for a, sub, member, user in rows:
         if user.id in wanted and permissions.can_view_submission(permissions.standing(session, user, member, sub, venue)):
-            sent += _assignment_notice(session, venue, a, sub, member, user)
+            sent += _assignment_notice(session, venue, a, sub, member, user, dry_run)
     return sent
 
 
@@ -100,21 +117,26 @@ def _submitted_counts(session: Session, venue: Venue) -> dict[int, int]:
         .group_by(Review.submission_id)).all())
 
 
-def phase_changed(session: Session, venue: Venue, before: str, after: str) -> int:
+def phase_changed(session: Session, venue: Venue, before: str, after: str, *, dry_run: bool = False) -> int:
     """After move_phase: reviewers hear of their assignments when reviewing opens; authors hear when their
-    reviews become readable (response) and when reviews and marks are released. Once per person and event."""
+    reviews become readable (response) and when reviews and marks are released. Once per person and event.
+    On release, an author whose marks were not released is told the reviews are final and the marks come
+    later (another key, so the marks' own mail still goes out when they are released). With `dry_run`, only
+    count the mails that would go out (`venue` carries the phase to be)."""
     if after == Phase.review.value:
         rows = session.exec(select(Assignment, Submission, Member, User)
                             .join(Submission, col(Submission.id) == Assignment.submission_id)
                             .join(Member, col(Member.id) == Assignment.member_id)
                             .join(User, col(User.id) == Member.user_id)
                             .where(Assignment.venue_id == venue.id).order_by(col(Assignment.id))).all()
-        return _notify_assignments(session, venue, list(rows))
+        return _notify_assignments(session, venue, list(rows), dry_run)
     if after not in (Phase.response.value, Phase.released.value):
         return 0
     authors = _authors_by_submission(session, venue)
     wanted = wanting(session, (u.id for _s, _m, u in authors), "on_release")
     counts = _submitted_counts(session, venue)
+    released = set(session.exec(select(ReleasedMark.member_id).where(ReleasedMark.venue_id == venue.id)).all()) \
+        if after == Phase.released.value else set()
     sent = 0
     for sub, member, user in authors:
         if user.id not in wanted:
@@ -122,13 +144,18 @@ def phase_changed(session: Session, venue: Venue, before: str, after: str) -> in
         context = {**venue_context(venue), "number": sub.number, "title": sub.title,
                    "reviews": counts.get(sub.id, 0),
                    "path": f"/venues/{venue.slug}/submissions/{sub.number}/reviews"}
+        key = f"{after}:{sub.id}:user:{user.id}"
         if after == Phase.response.value:
             if not counts.get(sub.id):
                 continue  # nothing to read or answer yet
             due = effective_deadline(session, venue, "response", member.group_id)
             context |= {"due": when(due.due_at, venue, user), "extended": due.extended}
-        sent += enqueue(session, key=f"{after}:{sub.id}:user:{user.id}", user=user, kind=after, venue=venue,
-                        context=context)
+        elif member.id in released:
+            context["marks"] = True
+        else:
+            context["marks"] = False  # withheld or not complete: never say they are released
+            key = f"released-reviews:{sub.id}:user:{user.id}"
+        sent += _queue(session, dry_run, key=key, user=user, kind=after, venue=venue, context=context)
     return sent
 
 
@@ -142,6 +169,7 @@ def marks_released(session: Session, venue: Venue, people: list[tuple[User, Subm
             continue
         key = f"released:{sub.id}:user:{user.id}" if sub else f"released:venue{venue.id}:user:{user.id}"
         context = {**venue_context(venue), "number": sub.number if sub else 0,
-                   "title": sub.title if sub else venue.title, "reviews": 0, "path": f"/venues/{venue.slug}/marks"}
+                   "title": sub.title if sub else venue.title, "reviews": 0, "path": f"/venues/{venue.slug}/marks",
+                   "marks": True}
         sent += enqueue(session, key=key, user=user, kind=Phase.released.value, venue=venue, context=context)
     return sent
