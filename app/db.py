@@ -98,6 +98,7 @@ def finish_request(request: Request, session: Session) -> None:
 def get_session(request: Request) -> Iterator[Session]:
     """One session per request on the app's engine; the request boundary commits once, errors roll back."""
     with Session(request.app.state.engine, expire_on_commit=False) as session:
+        session.info["settings"] = request.app.state.settings  # for services' after-commit jobs (embed_later)
         try:
             yield session
             finish_request(request, session)

@@ -650,6 +650,7 @@ def solve(affinity: np.ndarray, k: int, min_load: int, max_load: int, conflicts:
         raise
     if not no_reciprocal or rg is None or pg is None:
         return sol
+    _count_reciprocal_room(k, pg, rg, one_per_group)
     aff = np.asarray(affinity, dtype=np.float64)
     locked_set = {(int(i), int(j)) for i, j in (locked or [])}
     mask = base.copy()
@@ -663,13 +664,27 @@ def solve(affinity: np.ndarray, k: int, min_load: int, max_load: int, conflicts:
         trial = mask.copy()
         for a, b in todo:
             trial[np.ix_(pg == b, rg == a)] = True
-        rounds += 1
-        try:
-            sol = once(trial)
-            mask, bans = trial, bans + len(todo)
+        # Also keep every other used direction one-way (A reviews B and B does not review A: B may not start),
+        # so the re-solve cannot make new reciprocal pairs out of the old ones; this ends in 2-3 flows where
+        # banning only the pairs found took ~10 on clustered course topics. If that is too strict, only the
+        # pairs found are banned (below), then one at a time.
+        used = _directions(sol.pairs, pg, rg)
+        frozen = trial.copy()
+        for a, b in used:
+            if (b, a) not in used:
+                frozen[np.ix_(pg == a, rg == b)] = True
+        for attempt in (frozen, trial):
+            rounds += 1
+            try:
+                sol = once(attempt)
+                mask, bans = attempt, bans + len(todo)
+                break
+            except Infeasible:
+                continue
+        else:
+            attempt = None
+        if attempt is not None:
             continue
-        except Infeasible:
-            pass
         # All bans at once were too many: forbid the first pair's cheaper direction alone, else its other one.
         a, b = todo[0]
         for x, y in ((a, b), (b, a)):
@@ -709,6 +724,26 @@ def every_reviewer_min_load(n_papers: int, k: int, n_reviewers: int, max_load: i
                f"({n_papers * need_k} slots) every student reviews.")
 
 
+def _count_reciprocal_room(k: int, paper_groups: np.ndarray, reviewer_groups: np.ndarray, one_per_group: bool) -> None:
+    """The counting reason no search is needed for: with one reviewer per group, each group's submission needs k
+    reviewing groups, so G groups of authors need G·k directions between groups, and without reciprocal pairs G
+    groups (plus the reviewing groups without a submission) offer at most one direction per pair of groups."""
+    if not one_per_group or (reviewer_groups < 0).any():
+        return  # a reviewer without a group is in no reciprocal pair: no simple bound
+    authors = paper_groups[paper_groups >= 0]
+    if len(np.unique(authors)) != len(authors):
+        return  # a group with two submissions: no simple bound either
+    n_groups = len(set(authors.tolist()) | set(reviewer_groups.tolist()))
+    need, room = len(authors) * k, n_groups * (n_groups - 1) // 2
+    if need > room:
+        best = max((n_groups - 1) // 2, 0) if len(authors) == n_groups else None
+        hint = f"k={best} at most" if best else "fewer reviewers per submission"
+        raise Infeasible(f'"{OPTION_NO_RECIPROCAL}" makes this impossible: with at most one reviewer per group, '
+                         f"{_plural(len(authors), 'submission')} × k={k} need {need} reviewing directions between "
+                         f"groups, but {n_groups} groups have only {room} pairs, one direction each ({hint}, or turn "
+                         "the option off)")
+
+
 def _reciprocal_pairs(pairs: list[tuple[int, int]], paper_groups: np.ndarray, reviewer_groups: np.ndarray,
                       aff: np.ndarray, locked: set[tuple[int, int]]) -> list[tuple[int, int] | None]:
     """Each reciprocal group pair once: the direction (reviewing group, reviewed group) to forbid — the one with
@@ -731,10 +766,16 @@ def _reciprocal_pairs(pairs: list[tuple[int, int]], paper_groups: np.ndarray, re
     return out
 
 
+def _directions(pairs: list[tuple[int, int]], paper_groups: np.ndarray, reviewer_groups: np.ndarray
+                ) -> set[tuple[int, int]]:
+    """(reviewing group, reviewed group) of every pair between two different groups."""
+    return {(int(reviewer_groups[j]), int(paper_groups[i])) for i, j in pairs
+            if reviewer_groups[j] >= 0 and paper_groups[i] >= 0 and reviewer_groups[j] != paper_groups[i]}
+
+
 def count_reciprocal(pairs: list[tuple[int, int]], paper_groups: np.ndarray, reviewer_groups: np.ndarray) -> int:
     """How many unordered pairs of groups review each other in `pairs` (for stats and tests)."""
-    directions = {(int(reviewer_groups[j]), int(paper_groups[i])) for i, j in pairs
-                  if reviewer_groups[j] >= 0 and paper_groups[i] >= 0 and reviewer_groups[j] != paper_groups[i]}
+    directions = _directions(pairs, paper_groups, reviewer_groups)
     return sum(1 for a, b in directions if a < b and (b, a) in directions)
 
 

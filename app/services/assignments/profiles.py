@@ -9,6 +9,7 @@ from pathlib import Path
 
 from sqlmodel import Session, select
 
+from app import outbox
 from app.errors import BadInput, NotFound
 from app.models import Member, Revision, Role, Submission, User, Venue
 from app.models.assignment import Assignment, ReviewerInterest
@@ -155,4 +156,6 @@ def set_interests(session: Session, member: Member, items: list[str]) -> list[st
     for text in items:
         session.add(ReviewerInterest(member_id=member.id, text=text))
     session.flush()
+    # embedded ahead of a Preview (app.jobs.assignments, event "texts"; see services.assignments.embedding)
+    outbox.after_commit(session, "texts", venue_id=member.venue_id, settings=session.info.get("settings"))
     return items
