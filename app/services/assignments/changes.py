@@ -5,6 +5,7 @@ check changes nothing."""
 
 import csv
 import io
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -168,8 +169,10 @@ def plan_auto(session: Session, settings: Settings, venue: Venue, *, k: int, min
     if n_pool and k > n_pool:  # checked before embedding: no need to wait a minute for this answer
         raise BadInput(f"k={k} reviewers per submission, but the venue has only {n_pool} reviewer(s)"
                        f"{'' if include_tas else ' (TAs not included)'}: nothing was assigned.")
+    started = time.perf_counter()
     scored = score_venue(session, settings, venue, include_tas=include_tas, progress=progress, on_phase=on_phase,
                          cache=cache)
+    scored_at = time.perf_counter()
     # Calibration items are not the solver's: each student reviews one of them on top of their papers (below).
     item_ids = calibration_item_ids(session, venue)
     sc = without_items(scored, item_ids) if item_ids else scored
@@ -236,6 +239,7 @@ def plan_auto(session: Session, settings: Settings, venue: Venue, *, k: int, min
             solution = run(locked)
         except Infeasible as exc:
             raise Infeasible(readable(exc.reason, sc)) from None
+    solved_at = time.perf_counter()
     chosen = {(subs[i].id, members[j].id) for i, j in solution.pairs}
     have = {(a.submission_id, a.member_id) for a in now}
     affinity = {(subs[i].id, members[j].id): float(aff[i, j]) for i, j in solution.pairs}
@@ -255,7 +259,9 @@ def plan_auto(session: Session, settings: Settings, venue: Venue, *, k: int, min
              "min_affinity": summary["min_affinity"],
              "mode": mode, "fair": fair, "include_tas": include_tas, "reviews_by_departed": departed,
              "calibration": cal_stats, "options": opts, "asked_min_load": asked_min_load, "notices": notices,
-             "reciprocal_bans": solution.reciprocal_bans, "reciprocal_locked": solution.reciprocal_locked}
+             "reciprocal_bans": solution.reciprocal_bans, "reciprocal_locked": solution.reciprocal_locked,
+             "seconds": {"scoring": round(scored_at - started, 3), "solving": round(solved_at - scored_at, 3),
+                         "flows": solution.reciprocal_rounds + 1}}
     return AssignmentPlan(changes=changes, pairs=sorted(chosen | set(cal_pairs)), affinity=affinity,
                           total=float(solution.total), stats=stats, summary=summary,
                           values=[float(aff[i, j]) for i, j in solution.pairs])
