@@ -283,17 +283,21 @@ else:
     from app.models import User, Venue
     from app.models.assignment import AssignmentJob
     from app.services import assignments as service
-    with open_session() as s:
-        venue = s.exec(select(Venue)).first()
-        chair = s.exec(select(User).where(User.email == "chair@bench.example")).one()
-        job = service.start_job(s, settings, chair, venue, k=3, min_load=0, max_load=4, dry_run=True)
-        s.flush()
-        job_id = job.id
-        s.info.clear()  # the benchmark runs the job itself, in this process, and times it
-        s.commit()
-    t = time.perf_counter()
-    run_job(open_session, settings, job_id)
-    out["seconds"] = time.perf_counter() - t
+    def preview():
+        with open_session() as s:
+            venue = s.exec(select(Venue)).first()
+            chair = s.exec(select(User).where(User.email == "chair@bench.example")).one()
+            job = service.start_job(s, settings, chair, venue, k=3, min_load=0, max_load=4, dry_run=True)
+            s.flush()
+            job_id = job.id
+            s.info.clear()  # the benchmark runs the job itself, in this process, and times it
+            s.commit()
+        t = time.perf_counter()
+        run_job(open_session, settings, job_id)
+        return job_id, time.perf_counter() - t
+    job_id, out["seconds"] = preview()
+    # the same Preview again in this process: a running server or worker has its imports done already
+    _second, out["second_preview_same_process_seconds"] = preview()
     with open_session() as s:
         job = s.get(AssignmentJob, job_id)
         out["status"], out["error"] = job.status, job.error
@@ -368,6 +372,7 @@ def section_f() -> dict:
         again = step("embed")  # a later upload: the job finds everything stored
     return {"name": "Preview of a 300-student course (100 submissions, k=3, course options on), fresh processes",
             "before_cold_preview_seconds": round(before["seconds"], 2), "before": before,
+            "after_warm_process_preview_seconds": round(after["second_preview_same_process_seconds"], 2),
             "embed_job_seconds": round(embed["seconds"], 2), "embed_job": embed,
             "after_precomputed_preview_seconds": round(after["seconds"], 2), "after": after,
             "embed_job_nothing_new_seconds": round(again["seconds"], 2), "embeddings_stored": stored,

@@ -12,7 +12,8 @@ from sqlmodel import Session, select
 
 from app.models import Venue
 from app.models.assignment import Embedding
-from app.services.assignments.profiles import profile_items, reviewers, submission_text, submissions
+from app.services.assignments.profiles import (interests_by_member, profile_items, reviewers, submission_text,
+                                               submissions)
 from app.settings import Settings
 
 EMBED_JOB = "assignment_embed"  # the background job's name (app.jobs.background)
@@ -58,6 +59,8 @@ def venue_texts(session: Session, settings: Settings, venue: Venue) -> list[str]
     texts = {s.id: submission_text(session, settings, s) for s in subs}
     own = {s.group_id: s for s in subs}
     out = [t for t in texts.values() if t.strip()]
-    for member, _user in reviewers(session, venue, include_tas=True):
-        out += [i.text for i in profile_items(session, settings, member, own, texts)]
+    pool = [m for m, _u in reviewers(session, venue, include_tas=True)]
+    known = interests_by_member(session, [m.id for m in pool])
+    for member in pool:
+        out += [i.text for i in profile_items(session, settings, member, own, texts, known.get(member.id, []))]
     return out

@@ -113,8 +113,19 @@ def interests(session: Session, member: Member) -> list[ReviewerInterest]:
                              .order_by(ReviewerInterest.id)).all())
 
 
+def interests_by_member(session: Session, member_ids: list[int]) -> dict[int, list[ReviewerInterest]]:
+    """Every listed member's interests in one query (a venue's 300 students: one query, not 300)."""
+    out: dict[int, list[ReviewerInterest]] = {}
+    for start in range(0, len(member_ids), 500):
+        for i in session.exec(select(ReviewerInterest).where(ReviewerInterest.member_id.in_(
+                member_ids[start:start + 500])).order_by(ReviewerInterest.id)).all():
+            out.setdefault(i.member_id, []).append(i)
+    return out
+
+
 def profile_items(session: Session, settings: Settings, member: Member, own: dict[int, Submission],
-                  texts: dict[int, str] | None = None) -> list[ProfileItem]:
+                  texts: dict[int, str] | None = None,
+                  known: list[ReviewerInterest] | None = None) -> list[ProfileItem]:
     """The reviewer's profile, in a stable order (own group's submission, then interests by id), blanks left out.
 
     The order is what makes "closest item" stable: explanations recompute the item scores from cached
@@ -125,7 +136,8 @@ def profile_items(session: Session, settings: Settings, member: Member, own: dic
         sub = own[member.group_id]
         text = texts[sub.id] if texts and sub.id in texts else submission_text(session, settings, sub)
         items.append(ProfileItem(f"own submission #{sub.number}", text))
-    items += [ProfileItem(f"interest {n}", i.text) for n, i in enumerate(interests(session, member), start=1)]
+    mine = interests(session, member) if known is None else known  # known: from interests_by_member
+    items += [ProfileItem(f"interest {n}", i.text) for n, i in enumerate(mine, start=1)]
     return [i for i in items if i.text.strip()]
 
 

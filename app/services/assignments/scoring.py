@@ -14,7 +14,8 @@ from app.assignment.embeddings import EmbeddingCache
 from app.services.assignments.bids import bid_matrix
 from app.services.assignments.conflicts import conflict_matrix
 from app.services.assignments.embedding import StoredEmbeddings
-from app.services.assignments.profiles import ProfileItem, profile_items, reviewers, submission_text, submissions
+from app.services.assignments.profiles import (ProfileItem, interests_by_member, profile_items, reviewers,
+                                               submission_text, submissions)
 from app.settings import Settings
 
 
@@ -72,7 +73,8 @@ def score_venue(session: Session, settings: Settings, venue: Venue, *, include_t
                        "(no title, abstract or readable PDF): nothing was assigned.")
     own = {s.group_id: s for s in subs}
     by_id = {s.id: t for s, t in zip(subs, texts, strict=True)}
-    items = [profile_items(session, settings, m, own, by_id) for m in members]
+    known = interests_by_member(session, [m.id for m in members])
+    items = [profile_items(session, settings, m, own, by_id, known.get(m.id, [])) for m in members]
     if on_phase:
         on_phase("embedding", 0, 0)
     report = progress
