@@ -63,7 +63,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
         venue_ids = [v.id for v in session.exec(select(Venue)).all()]
     from app.jobs.assignments import embed_ahead
 
-    embed_ahead(settings, get_engine(), venue_ids)  # so the chair's first Preview finds every text embedded
+    if settings.redis_url or not args.no_serve:  # a thread would die with this process under --no-serve
+        embed_ahead(settings, get_engine(), venue_ids)  # so the chair's first Preview finds every text embedded
     url = f"http://{args.host}:{args.port}"
     print(f"\nReproReview demo: {url}/venues/{DEMO_SLUG}  (database: {settings.resolved_database_url})")
     print(f"Every demo login has the password: {DEMO_PASSWORD}")
