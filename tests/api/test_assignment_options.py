@@ -164,3 +164,20 @@ def test_the_page_shows_and_saves_the_options(make, db, browser_login):  # noqa:
     assert r.status_code in (403, 400)
     db.refresh(stored)
     assert stored.one_reviewer_per_group is False
+
+
+def test_a_resolve_removes_reciprocal_pairs_made_before_the_option(make, db, as_user):  # noqa: ANN001
+    venue, chair, people = _venue(make, db)
+    c = as_user(chair)
+    base = f"/api/v1/venues/{venue.slug}"
+    a, b = people["Tiny A"][0][1], people["Tiny B"][0][1]
+    r = c.post(f"{base}/assignments", json=[{"op": "add", "submission": 2, "member_id": a.id},
+                                            {"op": "add", "submission": 1, "member_id": b.id}])
+    assert r.status_code == 200  # a manual change is the chair's: the options bind the auto-solve
+    r = c.post(f"{base}/assignment/solve", json={"k": 1, "max_load": 1})
+    assert r.status_code == 200, r.text
+    assert r.json()["stats"]["mode"].startswith("full (the current pairs hold reciprocal groups)")
+    rows = c.get(f"{base}/assignments").json()
+    group_of, names = _groups(people), list(people)
+    directions = {(group_of[row["member_id"]], names[row["submission"] - 1]) for row in rows}
+    assert len(rows) == 4 and not any((y, x) in directions for x, y in directions)

@@ -232,6 +232,9 @@ def plan_auto(session: Session, settings: Settings, venue: Venue, *, k: int, min
         try:
             solution = run(locked + valid)
             mode = "incremental"
+            if solution.reciprocal_locked > 0 and opts["no_reciprocal_groups"]:
+                # kept pairs (made before the option) hold reciprocal groups: a full, sticky re-solve removes them
+                solution, mode = None, "full (the current pairs hold reciprocal groups)"
         except Infeasible as exc:
             mode = f"full (keeping every current pair is impossible: {readable(exc.reason, sc)})"
     if solution is None:
@@ -240,6 +243,9 @@ def plan_auto(session: Session, settings: Settings, venue: Venue, *, k: int, min
         except Infeasible as exc:
             raise Infeasible(readable(exc.reason, sc)) from None
     solved_at = time.perf_counter()
+    if solution.reciprocal_locked:
+        notices.append(f"{solution.reciprocal_locked} pair(s) of groups still review each other through locked "
+                       "pairs or reviews already started; unlock or remove one of each to rule them out.")
     chosen = {(subs[i].id, members[j].id) for i, j in solution.pairs}
     have = {(a.submission_id, a.member_id) for a in now}
     affinity = {(subs[i].id, members[j].id): float(aff[i, j]) for i, j in solution.pairs}
