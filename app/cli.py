@@ -44,11 +44,12 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    from sqlmodel import Session
+    from sqlmodel import Session, select
 
     from app.db import get_engine
     from app.demo import DEMO_PASSWORD, DEMO_SLUG, demo_logins, seed_demo, seed_finished, seed_last_term
     from app.migrate import upgrade
+    from app.models import Venue
 
     settings = _settings()
     settings.data_dir.mkdir(parents=True, exist_ok=True)
@@ -59,6 +60,11 @@ def cmd_demo(args: argparse.Namespace) -> int:
         seed_finished(session, export_dir=settings.data_dir / "exports")
         session.commit()
         logins = demo_logins(session)
+        venue_ids = [v.id for v in session.exec(select(Venue)).all()]
+    from app.jobs.assignments import embed_ahead
+
+    if settings.redis_url or not args.no_serve:  # a thread would die with this process under --no-serve
+        embed_ahead(settings, get_engine(), venue_ids)  # so the chair's first Preview finds every text embedded
     url = f"http://{args.host}:{args.port}"
     print(f"\nReproReview demo: {url}/venues/{DEMO_SLUG}  (database: {settings.resolved_database_url})")
     print(f"Every demo login has the password: {DEMO_PASSWORD}")

@@ -165,6 +165,7 @@ def request_engine(request: Request) -> Engine:
 def get_session(request: Request) -> Iterator[Session]:
     """One session per request on the app's engine; the request boundary commits once, errors roll back."""
     with Session(request_engine(request), expire_on_commit=False) as session:
+        session.info["settings"] = request.app.state.settings  # for services' after-commit jobs (embed_later)
         try:
             yield session
             finish_request(request, session)

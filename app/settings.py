@@ -44,6 +44,7 @@ class Settings(BaseSettings):
     # otherwise snapshot any repository on the server's disk).
     allow_local_repos: bool = False
     embedding_model: str = "all-MiniLM-L6-v2"
+    embed_ahead: bool = True  # embed a text for the assignment when it is saved (background job), not at Preview
 
     @property
     def resolved_database_url(self) -> str:

@@ -45,8 +45,14 @@ def explain_pairs(affinity: np.ndarray, solution: Solution,
     return out
 
 
+DIGITS = 3  # every page and the API show these quantities rounded once, here (not re-rounded by each template)
+
+
 def quality_summary(affinity: np.ndarray, solution: Solution, n_reviewers: int | None = None) -> dict:
-    """Mean / min affinity, per-submission totals, load histogram (reviewers with 0 included), median ranks."""
+    """Mean / min affinity, per-submission totals, load histogram (reviewers with 0 included), median ranks.
+
+    Computed once from the pairs and rounded once to DIGITS decimals: the preview, the quality table, the audit
+    stats and the API all read these numbers, so one quantity shows one number everywhere."""
     aff = np.asarray(affinity, dtype=np.float64)
     n_papers, n_rev = aff.shape if n_reviewers is None else (aff.shape[0], n_reviewers)
     values = np.array([aff[i, j] for i, j in solution.pairs])
@@ -56,13 +62,16 @@ def quality_summary(affinity: np.ndarray, solution: Solution, n_reviewers: int |
         totals[i] += aff[i, j]
         loads[j] += 1
     pairs = explain_pairs(aff, solution)
+    def r(x: float) -> float:
+        return round(float(x), DIGITS)
+
     return {
         "pairs": len(solution.pairs),
-        "total_affinity": float(values.sum()) if len(values) else 0.0,
-        "mean_affinity": float(values.mean()) if len(values) else 0.0,
-        "min_affinity": float(values.min()) if len(values) else 0.0,
-        "min_paper_total": float(totals.min()) if n_papers else 0.0,
-        "mean_paper_total": float(totals.mean()) if n_papers else 0.0,
+        "total_affinity": r(values.sum()) if len(values) else 0.0,
+        "mean_affinity": r(values.mean()) if len(values) else 0.0,
+        "min_affinity": r(values.min()) if len(values) else 0.0,
+        "min_paper_total": r(totals.min()) if n_papers else 0.0,
+        "mean_paper_total": r(totals.mean()) if n_papers else 0.0,
         "load_histogram": {int(k): int(v) for k, v in sorted(Counter(loads.tolist()).items())},
         "share_reviewer_top3": float(np.mean([p.rank_for_paper <= 3 for p in pairs])) if pairs else 0.0,
         "median_rank_for_paper": float(np.median([p.rank_for_paper for p in pairs])) if pairs else 0.0,

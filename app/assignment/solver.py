@@ -21,6 +21,7 @@ graph, so sparsity never turns a feasible instance into an error.
 
 from __future__ import annotations
 
+import math
 import time
 from collections import Counter
 from dataclasses import dataclass, field
@@ -36,6 +37,8 @@ FAIR_ROUNDS = 30  # fair mode: at most this many weighted flow solves ...
 FAIR_PATIENCE = 8  # ... stopping after this many in a row without a better (min total, total)
 FAIR_STEP = 2.0  # multiplicative-weights step: the best-off submission's weight falls by up to e^-2 (÷ sqrt(round))
 FAIR_MIN_WEIGHT = 1e-3  # floor on the relative weight, so scaled integer costs keep >= 1e3 resolution
+OPTION_ONE_PER_GROUP = "at most one reviewer per group on a submission"
+OPTION_NO_RECIPROCAL = "no reciprocal pairs between two groups"
 DENSE_EDGE_LIMIT = 100_000  # above this many eligible pairs the automatic mode starts sparse (faster from ~300²)
 
 
@@ -70,6 +73,11 @@ class Solution:
     threshold: float | None = None  # fair mode: the worst-off submission's total it reached (None otherwise)
     kept_previous: int = 0
     seconds: float = 0.0
+    # "no reciprocal pairs": the directions it forbade, how many flow solves that took, and reciprocal group
+    # pairs left because both directions hold locked pairs (the chair's own choice is never undone).
+    reciprocal_bans: int = 0
+    reciprocal_rounds: int = 0
+    reciprocal_locked: int = 0
 
     @property
     def min_paper_total(self) -> float:
@@ -195,6 +203,33 @@ def _explain_flow_failure(eligible: np.ndarray, paper_need: np.ndarray, upper: n
     return "the min and max loads cannot be met together with the conflicts and locks"
 
 
+def _check_groups(free: np.ndarray, groups: np.ndarray, locked: list[tuple[int, int]],
+                  paper_need: np.ndarray) -> np.ndarray:
+    """"At most one reviewer per group": a locked reviewer uses up their group's place on that submission (the
+    group's other members leave its free pairs, in place), two locked reviewers of one group are an error, and a
+    submission needs free reviewers from enough different groups (a reviewer without a group counts alone)."""
+    g = np.asarray(groups, dtype=np.int64)
+    if g.shape != (free.shape[1],):
+        raise ValueError(f"reviewer_groups has shape {g.shape}, expected ({free.shape[1]},)")
+    seen: dict[tuple[int, int], int] = {}
+    for i, j in locked:
+        if g[j] < 0:
+            continue
+        if (i, int(g[j])) in seen:
+            raise Infeasible(f'"{OPTION_ONE_PER_GROUP}": submission {i} has two locked reviewers of one group '
+                             f"(reviewers {seen[(i, int(g[j]))]}, {j}); unlock one or turn the option off")
+        seen[(i, int(g[j]))] = j
+        free[i, g == g[j]] = False
+    for i in np.flatnonzero(paper_need > 0):
+        cols = np.flatnonzero(free[i])
+        distinct = len(set(g[cols][g[cols] >= 0].tolist())) + int((g[cols] < 0).sum())
+        if distinct < paper_need[i]:
+            raise Infeasible(f'"{OPTION_ONE_PER_GROUP}" makes this impossible: submission {i} needs '
+                             f"{int(paper_need[i])} more reviewer(s) but its eligible reviewers come from only "
+                             f"{distinct} different group(s) (lower k or turn the option off)")
+    return g
+
+
 # ---- graph building --------------------------------------------------------------------------------------
 
 
@@ -234,10 +269,14 @@ class _FlowResult:
 
 
 def _flow(aff: np.ndarray, flat: np.ndarray, bonus: np.ndarray | None, paper_need: np.ndarray, upper: np.ndarray,
-          lower: np.ndarray, weights: np.ndarray | None = None) -> _FlowResult | None:
+          lower: np.ndarray, weights: np.ndarray | None = None,
+          reviewer_groups: np.ndarray | None = None) -> _FlowResult | None:
     """Solve the flow on the candidate pairs `flat`; None if infeasible.
 
     weights: optional per-submission multipliers in (0, 1] (fair mode); pair (i, j) then gains w_i·a_ij.
+    reviewer_groups: the group of each reviewer (-1: none) for "at most one reviewer per group on a
+    submission": the pairs of submission i with group g's reviewers then leave i through one node (i, g) whose
+    single in-arc has capacity 1, so the constraint is exact in the flow (no penalty, no repair).
     """
     from ortools.graph.python import min_cost_flow
 
@@ -252,8 +291,21 @@ def _flow(aff: np.ndarray, flat: np.ndarray, bonus: np.ndarray | None, paper_nee
     if bonus is not None:
         gain += bonus
     smcf = min_cost_flow.SimpleMinCostFlow()
+    starts = tails.astype(np.int64)
+    if reviewer_groups is not None and len(flat):
+        g = np.asarray(reviewer_groups, dtype=np.int64)[heads]
+        grouped = g >= 0
+        if grouped.any():
+            combo = tails[grouped] * (int(g.max()) + 1) + g[grouped]
+            uniq, inverse = np.unique(combo, return_inverse=True)
+            group_nodes = sink + 1 + np.arange(len(uniq))  # after the sink: supplies stay 0
+            starts = starts.copy()
+            starts[grouped] = group_nodes[inverse]
+            smcf.add_arcs_with_capacity_and_unit_cost(
+                (uniq // (int(g.max()) + 1)).astype(np.int32), group_nodes.astype(np.int32),
+                np.ones(len(uniq), dtype=np.int64), np.zeros(len(uniq), dtype=np.int64))
     arcs = smcf.add_arcs_with_capacity_and_unit_cost(
-        tails.astype(np.int32), (n_papers + heads).astype(np.int32), np.ones(len(flat), dtype=np.int64), -gain)
+        starts.astype(np.int32), (n_papers + heads).astype(np.int32), np.ones(len(flat), dtype=np.int64), -gain)
     reviewer_arcs = smcf.add_arcs_with_capacity_and_unit_cost(
         (n_papers + np.arange(n_reviewers)).astype(np.int32), np.full(n_reviewers, sink, dtype=np.int32),
         (upper - lower).astype(np.int64), np.zeros(n_reviewers, dtype=np.int64))
@@ -323,7 +375,8 @@ def _better(a: tuple[float, float], b: tuple[float, float], tol: float = 1e-9) -
 
 
 def _fair_search(aff: np.ndarray, flat: np.ndarray, bonus: np.ndarray | None, paper_need: np.ndarray,
-                 upper: np.ndarray, lower: np.ndarray, lock_total: np.ndarray, start: np.ndarray) -> np.ndarray:
+                 upper: np.ndarray, lower: np.ndarray, lock_total: np.ndarray, start: np.ndarray,
+                 reviewer_groups: np.ndarray | None = None) -> np.ndarray:
     """Max-min over submission totals by multiplicative weights on its Lagrangian (see `solve`).
 
     max t s.t. T_p(x) >= t for every submission p has the Lagrangian dual min over λ in the simplex of
@@ -346,7 +399,7 @@ def _fair_search(aff: np.ndarray, flat: np.ndarray, bonus: np.ndarray | None, pa
         gap = totals - totals.min()
         log_w -= FAIR_STEP / np.sqrt(r + 1) * gap / max(float(gap.max()), 1e-9)  # normalised subgradient step
         log_w = np.maximum(log_w - log_w.max(), np.log(FAIR_MIN_WEIGHT))  # weights in [FAIR_MIN_WEIGHT, 1]
-        res = _flow(aff, flat, bonus, paper_need, upper, lower, np.exp(log_w))
+        res = _flow(aff, flat, bonus, paper_need, upper, lower, np.exp(log_w), reviewer_groups)
         if res is None:  # cannot happen on a graph holding a feasible answer; be safe
             break
         totals = totals_of(res.chosen)
@@ -368,11 +421,13 @@ def _auto_top_m(k: int, max_load: int) -> int:
 # ---- the solver ------------------------------------------------------------------------------------------
 
 
-def solve(affinity: np.ndarray, k: int, min_load: int, max_load: int, conflicts: np.ndarray | None = None,
-          locked: list[tuple[int, int]] | None = None, *, fair: bool = False,
-          previous: list[tuple[int, int]] | None = None, top_m: int | None = None,
-          stickiness: float = STICKINESS) -> Solution:
-    """Assign exactly k reviewers per submission with loads in [min_load, max_load], maximising total affinity.
+def _solve_once(affinity: np.ndarray, k: int, min_load: int, max_load: int, conflicts: np.ndarray | None = None,
+                locked: list[tuple[int, int]] | None = None, *, fair: bool = False,
+                previous: list[tuple[int, int]] | None = None, top_m: int | None = None,
+                stickiness: float = STICKINESS, groups: np.ndarray | None = None) -> Solution:
+    """One solve (see `solve`; groups: each reviewer's group for the group nodes, or None).
+
+    Assign exactly k reviewers per submission with loads in [min_load, max_load], maximising total affinity.
 
     conflicts: boolean papers × reviewers mask of forbidden pairs. locked: pairs that must stay.
     previous: the current assignment; each kept pair earns `stickiness` so a re-solve changes little.
@@ -409,6 +464,8 @@ def solve(affinity: np.ndarray, k: int, min_load: int, max_load: int, conflicts:
     free = eligible.copy()
     for i, j in locked_set:
         free[i, j] = False
+    if groups is not None:
+        groups = _check_groups(free, groups, locked_set, paper_need)
     if lower.sum() > paper_need.sum():
         raise Infeasible(f"min load too high: reviewers still need {int(lower.sum())} submissions to reach min load "
                          f"{min_load} but only {int(paper_need.sum())} slots are left after locks")
@@ -422,7 +479,9 @@ def solve(affinity: np.ndarray, k: int, min_load: int, max_load: int, conflicts:
         return np.where(np.isin(flat, prev_flat), int(round(stickiness * SCALE)), 0).astype(np.int64)
 
     n_free = int(free.sum())
-    if top_m is None:
+    if groups is not None:
+        m = None  # the pricing certificate knows no group nodes; course-sized instances are small anyway
+    elif top_m is None:
         m = None if n_free <= DENSE_EDGE_LIMIT else _auto_top_m(k, max_load)
     else:
         m = top_m if top_m < max(n_papers, n_reviewers) else None
@@ -450,7 +509,7 @@ def solve(affinity: np.ndarray, k: int, min_load: int, max_load: int, conflicts:
             flat = _top_m_edges(aff, usable, mm, prev_usable)
             sparse_used = True
             for _round in range(PRICING_ROUNDS):
-                res = _flow(aff, flat, bonus_for(flat), paper_need, upper, lower)
+                res = _flow(aff, flat, bonus_for(flat), paper_need, upper, lower, reviewer_groups=groups)
                 if res is None:
                     break
                 dist = _potentials(n_papers, n_reviewers, res, upper - lower)
@@ -465,7 +524,7 @@ def solve(affinity: np.ndarray, k: int, min_load: int, max_load: int, conflicts:
             fell_back = True
             mm *= 4
         flat = dense() if mask_value is None else np.flatnonzero(usable.reshape(-1)).astype(np.int64)
-        res = _flow(aff, flat, bonus_for(flat), paper_need, upper, lower)
+        res = _flow(aff, flat, bonus_for(flat), paper_need, upper, lower, reviewer_groups=groups)
         certified = res is not None
         return (None if res is None else res.chosen), sparse_used, fell_back, len(flat)
 
@@ -473,6 +532,10 @@ def solve(affinity: np.ndarray, k: int, min_load: int, max_load: int, conflicts:
     prices: np.ndarray | None = None
     chosen, sparse_used, fell_back, n_edges = run(None)
     if chosen is None:
+        if groups is not None:
+            raise Infeasible(f'"{OPTION_ONE_PER_GROUP}" makes this impossible: with at most one reviewer of each '
+                             f"group on a submission, {_plural(n_papers, 'submission')} cannot get {k} reviewers "
+                             f"each within max load {max_load} (raise the max load, lower k, or turn the option off)")
         raise Infeasible(_explain_flow_failure(free, paper_need, upper, lower))
     threshold = None
     if fair:
@@ -505,7 +568,8 @@ def solve(affinity: np.ndarray, k: int, min_load: int, max_load: int, conflicts:
         candidates = [chosen, bottleneck]
         warm = max(candidates, key=key_of)  # ties keep the first; key_of compares (min total, total)
         for start, flat in ((warm, full), (bottleneck, high)):
-            candidates.append(_fair_search(aff, flat, bonus_for(flat), paper_need, upper, lower, lock_total, start))
+            candidates.append(_fair_search(aff, flat, bonus_for(flat), paper_need, upper, lower, lock_total, start,
+                                           groups))
         chosen, best_key = candidates[0], key_of(candidates[0])
         for cand in candidates[1:]:
             if _better(key_of(cand), best_key):
@@ -520,6 +584,199 @@ def solve(affinity: np.ndarray, k: int, min_load: int, max_load: int, conflicts:
     if prices is not None and not fair:
         sol.reviewer_prices = [float(x) / SCALE for x in prices]
     return sol
+
+
+def solve(affinity: np.ndarray, k: int, min_load: int, max_load: int, conflicts: np.ndarray | None = None,
+          locked: list[tuple[int, int]] | None = None, *, fair: bool = False,
+          previous: list[tuple[int, int]] | None = None, top_m: int | None = None,
+          stickiness: float = STICKINESS, reviewer_groups: np.ndarray | None = None,
+          paper_groups: np.ndarray | None = None, one_per_group: bool = False,
+          no_reciprocal: bool = False) -> Solution:
+    """Assign exactly k reviewers per submission with loads in [min_load, max_load], maximising total affinity.
+
+    conflicts: boolean papers × reviewers mask of forbidden pairs. locked: pairs that must stay.
+    previous: the current assignment; each kept pair earns `stickiness` so a re-solve changes little.
+    top_m, fair: see `_solve_once`.
+
+    Course options (reviewer_groups: each reviewer's group id, paper_groups: each submission's authors' group
+    id; -1 for none):
+
+    - one_per_group: at most one reviewer of a group on a submission. Exact, inside the flow: a node per
+      (submission, group) with an in-arc of capacity 1 stands between the submission and that group's reviewers.
+    - no_reciprocal: no two groups review each other (a member of A on B's submission while a member of B is on
+      A's). ENFORCED, not penalised: in marked peer review a reciprocal pair is a channel for trading lenient
+      reviews, and a penalty would still leave some wherever affinity outweighs it, so the chair could not tell
+      students "no group reviews a group that reviews it". A pairwise rule has no exact min-cost-flow form (it
+      is an integer program), so it is enforced lazily: solve, find the reciprocal group pairs, forbid for each
+      the direction worth less affinity (all of A's members on B's submissions), solve again, until none is left.
+      Every answer is an exact flow optimum under the bans; the bans themselves are a heuristic, so the total
+      may be below the best reciprocal-free one. Pairs of groups whose both directions are locked stay
+      (Solution.reciprocal_locked).
+
+    Raises Infeasible with a readable reason; when an option is what makes the instance infeasible, the reason
+    starts with the option's name in quotes.
+    """
+    n_papers, n_reviewers = np.asarray(affinity).shape if np.ndim(affinity) == 2 else (0, 0)
+    rg = pg = None
+    if one_per_group or no_reciprocal:
+        if reviewer_groups is None:
+            raise ValueError("the group options need reviewer_groups")
+        rg = np.asarray(reviewer_groups, dtype=np.int64)
+        if rg.shape != (n_reviewers,):
+            raise ValueError(f"reviewer_groups has shape {rg.shape}, expected ({n_reviewers},)")
+    if no_reciprocal:
+        if paper_groups is None:
+            raise ValueError("no_reciprocal needs paper_groups")
+        pg = np.asarray(paper_groups, dtype=np.int64)
+        if pg.shape != (n_papers,):
+            raise ValueError(f"paper_groups has shape {pg.shape}, expected ({n_papers},)")
+    started = time.perf_counter()
+    opts = {"fair": fair, "previous": previous, "top_m": top_m, "stickiness": stickiness,
+            "groups": rg if one_per_group else None}
+    base = conflicts
+    if no_reciprocal:  # the bans are added to the conflict mask
+        base = np.zeros((n_papers, n_reviewers), dtype=bool) if conflicts is None else np.asarray(conflicts, bool)
+
+    def once(mask: np.ndarray) -> Solution:
+        return _solve_once(affinity, k, min_load, max_load, mask, locked, **opts)
+
+    try:
+        sol = once(base)
+    except Infeasible:
+        if not one_per_group:
+            raise
+        opts["groups"] = None
+        once(base)  # infeasible without the option too: that reason is the one to give (raises it)
+        raise
+    if not no_reciprocal or rg is None or pg is None:
+        return sol
+    _count_reciprocal_room(k, pg, rg, one_per_group)
+    aff = np.asarray(affinity, dtype=np.float64)
+    locked_set = {(int(i), int(j)) for i, j in (locked or [])}
+    mask = base.copy()
+    bans = rounds = 0
+    while True:
+        found = _reciprocal_pairs(sol.pairs, pg, rg, aff, locked_set)
+        todo = [d for d in found if d is not None]
+        if not todo:
+            sol.reciprocal_locked = len(found)
+            break
+        trial = mask.copy()
+        for a, b in todo:
+            trial[np.ix_(pg == b, rg == a)] = True
+        # Also keep every other used direction one-way (A reviews B and B does not review A: B may not start),
+        # so the re-solve cannot make new reciprocal pairs out of the old ones; this ends in 2-3 flows where
+        # banning only the pairs found took ~10 on clustered course topics. If that is too strict, only the
+        # pairs found are banned (below), then one at a time.
+        used = _directions(sol.pairs, pg, rg)
+        frozen = trial.copy()
+        for a, b in used:
+            if (b, a) not in used:
+                frozen[np.ix_(pg == a, rg == b)] = True
+        for attempt in (frozen, trial):
+            rounds += 1
+            try:
+                sol = once(attempt)
+                mask, bans = attempt, bans + len(todo)
+                break
+            except Infeasible:
+                continue
+        else:
+            attempt = None
+        if attempt is not None:
+            continue
+        # All bans at once were too many: forbid the first pair's cheaper direction alone, else its other one.
+        a, b = todo[0]
+        for x, y in ((a, b), (b, a)):
+            trial = mask.copy()
+            trial[np.ix_(pg == y, rg == x)] = True
+            rounds += 1
+            try:
+                sol = once(trial)
+                mask, bans = trial, bans + 1
+                break
+            except Infeasible:
+                continue
+        else:
+            i_a, i_b = int(np.flatnonzero(pg == a)[0]), int(np.flatnonzero(pg == b)[0])
+            raise Infeasible(f'"{OPTION_NO_RECIPROCAL}" makes this impossible: the groups of submissions {i_a}, '
+                             f"{i_b} review each other's work, and forbidding either direction leaves no assignment "
+                             "with these k, loads and conflicts (turn the option off, or change k or the loads)")
+    sol.reciprocal_bans, sol.reciprocal_rounds = bans, rounds
+    sol.seconds = time.perf_counter() - started
+    return sol
+
+
+def every_reviewer_min_load(n_papers: int, k: int, n_reviewers: int, max_load: int) -> tuple[int, str | None]:
+    """"Every student reviews": the min load that gives each reviewer at least one submission, and None; or,
+    when the slots (submissions × k) are fewer than the reviewers, 0 and a message suggesting the k that would
+    make it possible (a min load the slots cannot fill would only make the solve infeasible)."""
+    if n_reviewers == 0 or n_papers == 0:
+        return 0, None
+    slots = n_papers * k
+    if slots >= n_reviewers:
+        return 1, None
+    need_k = math.ceil(n_reviewers / n_papers)
+    load = math.ceil(n_papers * need_k / n_reviewers)
+    hint = f" and max load {load}" if load > max_load else ""
+    return 0, (f"Not every student can review: {_plural(n_papers, 'submission')} × k={k} = {slots} review slots for "
+               f"{_plural(n_reviewers, 'reviewer')}, so {n_reviewers - slots} get nothing. With k={need_k}{hint} "
+               f"({n_papers * need_k} slots) every student reviews.")
+
+
+def _count_reciprocal_room(k: int, paper_groups: np.ndarray, reviewer_groups: np.ndarray, one_per_group: bool) -> None:
+    """The counting reason no search is needed for: with one reviewer per group, each group's submission needs k
+    reviewing groups, so G groups of authors need G·k directions between groups, and without reciprocal pairs G
+    groups (plus the reviewing groups without a submission) offer at most one direction per pair of groups."""
+    if not one_per_group or (reviewer_groups < 0).any():
+        return  # a reviewer without a group is in no reciprocal pair: no simple bound
+    authors = paper_groups[paper_groups >= 0]
+    if len(np.unique(authors)) != len(authors):
+        return  # a group with two submissions: no simple bound either
+    n_groups = len(set(authors.tolist()) | set(reviewer_groups.tolist()))
+    need, room = len(authors) * k, n_groups * (n_groups - 1) // 2
+    if need > room:
+        best = max((n_groups - 1) // 2, 0) if len(authors) == n_groups else None
+        hint = f"k={best} at most" if best else "fewer reviewers per submission"
+        raise Infeasible(f'"{OPTION_NO_RECIPROCAL}" makes this impossible: with at most one reviewer per group, '
+                         f"{_plural(len(authors), 'submission')} × k={k} need {need} reviewing directions between "
+                         f"groups, but {n_groups} groups have only {room} pairs, one direction each ({hint}, or turn "
+                         "the option off)")
+
+
+def _reciprocal_pairs(pairs: list[tuple[int, int]], paper_groups: np.ndarray, reviewer_groups: np.ndarray,
+                      aff: np.ndarray, locked: set[tuple[int, int]]) -> list[tuple[int, int] | None]:
+    """Each reciprocal group pair once: the direction (reviewing group, reviewed group) to forbid — the one with
+    less assigned affinity among those without a locked pair — or None when both directions hold a locked pair."""
+    value: dict[tuple[int, int], float] = {}
+    has_lock: set[tuple[int, int]] = set()
+    for i, j in pairs:
+        a, b = int(reviewer_groups[j]), int(paper_groups[i])
+        if a < 0 or b < 0 or a == b:
+            continue
+        value[(a, b)] = value.get((a, b), 0.0) + float(aff[i, j])
+        if (i, j) in locked:
+            has_lock.add((a, b))
+    out: list[tuple[int, int] | None] = []
+    for (a, b), v in sorted(value.items()):
+        if a > b or (b, a) not in value:
+            continue
+        options = [d for d in ((a, b), (b, a)) if d not in has_lock]
+        out.append(min(options, key=lambda d: value[d]) if options else None)
+    return out
+
+
+def _directions(pairs: list[tuple[int, int]], paper_groups: np.ndarray, reviewer_groups: np.ndarray
+                ) -> set[tuple[int, int]]:
+    """(reviewing group, reviewed group) of every pair between two different groups."""
+    return {(int(reviewer_groups[j]), int(paper_groups[i])) for i, j in pairs
+            if reviewer_groups[j] >= 0 and paper_groups[i] >= 0 and reviewer_groups[j] != paper_groups[i]}
+
+
+def count_reciprocal(pairs: list[tuple[int, int]], paper_groups: np.ndarray, reviewer_groups: np.ndarray) -> int:
+    """How many unordered pairs of groups review each other in `pairs` (for stats and tests)."""
+    directions = _directions(pairs, paper_groups, reviewer_groups)
+    return sum(1 for a, b in directions if a < b and (b, a) in directions)
 
 
 def _finish(aff: np.ndarray, pairs: list[tuple[int, int]], k: int, n_reviewers: int, started: float,

@@ -33,12 +33,13 @@ from app.models.assignment import AssignmentJob, JobStatus
 from app.services import assignments as service
 from app.settings import Settings
 
-__all__ = ["run_job", "solve", "launch", "start_committed_jobs", "resubmit_queued"]
+__all__ = ["run_job", "solve", "launch", "start_committed_jobs", "resubmit_queued", "embed_venue", "embed_venue_texts", "embed_texts_later", "embed_ahead",
+           "stored_embeddings"]
 
 log = logging.getLogger(__name__)
 PROGRESS_EVERY_S = 0.5
 HEARTBEAT_EVERY_S = 10.0  # well inside service.JOB_STALE_AFTER (45 s), so a solving job never reads as stale
-_job_lock = threading.Lock()  # one solve at a time per process: embedding uses every core already
+_job_lock = threading.Lock()  # one solve or embedding at a time per process: embedding uses every core already
 OpenSession = Callable[[], AbstractContextManager[Session]]
 
 
@@ -76,7 +77,8 @@ def run_job(open_session: OpenSession, settings: Settings, job_id: int) -> None:
         try:
             job = s.get(AssignmentJob, job_id)
             venue, dry_run, params = s.get(Venue, job.venue_id), job.dry_run, dict(job.params)
-            plan = service.plan_auto(s, settings, venue, progress=on_embedding, on_phase=on_phase, **params)
+            plan = service.plan_auto(s, settings, venue, progress=on_embedding, on_phase=on_phase,
+                                     cache=stored_embeddings(open_session, s, settings), **params)
             result = service.plan_result(s, plan)
             s.commit()  # end the long read before writing
             report(phase="saving")
@@ -134,6 +136,76 @@ def solve(ctx: dict, job_id: int) -> None:
     # mail.delivering: the assignment mails the applied job queued go out with this job's settings
     with _heartbeats(open_session, job_id), _job_lock, mail.delivering(settings):
         run_job(open_session, settings, job_id)
+
+
+def stored_embeddings(open_session: OpenSession, session: Session, settings: Settings):  # noqa: ANN201
+    """The database cache read through `session`, writing new vectors in short transactions of their own (a long
+    solve's read transaction never takes SQLite's write lock; a concurrent writer of the same key is no error)."""
+    from sqlalchemy.exc import IntegrityError
+
+    def write(rows: list) -> None:  # noqa: ANN001
+        with open_session() as ws:
+            begin_write(ws)
+            have = set(service.StoredEmbeddings(ws, settings.embedding_model).get_many([r.key for r in rows]))
+            ws.add_all([r for r in rows if r.key not in have])
+            try:
+                ws.commit()
+            except IntegrityError:  # another process stored one of them meanwhile: the same vector, keep theirs
+                ws.rollback()
+
+    return service.StoredEmbeddings(session, settings.embedding_model, writer=write)
+
+
+def embed_venue_texts(open_session: OpenSession, settings: Settings, venue_id: int) -> int:
+    """Embed every text of the venue that is not stored yet; how many texts it looked at (see `embed_venue`)."""
+    from app.assignment.embeddings import embed_texts
+
+    with _job_lock, open_session() as s:
+        venue = s.get(Venue, venue_id)
+        if venue is None:
+            return 0
+        texts = service.venue_texts(s, settings, venue)
+        if texts:
+            embed_texts(texts, model_name=settings.embedding_model, cache=stored_embeddings(open_session, s, settings))
+        s.commit()  # a read-only transaction; ending it cleanly (not by a rollback on close) keeps nested writes
+        return len(texts)
+
+
+@background.job(service.EMBED_JOB)
+def embed_venue(ctx: dict, venue_id: int) -> int:
+    """The background job: embed every text of the venue that is not stored yet (so the next Preview finds them
+    all). Cheap when nothing is new: one read of the keys."""
+    engine = ctx["engine"]
+    return embed_venue_texts(lambda: Session(engine, expire_on_commit=False), ctx["settings"], venue_id)
+
+
+def embed_ahead(settings: Settings, engine: Engine, venue_ids: list[int]) -> None:
+    """Start `assignment_embed` for these venues now (the demo, after seeding rows directly): with Redis on the
+    server-side queue, else in a thread of this process (which the demo's server then keeps alive)."""
+    for venue_id in venue_ids:
+        try:
+            background.submit(settings, engine, service.EMBED_JOB, venue_id)
+        except Exception:  # noqa: BLE001 — Redis down: a Preview embeds what is missing
+            log.warning("could not start embedding for venue %s", venue_id, exc_info=True)
+
+
+@outbox.handler("texts")
+def embed_texts_later(bind: Engine | Connection, payloads: list[dict[str, Any]]) -> None:
+    """A committed change to texts the assignment reads: start `assignment_embed` once per venue. Only with the
+    app's settings (a web request's) and outside an enclosing test transaction (no worker could see its rows)."""
+    if outbox.is_outer_transaction(bind):
+        return
+    engine = bind if isinstance(bind, Engine) else bind.engine
+    started: set[int] = set()
+    for p in payloads:
+        settings = p.get("settings")
+        if settings is None or not settings.embed_ahead or p["venue_id"] in started:
+            continue
+        started.add(p["venue_id"])
+        try:
+            background.submit(settings, engine, service.EMBED_JOB, p["venue_id"])
+        except Exception:  # noqa: BLE001 — Redis down: the Preview embeds what is missing, as before
+            log.warning("could not start embedding for venue %s", p["venue_id"], exc_info=True)
 
 
 def launch(settings: Settings, bind: Engine | Connection, job_id: int) -> None:

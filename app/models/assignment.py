@@ -3,7 +3,7 @@
 from datetime import datetime
 from enum import StrEnum
 
-from sqlalchemy import JSON, Column, Index, UniqueConstraint, text
+from sqlalchemy import JSON, Column, Index, LargeBinary, UniqueConstraint, text
 from sqlmodel import Field, SQLModel
 
 from app.models.base import ts_field
@@ -107,3 +107,26 @@ class AssignmentJob(SQLModel, table=True):
     heartbeat_at: datetime | None = ts_field(nullable=True)
     finished_at: datetime | None = ts_field(nullable=True)
     applied_at: datetime | None = ts_field(nullable=True)
+
+
+class AssignmentSettings(SQLModel, table=True):
+    """A venue's course options for the auto-solve; a venue without a row has every option on (the default for a
+    course: reviewers are students in groups)."""
+
+    venue_id: int = Field(foreign_key="venue.id", primary_key=True)
+    one_reviewer_per_group: bool = True
+    no_reciprocal_groups: bool = True
+    every_student_reviews: bool = True
+    updated_by: int | None = Field(default=None, foreign_key="user.id")
+    updated_at: datetime = ts_field(default_now=True)
+
+
+class Embedding(SQLModel, table=True):
+    """A text's embedding, content-addressed: key = sha256(model + text) (app.assignment.embeddings.cache_key),
+    so it is computed once per text and model, whichever process or worker needs it."""
+
+    key: str = Field(primary_key=True, max_length=64)
+    model: str = Field(max_length=300)
+    dim: int
+    vector: bytes = Field(sa_column=Column(LargeBinary, nullable=False))  # float32, little-endian
+    created_at: datetime = ts_field(default_now=True)

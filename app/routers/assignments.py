@@ -38,6 +38,16 @@ class SolveIn(BaseModel):
     dry_run: bool = False
 
 
+class OptionsIn(BaseModel):
+    """Course options of the auto-solve; a field left out keeps its value."""
+
+    one_reviewer_per_group: bool | None = Field(None, description="at most one reviewer per group on a submission "
+                                                                  "(exact in the min-cost flow)")
+    no_reciprocal_groups: bool | None = Field(None, description="no two groups review each other (enforced)")
+    every_student_reviews: bool | None = Field(None, description="min load 1 when the slots allow; otherwise the "
+                                                                 "solve says which k would make it possible")
+
+
 class ChangeIn(BaseModel):
     op: str = Field(description="add | remove | lock | unlock")
     submission: int = Field(description="submission number")
@@ -118,6 +128,20 @@ def api_apply_job(job_id: int, session: SessionDep, ctx: VenueCtx) -> dict:
     require(permissions.can_manage_assignments, ctx.user, ctx.member, ctx.venue)
     job = service.apply_preview(session, ctx.user, ctx.venue, service.get_job(session, ctx.venue, job_id))
     return service.job_view(job)
+
+
+@api.get("/venues/{slug}/assignment/settings")
+def api_options(session: SessionDep, ctx: VenueCtx) -> dict:
+    """The venue's course options for the auto-solve (all on unless a chair turned one off)."""
+    require(permissions.can_view_assignments, ctx.user, ctx.member, ctx.venue)
+    return service.options_view(service.get_options(session, ctx.venue))
+
+
+@api.put("/venues/{slug}/assignment/settings")
+def api_set_options(body: OptionsIn, session: SessionDep, ctx: VenueCtx) -> dict:
+    """Change course options (those given); the next solve uses them."""
+    require(permissions.can_manage_assignments, ctx.user, ctx.member, ctx.venue)
+    return service.options_view(service.set_options(session, ctx.user, ctx.venue, **body.model_dump()))
 
 
 @api.get("/venues/{slug}/assignments")
@@ -264,6 +288,7 @@ def _assignment_context(request: Request, session, settings, ctx) -> dict:  # no
     preview_svg = service.histogram_svg(view["result"]["values"]) \
         if view and view["status"] == "done" and view["result"].get("values") else ""
     return {"venue": venue, "rows": rows, "subs": subs, "pool": pool, "job": view, "params": params,
+            "options": service.options_view(service.get_options(session, venue)), "option_labels": service.OPTIONS,
             "explanation": explanation, "svg": svg, "preview_svg": preview_svg,
             "can_manage": permissions.can_manage_assignments(ctx.user, ctx.member, venue),
             "problems": request.session.pop("assign_problems", None)}
@@ -326,6 +351,22 @@ def apply_job_page(job_id: int, request: Request, session: SessionDep, ctx: Venu
         return service.apply_preview(session, ctx.user, ctx.venue, service.get_job(session, ctx.venue, job_id))
 
     return form_action(request, session, act, success="Preview applied.", next_url=url, back_url=url)
+
+
+@pages.post("/venues/{slug}/assignments/settings")
+def options_page(request: Request, session: SessionDep, ctx: VenueCtx,  # noqa: ANN201
+                 one_reviewer_per_group: Annotated[str, Form()] = "", no_reciprocal_groups: Annotated[str, Form()] = "",
+                 every_student_reviews: Annotated[str, Form()] = ""):
+    url = f"/venues/{ctx.venue.slug}/assignments"
+
+    def act():  # noqa: ANN202
+        require(permissions.can_manage_assignments, ctx.user, ctx.member, ctx.venue)
+        return service.set_options(session, ctx.user, ctx.venue, one_reviewer_per_group=one_reviewer_per_group == "on",
+                                   no_reciprocal_groups=no_reciprocal_groups == "on",
+                                   every_student_reviews=every_student_reviews == "on")
+
+    return form_action(request, session, act, success="Course options saved: the next Preview uses them.",
+                       next_url=url, back_url=url)
 
 
 @pages.post("/venues/{slug}/assignments/change")

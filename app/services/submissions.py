@@ -9,6 +9,7 @@ from typing import BinaryIO
 from sqlalchemy import func
 from sqlmodel import Session, select
 
+from app import outbox
 from app.errors import BadInput, Conflict, DeadlinePassed, NotFound, PhaseError, TooLarge
 from app.models import Artifact, ArtifactHistory, Group, Member, Phase, Revision, Submission, User, Venue
 from app.services import audit, runs
@@ -85,6 +86,8 @@ def save_submission(session: Session, actor: User, venue: Venue, member: Member,
     sub.updated_at = datetime.now(UTC)
     session.add(sub)
     session.flush()
+    # the assignment embeds the new text ahead of a Preview (app.jobs.assignments, event "texts")
+    outbox.after_commit(session, "texts", venue_id=venue.id, settings=session.info.get("settings"))
     audit.record(session, venue_id=venue.id, actor=actor, action=action,
                  summary=f"{'created' if action.endswith('create') else 'updated'} submission #{sub.number}",
                  submission_id=sub.id)
@@ -173,6 +176,8 @@ def record_revision(session: Session, actor: User, venue: Venue, submission: Sub
     submission.updated_at = datetime.now(UTC)
     session.add(submission)
     session.flush()
+    # the assignment embeds the PDF's text ahead of a Preview (app.jobs.assignments, event "texts")
+    outbox.after_commit(session, "texts", venue_id=venue.id, settings=session.info.get("settings"))
     audit.record(session, venue_id=venue.id, actor=actor, action="revision.upload",
                  summary=f"uploaded a PDF revision of #{submission.number} ({prepared.size // 1024} KB, "
                          f"format {'ok' if out['ok'] else 'has errors'})", submission_id=submission.id,

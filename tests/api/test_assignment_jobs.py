@@ -19,7 +19,7 @@ from app.db import make_engine
 from app.jobs.background import SERVER_QUEUE
 from app.migrate import upgrade
 from app.models import Group, Member, Submission, User, Venue
-from app.models.assignment import Assignment, AssignmentJob
+from app.models.assignment import Assignment, AssignmentJob, AssignmentSettings
 from app.security.passwords import hash_password
 from app.services.assignments import background_job_id
 from tests.conftest import _fresh_database
@@ -43,6 +43,8 @@ def _seed(engine) -> str:  # noqa: ANN001
         chair = User(email=CHAIR, full_name="Sol Chair", password_hash=hash_password(PASSWORD))
         s.add_all([venue, chair])
         s.flush()
+        # two groups reviewing each other is what this venue is about: the course option against it is off
+        s.add(AssignmentSettings(venue_id=venue.id, no_reciprocal_groups=False))
         s.add(Member(venue_id=venue.id, user_id=chair.id, role="chair"))
         for n, (name, title, abstract) in enumerate(PAPERS, start=1):
             group = Group(venue_id=venue.id, name=f"Team {name}", join_code=f"SOLVE{n:03d}")

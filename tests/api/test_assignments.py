@@ -5,7 +5,7 @@ from datetime import UTC, datetime
 from sqlmodel import func, select
 
 from app.models import AuditEvent
-from app.models.assignment import Assignment
+from app.models.assignment import Assignment, AssignmentSettings
 from app.services.submissions import save_submission
 
 TOPICS = {
@@ -24,8 +24,13 @@ TOPICS = {
 }
 
 
-def _venue(make, db, phase="assignment"):  # noqa: ANN001, ANN202
+def _venue(make, db, phase="assignment", course_options=False):  # noqa: ANN001, ANN202
+    """Four groups of two with a submission each. course_options=False stores the course options off (these
+    tests are about topics, locks, bids and jobs; tests/api/test_assignment_options.py tests the options)."""
     venue = make.venue(phase="submission")
+    if not course_options:
+        db.add(AssignmentSettings(venue_id=venue.id, one_reviewer_per_group=False, no_reciprocal_groups=False,
+                                  every_student_reviews=False))
     chair, _ = make.member(venue, "chair", name="Chair")
     people = {}
     for name, (title, abstract) in TOPICS.items():

@@ -21,6 +21,7 @@ from sqlmodel import Session, select
 from app.jobs import mail as mail_jobs
 from app.jobs.digest import run_digest
 from app.models import Deadline, Extension, SentNotification
+from app.models.assignment import AssignmentSettings
 from app.services import notifications
 from app.services.assignments import Change, apply_changes
 from app.services.deadlines import zone
@@ -592,6 +593,9 @@ def test_assignments_applied_outside_a_request_are_mailed_at_once(tmp_path, smtp
     def review_phase_venue(db: Session):  # noqa: ANN202
         make = Factory(db)
         venue = make.venue(phase="submission")
+        # two or three groups reviewing each other: the course options (tests/api/test_assignment_options.py) off
+        db.add(AssignmentSettings(venue_id=venue.id, one_reviewer_per_group=False, no_reciprocal_groups=False,
+                                  every_student_reviews=False))
         chair, _ = make.member(venue, "chair")
         students = {}
         for name, (title, abstract) in topics.items():

@@ -241,6 +241,7 @@ PAGE_FORMS = {
     ("POST", "/venues/{slug}/assignments/jobs/{job_id}/apply"):
         ("POST", "/api/v1/venues/{slug}/assignment/jobs/{job_id}/apply"),
     ("POST", "/venues/{slug}/assignments/change"): ("POST", "/api/v1/venues/{slug}/assignments"),
+    ("POST", "/venues/{slug}/assignments/settings"): ("PUT", "/api/v1/venues/{slug}/assignment/settings"),
     ("POST", "/venues/{slug}/assignments/import"): ("POST", "/api/v1/venues/{slug}/assignments/import"),
     ("POST", "/venues/{slug}/bids/{number}"): ("PUT", "/api/v1/venues/{slug}/bids/{number}"),
     ("POST", "/venues/{slug}/interests"): ("PUT", "/api/v1/venues/{slug}/interests"),
@@ -314,6 +315,10 @@ ELSEWHERE = {
     ("POST", "/api/v1/venues/{slug}/assignment/jobs/{job_id}/apply"):
         _ASSIGN + "test_job_and_explain_endpoints_per_role",
     ("GET", "/api/v1/venues/{slug}/assignments/explain"): _ASSIGN + "test_job_and_explain_endpoints_per_role",
+    ("GET", "/api/v1/venues/{slug}/assignment/settings"):
+        "tests/api/test_assignment_options.py::test_options_endpoints_per_role",
+    ("PUT", "/api/v1/venues/{slug}/assignment/settings"):
+        "tests/api/test_assignment_options.py::test_options_endpoints_per_role",
     ("GET", "/venues/{slug}/assignments/jobs/{job_id}"):
         "tests/api/test_assignment_pages.py::test_the_progress_fragment_polls_until_the_job_finishes",
     ("POST", "/api/v1/venues/{slug}/submissions/{number}/claims"): _RUNS + "test_who_may_change_claims",

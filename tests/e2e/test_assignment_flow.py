@@ -60,16 +60,30 @@ def test_chair_previews_applies_locks_and_a_student_bids(live_server, browser): 
     chair.click("button[value='preview']")
     # The job runs in a background thread of the server; the page polls its progress, then reloads.
     chair.wait_for_selector("#assign-job")
-    chair.wait_for_selector("#preview-changes", timeout=120_000)
+    chair.wait_for_selector("#preview-changes, #job-error", timeout=240_000)  # model load + embedding, 2 busy cores
+    assert chair.locator("#job-error").count() == 0, chair.inner_text("#job-error")
     assert chair.locator("#preview-changes tbody tr").count() == 3
     with Session(live_server.engine) as s:
         assert s.exec(select(Assignment)).all() == []  # a preview saves nothing
+    # The course options are on by default: the three groups review in a cycle, never each other.
+    assert "no reciprocal pairs" in chair.inner_text("#preview-options")
+    planned_mean = chair.inner_text("#preview-quality")
     chair.click("#apply-preview")
     chair.wait_for_selector("#flashes >> text=Preview applied.")
+    # After Apply the preview block is gone (htmx swapped the page in place); a line says what was applied.
+    assert chair.locator("#preview").count() == 0 and chair.locator("#apply-preview").count() == 0
+    assert "applied" in chair.inner_text("#job-applied")
     assert chair.locator("#assignment tbody tr[data-origin='auto']").count() == 3
+    with Session(live_server.engine) as s:
+        directions = {(s.get(Member, a.member_id).group_id, s.get(Submission, a.submission_id).group_id)
+                      for a in s.exec(select(Assignment)).all()}
+    assert len(directions) == 3 and not any((b, a) in directions for a, b in directions)
     chair.wait_for_selector("#quality-summary")
     mean = float(chair.inner_text("#mean-affinity"))
     assert 0 < mean <= 1
+    assert f"mean affinity {chair.inner_text('#mean-affinity')}," in planned_mean  # one number on both tables
+    rank = chair.locator("#assignment tbody tr td.rank").first.inner_text()
+    assert "for the reviewer, this submission is match" in rank.lower() and "of 2" in rank  # in words
     assert "3 reviewer(s) with 1" in chair.inner_text("#load-histogram")
     assert chair.locator("#affinity-plot svg").count() == 1
     chair.locator("#assignment tbody tr").first.locator("button:has-text('Lock')").click()

@@ -1,6 +1,7 @@
 """Solver: optimality against independent exact methods, constraints, readable infeasibility, sparse fallback."""
 
 import itertools
+from collections import Counter
 
 import numpy as np
 import pytest
@@ -8,7 +9,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from scipy.optimize import linear_sum_assignment
 
-from app.assignment.solver import Infeasible, Solution, _top_m_edges, solve
+from app.assignment.solver import Infeasible, Solution, _top_m_edges, count_reciprocal, every_reviewer_min_load, solve
 
 
 def check_valid(sol: Solution, aff: np.ndarray, k: int, min_load: int, max_load: int,
@@ -363,3 +364,141 @@ def test_reviewer_prices_give_a_matching_upper_bound() -> None:
     assert bound >= sol.total - 1e-6
     assert bound == pytest.approx(sol.total, abs=1e-3)
     assert sol.total == pytest.approx(solve(aff, 3, 0, 5, top_m=10**6).total, abs=1e-6)
+
+
+# ---- course options: one reviewer per group, no reciprocal pairs, every student reviews ----------------------
+
+
+def _course(data: st.DataObject, max_groups: int = 7):  # noqa: ANN202
+    """A random course: groups of 1-3 students (some reviewers without a group), one submission per group,
+    own-group conflicts, random affinities."""
+    n_groups = data.draw(st.integers(3, max_groups), label="groups")
+    sizes = data.draw(st.lists(st.integers(1, 3), min_size=n_groups, max_size=n_groups), label="sizes")
+    loners = data.draw(st.integers(0, 2), label="reviewers without a group")
+    rg = np.array([g for g, n in enumerate(sizes) for _ in range(n)] + [-1] * loners)
+    pg = np.arange(n_groups)
+    seed = data.draw(st.integers(0, 2**32 - 1), label="seed")
+    aff = np.random.default_rng(seed).random((n_groups, len(rg)))
+    return aff, pg, rg, pg[:, None] == rg[None, :]
+
+
+def _per_group_counts(pairs, rg) -> Counter:  # noqa: ANN001
+    return Counter((i, int(rg[j])) for i, j in pairs if rg[j] >= 0)
+
+
+@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(data=st.data())
+def test_one_reviewer_per_group_holds_and_is_optimal(data: st.DataObject) -> None:
+    aff, pg, rg, conflicts = _course(data, max_groups=4)
+    n_papers, n_reviewers = aff.shape
+    k = data.draw(st.integers(1, 2), label="k")
+    max_load = data.draw(st.integers(1, 3), label="max_load")
+    if n_reviewers > 7:  # brute force stays small
+        return
+    best = None
+    for totals, combo in _all_assignments_with_combos(aff, k, 0, max_load, conflicts):
+        if all(len({rg[j] for j in c if rg[j] >= 0}) == sum(1 for j in c if rg[j] >= 0) for c in combo):
+            best = sum(totals) if best is None else max(best, sum(totals))
+    if best is None:
+        with pytest.raises(Infeasible):
+            solve(aff, k, 0, max_load, conflicts, reviewer_groups=rg, one_per_group=True)
+        return
+    sol = solve(aff, k, 0, max_load, conflicts, reviewer_groups=rg, one_per_group=True)
+    check_valid(sol, aff, k, 0, max_load, conflicts)
+    assert max(_per_group_counts(sol.pairs, rg).values(), default=0) <= 1
+    assert sol.total == pytest.approx(best, abs=1e-5)  # exact: the group nodes lose nothing
+
+
+def _all_assignments_with_combos(aff, k, min_load, max_load, conflicts):  # noqa: ANN001, ANN202
+    n_papers, n_reviewers = aff.shape
+    options = [[c for c in itertools.combinations(range(n_reviewers), k) if not conflicts[i, list(c)].any()]
+               for i in range(n_papers)]
+    for combo in itertools.product(*options):
+        loads = np.bincount([j for c in combo for j in c], minlength=n_reviewers)
+        if (loads >= min_load).all() and (loads <= max_load).all():
+            yield [sum(aff[i, j] for j in c) for i, c in enumerate(combo)], combo
+
+
+@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(data=st.data())
+def test_no_reciprocal_pairs_and_one_per_group_hold_together(data: st.DataObject) -> None:
+    aff, pg, rg, conflicts = _course(data)
+    n_groups = len(pg)
+    k = data.draw(st.integers(1, max(1, (n_groups - 1) // 2)), label="k")
+    max_load = data.draw(st.integers(1, 4), label="max_load")
+    kw = {"reviewer_groups": rg, "paper_groups": pg, "one_per_group": True, "no_reciprocal": True}
+    try:
+        sol = solve(aff, k, 0, max_load, conflicts, **kw)
+    except Infeasible as exc:
+        if exc.reason.startswith('"no reciprocal'):  # named: then it is the option, the rest is feasible
+            solve(aff, k, 0, max_load, conflicts, reviewer_groups=rg, one_per_group=True)
+        return
+    check_valid(sol, aff, k, 0, max_load, conflicts)
+    assert count_reciprocal(sol.pairs, pg, rg) == 0
+    assert max(_per_group_counts(sol.pairs, rg).values(), default=0) <= 1
+    plain = solve(aff, k, 0, max_load, conflicts, reviewer_groups=rg, one_per_group=True)
+    assert sol.total <= plain.total + 1e-9  # a constraint can only cost affinity
+
+
+@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(data=st.data())
+def test_every_student_reviews_when_the_slots_allow(data: st.DataObject) -> None:
+    aff, pg, rg, conflicts = _course(data, max_groups=8)
+    n_papers, n_reviewers = aff.shape
+    k = data.draw(st.integers(1, 3), label="k")
+    max_load = max(2, -(-n_papers * k // n_reviewers) + 1)
+    min_load, message = every_reviewer_min_load(n_papers, k, n_reviewers, max_load)
+    if n_papers * k < n_reviewers:
+        assert min_load == 0 and f"k={-(-n_reviewers // n_papers)}" in message
+        return
+    assert (min_load, message) == (1, None)
+    try:
+        sol = solve(aff, k, min_load, max_load, conflicts)
+    except Infeasible as exc:  # the slots allow it but own-group conflicts may not: a reason naming submissions
+        assert "non-conflicted" in exc.reason or "Hall" in exc.reason, exc.reason
+        return
+    assert (np.bincount([j for _, j in sol.pairs], minlength=n_reviewers) >= 1).all()
+
+
+def test_every_student_reviews_suggests_the_k_that_would_do_it() -> None:
+    assert every_reviewer_min_load(20, 3, 60, 4) == (1, None)
+    min_load, msg = every_reviewer_min_load(10, 3, 60, 4)
+    assert min_load == 0
+    assert "10 submissions × k=3 = 30 review slots for 60 reviewers, so 30 get nothing" in msg
+    assert "With k=6 (60 slots) every student reviews" in msg
+    assert "max load" not in msg  # 60 slots over 60 reviewers: one each, within max load 4
+    assert "With k=5 and max load 2 (35 slots)" in every_reviewer_min_load(7, 3, 30, 1)[1]
+
+
+def test_infeasible_because_of_one_per_group_names_the_option() -> None:
+    aff = np.random.default_rng(1).random((2, 4))
+    rg = np.array([0, 0, 0, 1])  # group 1 wrote submission 0: its only other reviewers are all of group 0
+    conflicts = np.array([[False, False, False, True], [False, False, False, False]])
+    with pytest.raises(Infeasible, match=r'^"at most one reviewer per group on a submission" makes this impossible'):
+        solve(aff, 2, 0, 2, conflicts, reviewer_groups=rg, one_per_group=True)
+    solve(aff, 1, 0, 2, conflicts, reviewer_groups=rg, one_per_group=True)  # k=1 is fine
+    with pytest.raises(Infeasible, match="min load too high"):  # not the option's fault: the plain reason
+        solve(aff, 2, 3, 3, conflicts, reviewer_groups=rg, one_per_group=True)
+    with pytest.raises(Infeasible, match="two locked reviewers of one group"):
+        solve(aff, 2, 0, 2, conflicts, locked=[(1, 0), (1, 1)], reviewer_groups=rg, one_per_group=True)
+
+
+def test_infeasible_because_of_no_reciprocal_names_the_option() -> None:
+    # Two groups of two: each paper can only be reviewed by the other group, so they must review each other.
+    aff = np.random.default_rng(2).random((2, 4))
+    rg, pg = np.array([0, 0, 1, 1]), np.array([0, 1])
+    conflicts = pg[:, None] == rg[None, :]
+    kw = {"reviewer_groups": rg, "paper_groups": pg}
+    plain = solve(aff, 1, 0, 1, conflicts, **kw)
+    assert count_reciprocal(plain.pairs, pg, rg) == 1
+    with pytest.raises(Infeasible, match=r'^"no reciprocal pairs between two groups" makes this impossible'):
+        solve(aff, 1, 0, 1, conflicts, no_reciprocal=True, **kw)
+
+
+def test_locked_reciprocal_pairs_stay() -> None:
+    aff = np.random.default_rng(3).random((3, 6))
+    rg, pg = np.repeat(np.arange(3), 2), np.arange(3)
+    conflicts = pg[:, None] == rg[None, :]
+    sol = solve(aff, 1, 0, 2, conflicts, locked=[(0, 2), (1, 0)], reviewer_groups=rg, paper_groups=pg,
+                no_reciprocal=True)
+    assert {(0, 2), (1, 0)} <= set(sol.pairs) and sol.reciprocal_locked == 1

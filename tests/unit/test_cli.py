@@ -14,6 +14,7 @@ from app.db import make_engine
 from app.main import create_app
 from app.migrate import DatabaseNotMigrated
 from app.models import Group, Member, User, Venue
+from app.models.assignment import AssignmentSettings
 from app.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -137,6 +138,9 @@ def test_assign_dry_run_json_bad_input_and_a_real_run(tmp_path):  # noqa: ANN001
     with Session(engine, expire_on_commit=False) as db:
         make = Factory(db)
         venue = make.venue(phase="submission")
+        # two or three groups reviewing each other: the course options (tests/api/test_assignment_options.py) off
+        db.add(AssignmentSettings(venue_id=venue.id, one_reviewer_per_group=False, no_reciprocal_groups=False,
+                                  every_student_reviews=False))
         for i, (title, abstract) in enumerate(topics):
             grp = make.group(venue, f"Team {i}")
             members = [make.member(venue, "student", group=grp, name=f"Student {i}{x}") for x in "ab"]

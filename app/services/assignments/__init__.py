@@ -3,6 +3,7 @@
 - `profiles`: the venue's submissions and reviewers, submission texts, reviewer profiles and interests
 - `conflicts`: conflict pairs and matrix; declared, imported and listed conflicts
 - `bids`: the bidding window, bids, the bid matrix
+- `embedding`: embeddings stored in the database, the texts a venue embeds ahead of a Preview
 - `scoring`: a venue's texts embedded and scored (`VenueScores`)
 - `changes`: THE one path every assignment change goes through (check → apply → audit event): manual,
   auto-solve (`plan_auto`, `auto_assign`), CSV import and export
@@ -36,7 +37,9 @@ from app.services.assignments.conflicts import (
     list_conflicts,
     own_conflicts,
 )
+from app.services.assignments.embedding import EMBED_JOB, StoredEmbeddings, venue_texts
 from app.services.assignments.explain import explain_current, histogram_svg
+from app.services.assignments.options import OPTIONS, get_options, options_view, set_options
 from app.services.assignments.jobs import (
     JOB_STALE_AFTER,
     SOLVE_JOB,
@@ -88,5 +91,6 @@ __all__ = [
     "interests", "is_finished", "is_stale", "job_view", "latest_job", "list_conflicts", "member_labels",
     "own_conflicts", "pairs_to_keep", "plan_auto", "plan_result", "profile_items", "reviewer_profile",
     "reviewers", "score_venue", "set_bid", "set_interests", "split_interests", "start_job", "submission_text",
-    "submissions", "update_job",
+    "submissions", "update_job", "EMBED_JOB", "StoredEmbeddings", "venue_texts",
+    "OPTIONS", "get_options", "options_view", "set_options",
 ]

@@ -5,6 +5,7 @@ check changes nothing."""
 
 import csv
 import io
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -17,6 +18,7 @@ from app.models.assignment import Assignment, Bid, BidValue, Origin
 from app.services import audit, notifications
 from app.services.assignments.calibration import calibration_item_ids, choose_calibration, without_items
 from app.services.assignments.conflicts import conflict_pairs
+from app.services.assignments.options import OPTIONS, get_options, options_view
 from app.services.assignments.profiles import current, member_labels, reviewers, submissions
 from app.services.assignments.scoring import VenueScores, for_ranking, readable, score_venue
 from app.settings import Settings
@@ -144,7 +146,7 @@ def pairs_to_keep(session: Session, venue: Venue) -> set[tuple[int, int]]:
 
 def plan_auto(session: Session, settings: Settings, venue: Venue, *, k: int, min_load: int, max_load: int,
               include_tas: bool = False, fair: bool = False, keep_existing: bool = True, progress=None,  # noqa: ANN001
-              on_phase: Callable[[str, int, int], None] | None = None) -> AssignmentPlan:
+              on_phase: Callable[[str, int, int], None] | None = None, cache=None) -> AssignmentPlan:  # noqa: ANN001
     """Solve for the whole venue; changes are the difference from the current state.
 
     Pairs from pairs_to_keep() always stay. keep_existing (the incremental mode): every current pair that is
@@ -153,7 +155,7 @@ def plan_auto(session: Session, settings: Settings, venue: Venue, *, k: int, min
     stickiness bonus, so the assignment still changes little. stats["mode"] says which happened.
     """
     from app.assignment.explain import quality_summary
-    from app.assignment.solver import Infeasible, solve
+    from app.assignment.solver import Infeasible, every_reviewer_min_load, solve
 
     if k < 1:
         raise BadInput("k (reviewers per submission) must be at least 1.")
@@ -167,7 +169,10 @@ def plan_auto(session: Session, settings: Settings, venue: Venue, *, k: int, min
     if n_pool and k > n_pool:  # checked before embedding: no need to wait a minute for this answer
         raise BadInput(f"k={k} reviewers per submission, but the venue has only {n_pool} reviewer(s)"
                        f"{'' if include_tas else ' (TAs not included)'}: nothing was assigned.")
-    scored = score_venue(session, settings, venue, include_tas=include_tas, progress=progress, on_phase=on_phase)
+    started = time.perf_counter()
+    scored = score_venue(session, settings, venue, include_tas=include_tas, progress=progress, on_phase=on_phase,
+                         cache=cache)
+    scored_at = time.perf_counter()
     # Calibration items are not the solver's: each student reviews one of them on top of their papers (below).
     item_ids = calibration_item_ids(session, venue)
     sc = without_items(scored, item_ids) if item_ids else scored
@@ -193,27 +198,61 @@ def plan_auto(session: Session, settings: Settings, venue: Venue, *, k: int, min
                 if a.submission_id in sub_index and a.member_id in member_index]
     if on_phase:
         on_phase("solving", 0, 0)
+    opts = options_view(get_options(session, venue))
+    notices: list[str] = []
+    asked_min_load = min_load
+    if opts["every_student_reviews"]:
+        least, notice = every_reviewer_min_load(len(subs), k, len(members), max_load)
+        min_load = max(min_load, min(least, max_load))
+        if notice:
+            notices.append(notice)
+    course = {"reviewer_groups": np.array([-1 if m.group_id is None else m.group_id for m in members]),
+              "paper_groups": np.array([s.group_id for s in subs]),
+              "one_per_group": opts["one_reviewer_per_group"], "no_reciprocal": opts["no_reciprocal_groups"]}
+
+    def run(pairs: list[tuple[int, int]]):  # noqa: ANN202
+        try:
+            return solve(aff, k, min_load, max_load, sc.conflicts, pairs, fair=fair, previous=previous, **course)
+        except Infeasible:
+            if min_load == asked_min_load:
+                raise
+        # the min load of "every student reviews" may be what fails: say so when the asked one works
+        try:
+            solve(aff, k, asked_min_load, max_load, sc.conflicts, pairs, fair=fair, previous=previous, **course)
+        except Infeasible as exc:
+            raise exc from None
+        raise Infeasible(f'"{OPTIONS["every_student_reviews"]}" makes this impossible: giving each of the '
+                         f"{len(members)} reviewers at least one submission (min load {min_load}) cannot be met with "
+                         "the conflicts, groups and max load (turn the option off, or change k or the loads)")
+
     mode = "full"
     solution = None
     if keep_existing and previous:
         valid = [p for p in previous if eligible[p] and p not in set(locked)]
         try:
-            solution = solve(aff, k, min_load, max_load, sc.conflicts, locked + valid, fair=fair, previous=previous)
+            solution = run(locked + valid)
             mode = "incremental"
+            if solution.reciprocal_locked > 0 and opts["no_reciprocal_groups"]:
+                # kept pairs (made before the option) hold reciprocal groups: a full, sticky re-solve removes them
+                solution, mode = None, "full (the current pairs hold reciprocal groups)"
         except Infeasible as exc:
             mode = f"full (keeping every current pair is impossible: {readable(exc.reason, sc)})"
     if solution is None:
         try:
-            solution = solve(aff, k, min_load, max_load, sc.conflicts, locked, fair=fair, previous=previous)
+            solution = run(locked)
         except Infeasible as exc:
             raise Infeasible(readable(exc.reason, sc)) from None
+    solved_at = time.perf_counter()
+    if solution.reciprocal_locked:
+        notices.append(f"{solution.reciprocal_locked} pair(s) of groups still review each other through locked "
+                       "pairs or reviews already started; unlock or remove one of each to rule them out.")
     chosen = {(subs[i].id, members[j].id) for i, j in solution.pairs}
     have = {(a.submission_id, a.member_id) for a in now}
     affinity = {(subs[i].id, members[j].id): float(aff[i, j]) for i, j in solution.pairs}
     changes = [Change("remove", s, m) for s, m in sorted(have - chosen)]
     changes += [Change("add", s, m, Origin.auto.value, affinity[(s, m)]) for s, m in sorted(chosen - have)]
+    summary = quality_summary(for_ranking(sc), solution, len(members))
     cal_changes, cal_pairs, cal_stats = _plan_calibration(scored, item_ids, everything, keep_all)
-    solved_affinity = [affinity[p] for p in chosen]
     changes += cal_changes
     affinity.update(cal_pairs)
     cal_added = sum(1 for c in cal_changes if c.op == "add")
@@ -221,12 +260,14 @@ def plan_auto(session: Session, settings: Settings, venue: Venue, *, k: int, min
     stats = {"submissions": len(subs), "reviewers": len(members), "k": k, "min_load": min_load,
              "max_load": max_load, "kept": len(have & chosen) + cal_stats.get("kept", 0),
              "added": len(chosen - have) + cal_added, "removed": len(have - chosen) + cal_removed,
-             "total_affinity": round(float(solution.total), 4),
-             "mean_affinity": round(float(np.mean(solved_affinity)), 4) if chosen else 0.0,
-             "min_affinity": round(float(min(solved_affinity)), 4) if solved_affinity else 0.0,
+             # the quality summary's numbers, rounded once there (one number per quantity on every page)
+             "total_affinity": summary["total_affinity"], "mean_affinity": summary["mean_affinity"],
+             "min_affinity": summary["min_affinity"],
              "mode": mode, "fair": fair, "include_tas": include_tas, "reviews_by_departed": departed,
-             "calibration": cal_stats}
-    summary = quality_summary(for_ranking(sc), solution, len(members))
+             "calibration": cal_stats, "options": opts, "asked_min_load": asked_min_load, "notices": notices,
+             "reciprocal_bans": solution.reciprocal_bans, "reciprocal_locked": solution.reciprocal_locked,
+             "seconds": {"scoring": round(scored_at - started, 3), "solving": round(solved_at - scored_at, 3),
+                         "flows": solution.reciprocal_rounds + 1}}
     return AssignmentPlan(changes=changes, pairs=sorted(chosen | set(cal_pairs)), affinity=affinity,
                           total=float(solution.total), stats=stats, summary=summary,
                           values=[float(aff[i, j]) for i, j in solution.pairs])

@@ -9,6 +9,7 @@ from pathlib import Path
 
 from sqlmodel import Session, select
 
+from app import outbox
 from app.errors import BadInput, NotFound
 from app.models import Member, Revision, Role, Submission, User, Venue
 from app.models.assignment import Assignment, ReviewerInterest
@@ -112,8 +113,19 @@ def interests(session: Session, member: Member) -> list[ReviewerInterest]:
                              .order_by(ReviewerInterest.id)).all())
 
 
+def interests_by_member(session: Session, member_ids: list[int]) -> dict[int, list[ReviewerInterest]]:
+    """Every listed member's interests in one query (a venue's 300 students: one query, not 300)."""
+    out: dict[int, list[ReviewerInterest]] = {}
+    for start in range(0, len(member_ids), 500):
+        for i in session.exec(select(ReviewerInterest).where(ReviewerInterest.member_id.in_(
+                member_ids[start:start + 500])).order_by(ReviewerInterest.id)).all():
+            out.setdefault(i.member_id, []).append(i)
+    return out
+
+
 def profile_items(session: Session, settings: Settings, member: Member, own: dict[int, Submission],
-                  texts: dict[int, str] | None = None) -> list[ProfileItem]:
+                  texts: dict[int, str] | None = None,
+                  known: list[ReviewerInterest] | None = None) -> list[ProfileItem]:
     """The reviewer's profile, in a stable order (own group's submission, then interests by id), blanks left out.
 
     The order is what makes "closest item" stable: explanations recompute the item scores from cached
@@ -124,7 +136,8 @@ def profile_items(session: Session, settings: Settings, member: Member, own: dic
         sub = own[member.group_id]
         text = texts[sub.id] if texts and sub.id in texts else submission_text(session, settings, sub)
         items.append(ProfileItem(f"own submission #{sub.number}", text))
-    items += [ProfileItem(f"interest {n}", i.text) for n, i in enumerate(interests(session, member), start=1)]
+    mine = interests(session, member) if known is None else known  # known: from interests_by_member
+    items += [ProfileItem(f"interest {n}", i.text) for n, i in enumerate(mine, start=1)]
     return [i for i in items if i.text.strip()]
 
 
@@ -155,4 +168,6 @@ def set_interests(session: Session, member: Member, items: list[str]) -> list[st
     for text in items:
         session.add(ReviewerInterest(member_id=member.id, text=text))
     session.flush()
+    # embedded ahead of a Preview (app.jobs.assignments, event "texts"; see services.assignments.embedding)
+    outbox.after_commit(session, "texts", venue_id=member.venue_id, settings=session.info.get("settings"))
     return items

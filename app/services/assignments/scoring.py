@@ -10,9 +10,12 @@ from sqlmodel import Session
 
 from app.errors import BadInput, DomainError
 from app.models import Member, Submission, Venue
+from app.assignment.embeddings import EmbeddingCache
 from app.services.assignments.bids import bid_matrix
 from app.services.assignments.conflicts import conflict_matrix
-from app.services.assignments.profiles import ProfileItem, profile_items, reviewers, submission_text, submissions
+from app.services.assignments.embedding import StoredEmbeddings
+from app.services.assignments.profiles import (ProfileItem, interests_by_member, profile_items, reviewers,
+                                               submission_text, submissions)
 from app.settings import Settings
 
 
@@ -43,13 +46,14 @@ class NotEmbedded(DomainError):
 
 def score_venue(session: Session, settings: Settings, venue: Venue, *, include_tas: bool = False,
                 progress: Callable[[int, int], None] | None = None, cache_only: bool = False,
-                on_phase: Callable[[str, int, int], None] | None = None) -> VenueScores:
-    """Texts, profiles, the bid-adjusted affinity matrix and per-item scores; embeds only uncached texts.
+                on_phase: Callable[[str, int, int], None] | None = None,
+                cache: EmbeddingCache | None = None) -> VenueScores:
+    """Texts, profiles, the bid-adjusted affinity matrix and per-item scores; embeds only texts not stored yet.
 
     cache_only: raise NotEmbedded instead of running the model (for explanations on the request path).
+    cache: where vectors are read and written; default the `Embedding` table through this session.
     """
     from app.assignment.affinity import apply_bids, score
-    from app.assignment.embeddings import FileEmbeddingCache
 
     subs = submissions(session, venue)
     if not subs:
@@ -69,7 +73,8 @@ def score_venue(session: Session, settings: Settings, venue: Venue, *, include_t
                        "(no title, abstract or readable PDF): nothing was assigned.")
     own = {s.group_id: s for s in subs}
     by_id = {s.id: t for s, t in zip(subs, texts, strict=True)}
-    items = [profile_items(session, settings, m, own, by_id) for m in members]
+    known = interests_by_member(session, [m.id for m in members])
+    items = [profile_items(session, settings, m, own, by_id, known.get(m.id, [])) for m in members]
     if on_phase:
         on_phase("embedding", 0, 0)
     report = progress
@@ -79,7 +84,7 @@ def score_venue(session: Session, settings: Settings, venue: Venue, *, include_t
                 raise NotEmbedded(total - done, total)
             if progress:
                 progress(done, total)
-    cache = FileEmbeddingCache(settings.data_dir / "embeddings")
+    cache = cache or StoredEmbeddings(session, settings.embedding_model)
     result = score(texts, [[i.text for i in its] or [""] for its in items], cache=cache,
                    model_name=settings.embedding_model, progress=report)
     matrix = apply_bids(result.matrix, bid_matrix(session, venue, subs, members))
