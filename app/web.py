@@ -14,6 +14,7 @@ from app.db import discard
 from app.errors import DomainError
 from app.security.sessions import csrf_token, flash, pop_flashes
 from app.services.deadlines import format_in
+from app.services.runs import run_outcome
 from app.settings import ROOT
 
 templates = Jinja2Templates(directory=str(ROOT / "templates"))
@@ -26,6 +27,7 @@ def _local(moment: datetime | None, tz_name: str | None) -> str:
 templates.env.filters["local"] = _local
 templates.env.globals["STATIC_VERSION"] = "1"
 templates.env.globals["RIG_KINDS"] = RIGS  # the kernel's list, for the rigs page
+templates.env.globals["run_outcome"] = run_outcome  # a run's state in words, colour and icon
 
 
 def is_htmx(request: Request) -> bool:

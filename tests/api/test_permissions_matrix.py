@@ -153,6 +153,7 @@ PAGE_CASES = [
     (SUB1 + "/artifact", "/submissions/1/artifact", {r: 200 for r in SEE_SUB1}),
     (SUB1 + "/artifact/{path:path}", "/submissions/1/artifact/README.md", {r: 200 for r in SEE_SUB1}),
     ("/venues/{slug}/submissions/{number}/runs", "/submissions/1/runs", {r: 200 for r in SEE_SUB1}),
+    ("/venues/{slug}/submissions/{number}/runs/live", "/submissions/1/runs/live", {r: 200 for r in SEE_SUB1}),
     ("/venues/{slug}/submissions/{number}/review", "/submissions/1/review", {}),  # nobody is assigned
     ("/venues/{slug}/submissions/{number}/reviews", "/submissions/1/reviews", {r: 200 for r in STAFF}),
     ("/venues/{slug}/assignments", "/assignments", {r: 200 for r in STAFF}),
