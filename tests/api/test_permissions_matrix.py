@@ -276,6 +276,7 @@ PAGE_FORMS = {
     ("POST", "/venues/{slug}/marks/release"): ("POST", "/api/v1/venues/{slug}/marks/release"),
     ("POST", "/venues/{slug}/submissions/{number}/extra-review"):
         ("POST", "/api/v1/venues/{slug}/submissions/{number}/extra-review"),
+    ("POST", "/venues/{slug}/reviewers/{member_id}/remind"): ("POST", "/api/v1/venues/{slug}/reviewers/{member_id}/remind"),
 }
 
 # ---- API routes checked per role in another module (they need data this matrix does not build) -----------------
@@ -332,6 +333,8 @@ ELSEWHERE = {
     ("PUT", "/api/v1/me/notifications"):
         "tests/api/test_notifications.py::test_settings_api_rejects_bad_input_and_anonymous_callers",
     ("GET", "/api/v1/me/calendar-url"): "tests/api/test_notifications.py::test_account_page_checkboxes_and_calendar_url",
+    ("POST", "/api/v1/venues/{slug}/reviewers/{member_id}/remind"):
+        "tests/api/test_home.py::test_remind_refuses_students_other_phases_and_reviewers_with_nothing_to_write",
 }
 
 # ---- public: no sign-in (or their own credential) -----------------------------------------------------------
