@@ -91,7 +91,7 @@ def dashboard(request: Request, session: SessionDep, ctx: VenueCtx):  # noqa: AN
             "tasks": tasks, "mine": home_service.my_submission(session, user, member=member, venue=venue),
             "review_deadline": review_deadline_text(session, venue, member) if tasks else None,
             "next_deadline": home_service.next_deadline(
-                context["deadlines"], author=member.group_id is not None,
+                context["deadlines"], venue.phase, author=member.group_id is not None,
                 reviewer=bool(tasks) or permissions.can_bid(user, member, venue)),
             "why_no_extension": permissions.why_not(permissions.can_request_extension, user, member, venue),
         })

@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 from sqlmodel import Session, col, select
 
 from app.errors import Conflict
-from app.models import Assignment, Extension, Member, Revision, Review, ReviewStatus, Submission, User, Venue
+from app.models import Assignment, Extension, Member, Phase, Revision, Review, ReviewStatus, Submission, User, Venue
 from app.security import permissions
 from app.services import audit
 from app.services.deadlines import effective_deadline, format_in
@@ -24,6 +24,8 @@ from app.services.notifications.render import venue_context, when
 # which deadline concerns whom: the phase it closes, and whether the person must be an author / a reviewer
 _DEADLINE_FOR = {"submission": "author", "bidding": "reviewer", "review": "reviewer", "response": "author",
                  "discussion": "reviewer"}
+_DEADLINE_PHASE = {"submission": "submission", "bidding": "assignment", "review": "review", "response": "response",
+                   "discussion": "discussion"}
 
 
 @dataclass
@@ -86,13 +88,21 @@ def review_tasks(session: Session, venue: Venue, member: Member) -> list[ReviewT
     return out
 
 
-def next_deadline(deadlines: list, *, author: bool, reviewer: bool, now: datetime | None = None):  # noqa: ANN001
-    """The earliest deadline still ahead that concerns this person (an author, a reviewer, or both), from the
-    dashboard's deadline rows (their group's extensions applied)."""
+def next_deadline(deadlines: list, phase: str, *, author: bool, reviewer: bool,  # noqa: ANN001
+                  now: datetime | None = None):  # noqa: ANN201
+    """The earliest deadline still ahead that concerns this person (an author, a reviewer, or both) and whose
+    phase is not over, from the dashboard's deadline rows (their group's extensions applied)."""
     now = _now(now)
-    ahead = [d for d in deadlines if d.due_at is not None and d.due_at > now
-             and ((_DEADLINE_FOR.get(d.kind) == "author" and author)
-                  or (_DEADLINE_FOR.get(d.kind) == "reviewer" and reviewer))]
+    order = [p.value for p in Phase]
+    here = order.index(phase) if phase in order else 0
+
+    def concerns(d) -> bool:  # noqa: ANN001
+        who = _DEADLINE_FOR.get(d.kind)
+        return (order.index(_DEADLINE_PHASE[d.kind]) >= here
+                and ((who == "author" and author) or (who == "reviewer" and reviewer)))
+
+    ahead = [d for d in deadlines if d.due_at is not None and d.due_at > now and d.kind in _DEADLINE_PHASE
+             and concerns(d)]
     return min(ahead, key=lambda d: d.due_at) if ahead else None
 
 
