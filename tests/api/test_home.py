@@ -187,3 +187,24 @@ def test_navigation_shows_only_links_that_open(make, browser_login, db, settings
         seen["loner"]
     assert (f"/venues/{venue.slug}/bids" in seen["student"]) == (phase in ("setup", "submission", "assignment"))
     assert f"/venues/{venue.slug}/reviews" not in seen["admin"]  # an admin outside the venue has no reviews
+
+
+def test_forms_a_phase_closed_say_so(make, browser_login, db):  # noqa: ANN001
+    """Group forms and the extension link do not just vanish when the phase moves on: the page says why."""
+    venue = make.venue(phase="submission")
+    cast = make.cast(venue)
+    student, loner = browser_login(cast["student"]), browser_login(cast["loner"])
+    assert "Join group" in loner.get(f"/venues/{venue.slug}/groups").text
+    assert 'id="groups-closed"' not in loner.get(f"/venues/{venue.slug}/groups").text
+    assert "Leave my group" in student.get(f"/venues/{venue.slug}/groups").text
+    venue.phase = "review"
+    db.add(venue)
+    db.commit()
+    html = loner.get(f"/venues/{venue.slug}/groups").text
+    assert "Join group" not in html
+    assert "Groups can be formed only in the setup and submission phases (the venue is in review)." in html
+    html = student.get(f"/venues/{venue.slug}/groups").text
+    assert "Leave my group" not in html and "You can leave a group only in the setup and submission phases." in html
+    home = student.get(f"/venues/{venue.slug}").text
+    assert "Ask for an extension" not in home
+    assert "before the submission phase ends" in _text(_section(home, "extension-closed"))
