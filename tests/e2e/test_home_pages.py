@@ -99,8 +99,10 @@ def test_reviewer_home_lists_reviews_to_write_without_authors(live_server, page)
     body = page.inner_text("body")
     assert "You have 1 of 1 review to write" in body
     assert not any(word in body for word in (*AUTHORS, "Team Alpha", "Zelda", "Quarkmore"))
-    page.click("#review-tasks a")
+    page.click("#review-tasks a")  # a boosted link: htmx swaps the body in, the PDF pane still draws
     page.wait_for_url(f"**/venues/{seed['slug']}/submissions/1/review")
+    page.wait_for_selector("#pdf-viewer[data-ready='done'][data-pages='6']", timeout=30_000)
+    assert page.locator("#pdf-viewer .pdf-thumbs a").count() == 6
 
 
 def test_chair_home_lists_attention_and_reminds_a_late_reviewer(live_server, page):  # noqa: ANN001
