@@ -177,6 +177,7 @@ def test_navigation_shows_only_links_that_open(make, browser_login, db, settings
         nav = re.search(r"<nav>.*?</nav>", html, re.S).group(0)
         links = [h for h in re.findall(r'href="([^"]+)"', nav) if h.startswith("/venues/")]
         seen[role] = links
+        assert f'<a href="/venues/{venue.slug}" aria-current="page">' in nav  # the page we are on
         for href in links:
             r = c.get(href, follow_redirects=False)
             assert r.status_code in (200, 303), (role, phase, href, r.status_code)
