@@ -86,7 +86,7 @@ class VenueContext:
     member: Member | None
 
 
-def venue_context(slug: str, user: CurrentUser, session: SessionDep) -> VenueContext:
+def venue_context(slug: str, request: Request, user: CurrentUser, session: SessionDep) -> VenueContext:
     try:
         venue = venues.get_venue(session, slug)
     except NotFound:
@@ -96,7 +96,9 @@ def venue_context(slug: str, user: CurrentUser, session: SessionDep) -> VenueCon
         # Same answer as a venue that does not exist: do not reveal which venues there are.
         raise NotFound(f"There is no venue '{slug[:64]}'.")
     release(session)  # no connection held while the request waits for its endpoint's worker thread
-    return VenueContext(venue=venue, user=user, member=member)
+    ctx = VenueContext(venue=venue, user=user, member=member)
+    request.state.venue_ctx = ctx  # this request's only: the page's navigation asks permissions with it
+    return ctx
 
 
 VenueCtx = Annotated[VenueContext, Depends(venue_context)]

@@ -82,6 +82,11 @@ def groups_page(request: Request, session: SessionDep, ctx: VenueCtx):  # noqa: 
         "can_join": permissions.can_join_group(ctx.user, ctx.member, ctx.venue),
         "can_leave": permissions.can_leave_group(ctx.user, ctx.member, ctx.venue),
         "can_manage": permissions.can_manage_groups(ctx.user, ctx.member, ctx.venue),
+        # a student whose forms a phase closed reads why, instead of finding them gone
+        "why_no_join": permissions.why_not(permissions.can_join_group, ctx.user, ctx.member, ctx.venue)
+        if permissions.is_author(ctx.member) and ctx.member.group_id is None else None,
+        "why_no_leave": permissions.why_not(permissions.can_leave_group, ctx.user, ctx.member, ctx.venue)
+        if permissions.is_author(ctx.member) and ctx.member.group_id is not None else None,
     }, user=ctx.user)
 
 

@@ -263,6 +263,7 @@ def _review_page_context(session, ctx: SubmissionContext) -> dict:  # noqa: ANN0
         "can_post": permissions.can_post_comment(ctx.standing),
         "response": _response_json(session, ctx),
         "render_markdown": render_markdown, "pdf_url": pdf_url, "runs": run_service.list_runs(session, sub),
+        "claims": run_service.runs_overview(session, sub)["claims"],
     }
 
 

@@ -434,6 +434,22 @@ def run_status_fragment(request: Request, session: SessionDep, settings: Setting
                   user=ctx.user)
 
 
+@pages.get("/venues/{slug}/submissions/{number}/runs/live")
+def runs_live_fragment(request: Request, session: SessionDep, settings: SettingsDep,
+                       ctx: VisibleSubmission):  # noqa: ANN201
+    """The runs table and the newest runs' status blocks as one htmx fragment (the authors' page and the runs
+    page poll it while a run is queued or running), so the two never disagree. The fragment that finds every
+    run finished stops the polling and fires `runs-finished`, which refreshes the claims and badges."""
+    sub = _runs_submission(ctx)
+    sweep_runs(settings, session)
+    section = runs_section(session, ctx.standing)
+    response = render(request, "partials/runs_live.html", {"venue": ctx.venue, "sub": sub, **section},
+                      user=ctx.user)
+    if all(r.status in FINISHED for r in section["runs_section"]["runs"]):
+        response.headers["HX-Trigger"] = "runs-finished"
+    return response
+
+
 @pages.get("/venues/{slug}/submissions/{number}/runs")
 def runs_page(request: Request, session: SessionDep, ctx: VisibleSubmission):  # noqa: ANN201
     """A submission's runs, claims and badges for whoever may see its runs (staff; reviewers later)."""

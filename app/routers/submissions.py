@@ -346,8 +346,8 @@ def api_revisions(session: SessionDep, ctx: VisibleSubmission):  # noqa: ANN201
          responses=schemas.served_as("application/pdf", description="The PDF"))
 def api_revision_pdf(revision_id: int, session: SessionDep, settings: SettingsDep, ctx: VisibleSubmission,
                      copy: str = "reviewer") -> Response:
-    """The PDF: `copy=reviewer` (metadata scrubbed, the default) or `copy=original` (authors and chairs).
-    Reviewers get the current revision only: an earlier id answers 404 for them."""
+    """The PDF, served inline: `copy=reviewer` (metadata scrubbed, the default) or `copy=original` (authors and
+    chairs). Reviewers get the current revision only: an earlier id answers 404 for them."""
     sub = ctx.sub
     rev = service.get_revision(session, sub, revision_id,
                                superseded=permissions.can_view_superseded_revisions(ctx.standing))
@@ -357,8 +357,10 @@ def api_revision_pdf(revision_id: int, session: SessionDep, settings: SettingsDe
     else:
         sha = rev.reviewer_blob_sha
     release(session)  # end the transaction before streaming: the file may take a while to send
+    # inline: the review page shows it beside the form (pdf.js, or the browser's viewer); nosniff keeps it a PDF
     response = FileResponse(service.store(settings).path(sha), media_type="application/pdf",
-                            filename=f"submission-{sub.number}-r{rev.id}.pdf")
+                            filename=f"submission-{sub.number}-r{rev.id}.pdf", content_disposition_type="inline",
+                            headers={"X-Content-Type-Options": "nosniff"})
     allow_same_origin_framing(response)  # the review page shows it beside the form
     return response
 

@@ -14,8 +14,10 @@ from app.security import permissions
 from app.security.permissions import require
 from app.services import extensions as extension_service
 from app.services import groups as group_service
+from app.services import home as home_service
 from app.services import venues as venue_service
 from app.services.deadlines import effective_deadline, format_in, parse_local
+from app.services.reviews import review_deadline_text
 from app.web import form_action, redirect, render
 
 pages = APIRouter(tags=["pages"], include_in_schema=False)
@@ -86,7 +88,19 @@ def dashboard(request: Request, session: SessionDep, ctx: VenueCtx):  # noqa: AN
         "phase_moves": venue_service.allowed_phase_moves(venue) if permissions.can_change_phase(user, member, venue) else [],
         "phases": [p.value for p in venue_service.PHASES],
     }
+    if member is not None and not staff:
+        tasks = home_service.review_tasks(session, venue, member)
+        context.update({
+            "tasks": tasks, "mine": home_service.my_submission(session, user, member=member, venue=venue),
+            "review_deadline": review_deadline_text(session, venue, member) if tasks else None,
+            "next_deadline": home_service.next_deadline(
+                context["deadlines"], venue.phase, author=member.group_id is not None,
+                reviewer=bool(tasks) or permissions.can_bid(user, member, venue)),
+            "why_no_extension": permissions.why_not(permissions.can_request_extension, user, member, venue),
+        })
     if staff:
+        context["attention"] = home_service.chair_attention(session, user, member, venue)
+        context["why_no_remind"] = permissions.why_not(permissions.can_remind_reviewer, user, member, venue)
         context["counts"] = {
             "members": len(venue_service.list_members(session, venue)),
             "groups": len(group_service.list_groups(session, venue)),
@@ -94,6 +108,17 @@ def dashboard(request: Request, session: SessionDep, ctx: VenueCtx):  # noqa: AN
                                       if e.status == "pending"),
         }
     return render(request, "pages/dashboard.html", context, user=user)
+
+
+@pages.post("/venues/{slug}/reviewers/{member_id}/remind")
+def remind_submit(request: Request, session: SessionDep, ctx: VenueCtx, member_id: int):  # noqa: ANN201
+    """The chair's "Remind" button beside a late reviewer: one mail (after the commit, through the outbox)."""
+    require(permissions.can_remind_reviewer, ctx.user, ctx.member, ctx.venue)
+    url = f"/venues/{ctx.venue.slug}"
+    reviewer = venue_service.get_member_by_id(session, ctx.venue, member_id)
+    return form_action(request, session, lambda: home_service.remind_reviewer(session, ctx.user, ctx.venue, reviewer),
+                       success=lambda numbers: "Reminder queued for " + ", ".join(f"#{n}" for n in numbers) + ".",
+                       next_url=url, back_url=url)
 
 
 @pages.get("/venues/{slug}/settings")
@@ -225,6 +250,16 @@ def api_phase(body: schemas.PhaseIn, session: SessionDep, ctx: VenueCtx):  # noq
     change = venue_service.change_phase(session, ctx.user, ctx.venue, body.phase, body.confirm)
     return schemas.PhaseChangeOut(**venue_out(session, ctx).model_dump(), moved=change.moved,
                                   checklist=change.checklist.as_dict())
+
+
+@api.post("/venues/{slug}/reviewers/{member_id}/remind")
+def api_remind(member_id: int, session: SessionDep, ctx: VenueCtx) -> dict:
+    """Mail a reviewer the reviews they have not submitted (chairs and TAs, while reviews can be written; one
+    reminder a day: a second answers 409)."""
+    require(permissions.can_remind_reviewer, ctx.user, ctx.member, ctx.venue)
+    reviewer = venue_service.get_member_by_id(session, ctx.venue, member_id)
+    return {"member_id": reviewer.id, "submissions": home_service.remind_reviewer(session, ctx.user, ctx.venue,
+                                                                                  reviewer)}
 
 
 @api.get("/venues/{slug}/deadlines", response_model=list[schemas.DeadlineOut])

@@ -555,6 +555,18 @@ def can_edit_review_form(user: User, member: Member | None, venue: Venue) -> boo
     return is_chair(user, member) and venue.phase != Phase.closed.value
 
 
+def why_not_remind_reviewer(user: User, member: Member | None, venue: Venue) -> str:
+    if not is_staff(user, member):
+        return "Only the venue's chairs and TAs remind reviewers."
+    return f"Reviewers are reminded while reviews can be written (the venue is in the {venue.phase} phase)."
+
+
+@because(why_not_remind_reviewer)
+def can_remind_reviewer(user: User, member: Member | None, venue: Venue) -> bool:
+    """Chairs and TAs mail a reviewer the reviews they have not submitted, while reviews can still be written."""
+    return is_staff(user, member) and venue.phase in REVIEW_WRITE_PHASES
+
+
 @because("Members of the venue only.")
 def can_list_own_reviews(user: User, member: Member | None, venue: Venue) -> bool:
     return member is not None

@@ -6,6 +6,7 @@ Claiming is a conditional UPDATE (`status = 'queued'`), so two rigs racing for o
 """
 
 import secrets
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import func, update
@@ -61,6 +62,50 @@ def _now(now: datetime | None) -> datetime:
 
 def new_rig_token() -> str:
     return RIG_TOKEN_PREFIX + secrets.token_urlsafe(32)
+
+
+# ---- what a run's status means, in words ------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class RunOutcome:
+    """How pages tell a run's state: `kind` picks colour and icon (ok, partial, bad, busy, waiting, stopped),
+    `short` fits a table cell, `headline` a sentence; the run's reason (author text) is shown after it."""
+
+    kind: str
+    icon: str
+    short: str
+    headline: str
+    show_reason: bool
+
+
+def run_outcome(run: Run) -> RunOutcome:
+    """Separate "the code ran, 1 of 2 claims not reproduced" (status failed, experiments functional) from
+    "the run failed: …" (a command failed, timed out, or the rig broke): DESIGN's `failed` covers both."""
+    checks = run.checks or []
+    missed = sum(1 for c in checks if not c.get("passed"))
+    claims = f"{len(checks)} claim{'s' if len(checks) != 1 else ''}"
+    status = run.status
+    if status == RunStatus.queued.value:
+        return RunOutcome("waiting", "⏳", "queued", f"Queued: waiting for a {run.rig_kind} rig", bool(run.reason))
+    if status == RunStatus.running.value:
+        return RunOutcome("busy", "⟳", "running", "Running", False)
+    if status == RunStatus.passed.value:
+        told = (" (it states no claims to check)" if not checks else ", and its claim was reproduced"
+                if len(checks) == 1 else f", and all {claims} were reproduced")
+        return RunOutcome("ok", "✔", "passed", f"Passed: the code ran{told}", False)
+    # every experiment ran and wrote its metrics, and what failed is a claim (the reason the judge wrote says so)
+    if (status == RunStatus.failed.value and "functional" in (run.badges or []) and missed
+            and (run.reason or "").startswith("claim ")):
+        short = f"code ran · {missed} of {claims} not reproduced"
+        return RunOutcome("partial", "⚠", short, f"The code ran; {missed} of {claims} not reproduced", True)
+    if status == RunStatus.timed_out.value:
+        return RunOutcome("bad", "✘", "failed: out of time", "The run failed: it ran out of time", True)
+    if status == RunStatus.cancelled.value:
+        return RunOutcome("stopped", "⊘", "cancelled", "Cancelled", bool(run.reason))
+    if status == RunStatus.error.value:
+        return RunOutcome("bad", "✘", "failed: rig error", "The run failed on the rig", True)
+    return RunOutcome("bad", "✘", "failed", "The run failed", True)
 
 
 # ---- rigs -------------------------------------------------------------------------------------------

@@ -158,6 +158,7 @@ PAGE_CASES = [
     (SUB1 + "/artifact", "/submissions/1/artifact", {r: 200 for r in SEE_SUB1}),
     (SUB1 + "/artifact/{path:path}", "/submissions/1/artifact/README.md", {r: 200 for r in SEE_SUB1}),
     ("/venues/{slug}/submissions/{number}/runs", "/submissions/1/runs", {r: 200 for r in SEE_SUB1}),
+    ("/venues/{slug}/submissions/{number}/runs/live", "/submissions/1/runs/live", {r: 200 for r in SEE_SUB1}),
     ("/venues/{slug}/submissions/{number}/review", "/submissions/1/review", {}),  # nobody is assigned
     ("/venues/{slug}/submissions/{number}/reviews", "/submissions/1/reviews", {r: 200 for r in STAFF}),
     ("/venues/{slug}/assignments", "/assignments", {r: 200 for r in STAFF}),
@@ -284,6 +285,7 @@ PAGE_FORMS = {
     ("POST", "/venues/{slug}/marks/release"): ("POST", "/api/v1/venues/{slug}/marks/release"),
     ("POST", "/venues/{slug}/submissions/{number}/extra-review"):
         ("POST", "/api/v1/venues/{slug}/submissions/{number}/extra-review"),
+    ("POST", "/venues/{slug}/reviewers/{member_id}/remind"): ("POST", "/api/v1/venues/{slug}/reviewers/{member_id}/remind"),
 }
 
 # ---- API routes checked per role in another module (they need data this matrix does not build) -----------------
@@ -350,6 +352,8 @@ ELSEWHERE = {
         "tests/api/test_notifications.py::test_settings_api_rejects_bad_input_and_anonymous_callers",
     ("GET", "/api/v1/me/calendar-url"): "tests/api/test_notifications.py::test_account_page_checkboxes_and_calendar_url",
     ("DELETE", "/api/v1/sessions"): "tests/api/test_sessions.py::test_api_sign_out_everywhere",
+    ("POST", "/api/v1/venues/{slug}/reviewers/{member_id}/remind"):
+        "tests/api/test_home.py::test_remind_refuses_students_other_phases_and_reviewers_with_nothing_to_write",
 }
 
 # ---- public: no sign-in (or their own credential) -----------------------------------------------------------

@@ -1,6 +1,7 @@
 """Identity leaks to a hostile assigned reviewer (issue 18): the format report's title and author text, superseded
 revisions, and the conflict-declaration oracle. Each test plays the reviewer through the JSON API and the pages."""
 
+import hashlib
 import io
 import re
 
@@ -10,7 +11,7 @@ from reportlab.lib.pagesizes import letter
 from reportlab.pdfgen import canvas
 from sqlmodel import func, select
 
-from app.models import Assignment, AuditEvent, Conflict, Submission
+from app.models import Assignment, AuditEvent, Conflict, Revision, Submission
 from app.services.assignments import MAX_DECLARED_CONFLICTS
 from tests.api.test_submissions import LOREM, make_pdf
 
@@ -136,6 +137,27 @@ def test_reviewers_read_only_the_revision_that_counts(paper, as_user, browser_lo
         assert [r["id"] for r in c.get(f"{base}/1/revisions").json()] == [second, first]
         old = c.get(f"{base}/1/revisions/{first}/pdf?copy=original")
         assert old.status_code == 200 and PdfReader(io.BytesIO(old.content)).metadata["/Author"].startswith(AUTHOR)
+
+
+def test_the_reviewer_reads_the_reviewer_copy_inline_never_the_original(paper, as_user, db):  # noqa: ANN001
+    """Issue 17: the PDF is served inline (the pane beside the form shows it; no download on every visit), as a
+    PDF the browser may not sniff into anything else, and the reviewer gets the scrubbed copy only."""
+    reviewer, base, second = as_user(paper["reviewer"]), paper["base"], paper["second"]
+    r = reviewer.get(f"{base}/1/revisions/{second}/pdf")
+    assert r.status_code == 200
+    assert r.headers["content-type"] == "application/pdf"
+    assert r.headers["content-disposition"].startswith("inline;") and "attachment" not in r.headers["content-disposition"]
+    assert r.headers["x-content-type-options"] == "nosniff"
+    rev = db.get(Revision, second)
+    assert rev.reviewer_blob_sha != rev.blob_sha
+    assert hashlib.sha256(r.content).hexdigest() == rev.reviewer_blob_sha
+    assert _leaks(str(PdfReader(io.BytesIO(r.content)).metadata or {})) == []
+    # whatever the query says, the reviewer never gets the original
+    assert reviewer.get(f"{base}/1/revisions/{second}/pdf?copy=original").status_code == 403
+    # the authors' original is inline too
+    mine = as_user(paper["author"]).get(f"{base}/1/revisions/{second}/pdf?copy=original")
+    assert mine.status_code == 200 and mine.headers["content-disposition"].startswith("inline;")
+    assert hashlib.sha256(mine.content).hexdigest() == rev.blob_sha
 
 
 @pytest.fixture

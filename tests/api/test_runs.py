@@ -1,6 +1,7 @@
 """Runs: who may queue and read them, the rig protocol (claim, bundle, log, heartbeat, result), cancel, expiry."""
 
 import io
+import re
 import tarfile
 import zipfile
 from datetime import UTC, datetime, timedelta
@@ -485,3 +486,45 @@ def test_staff_runs_page_and_badge_form(world, browser_login, db):
     assert "Artifacts Evaluated — Functional: granted (overridden)." in r.text
     ta = browser_login(world["ta"])
     assert "Grant" not in ta.get(f"/venues/{slug}/submissions/1/runs").text
+
+
+def test_one_fragment_drives_the_runs_table_and_the_status_blocks(world, app, as_user, browser_login, db,  # noqa: ANN001
+                                                                   enqueued):
+    """Issue 17: the table and the status block come from one fragment, so a finished run is never "queued" with a
+    cancel link in the table; the words tell a claim that missed from a run that broke."""
+    c = browser_login(world["student"])
+    live = f"/venues/{world['venue'].slug}/submissions/1/runs/live"
+    smoke = world["smoke_id"]
+    r = c.get(live, headers={"HX-Request": "true"})
+    assert r.status_code == 200 and 'id="runs-live"' in r.text and 'hx-trigger="every 2s"' in r.text
+    assert "HX-Trigger" not in r.headers and r.text.count('hx-trigger="every 2s"') == 1  # the blocks do not poll
+    row = re.search(rf'<tr data-run="{smoke}">.*?</tr>', r.text, re.S).group(0)
+    assert 'data-status="queued"' in row and ">cancel</button>" in row
+    assert f'id="run-{smoke}"' in r.text and "Queued: waiting for a local rig" in r.text
+
+    # the code ran, its claim missed: "the code ran", not "failed", in both places; the polling stops
+    _finish(app, db, world, smoke, {"E1": {"accuracy": 0.5}})
+    r = c.get(live, headers={"HX-Request": "true"})
+    assert "hx-trigger" not in r.text and r.headers["HX-Trigger"] == "runs-finished"
+    row = re.search(rf'<tr data-run="{smoke}">.*?</tr>', r.text, re.S).group(0)
+    assert 'data-status="failed"' in row and 'data-outcome="partial"' in row and "cancel" not in row
+    assert "code ran · 1 of 1 claim not reproduced" in row
+    block = re.search(rf'<div id="run-{smoke}".*?</div>', r.text, re.S).group(0)
+    assert "The code ran; 1 of 1 claim not reproduced" in block and "The run failed" not in block
+    assert 'class="reason">claim C1' in block
+
+    # a command that broke: "the run failed: <reason>", in red
+    run_id = as_user(world["student"]).post(url(world), json={}).json()["id"]
+    _, token = new_rig(db, name="breaker")
+    rig = rig_client(app, token)
+    assert rig.post(f"/api/v1/rig/runs/{run_id}/claim").status_code == 200
+    assert rig.post(f"/api/v1/rig/runs/{run_id}/result", json={
+        "status": "failed", "reason": "experiment E1: exit status 1", "metrics": {}}).status_code == 200
+    r = c.get(live, headers={"HX-Request": "true"})
+    block = re.search(rf'<div id="run-{run_id}".*?</div>', r.text, re.S).group(0)
+    assert 'data-outcome="bad"' in block and "The run failed" in block and "experiment E1: exit status 1" in block
+    assert "The code ran" not in block
+    # the staff's runs page and the authors' page include the same fragment
+    staff = browser_login(world["chair"]).get(f"/venues/{world['venue'].slug}/submissions/1/runs").text
+    assert 'id="runs-live"' in staff and "The run failed" in staff
+

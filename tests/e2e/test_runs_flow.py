@@ -34,6 +34,30 @@ def _seed(engine) -> None:  # noqa: ANN001
         s.commit()
 
 
+SAMPLER = """() => {
+  window.__pairs = [];
+  window.__sampler = setInterval(() => {
+    document.querySelectorAll("#runs-table tr[data-run]").forEach((tr) => {
+      const block = document.querySelector(`#run-${tr.dataset.run} .status`);
+      if (block) window.__pairs.push([tr.dataset.run, tr.querySelector(".status").dataset.status,
+                                      block.dataset.status, tr.querySelectorAll("button.link").length]);
+    });
+  }, 50);
+}"""
+
+
+def _assert_agreed(page, final: str) -> None:  # noqa: ANN001
+    """Every sample saw the table row and the status block of a run in the same state (and a cancel link only
+    while it was queued or running), a busy state among them, and the final one."""
+    pairs = page.evaluate("window.__pairs.splice(0)")
+    assert pairs, "the sampler saw no runs"
+    wrong = [p for p in pairs if p[1] != p[2] or (p[3] > 0) != (p[1] in ("queued", "running"))]
+    assert not wrong, wrong[:5]
+    newest = max(int(p[0]) for p in pairs)
+    states = {p[1] for p in pairs if int(p[0]) == newest}
+    assert states & {"queued", "running"} and final in states, states
+
+
 def _zip() -> bytes:
     buf = io.BytesIO()
     with zipfile.ZipFile(buf, "w") as z:
@@ -51,14 +75,23 @@ def test_smoke_run_live_status_claims_form_and_run_now(live_server, page, tmp_pa
     register_and_upload_archive(page, url, "runs-e2e", "Int8 keyword spotting", code)
     page.wait_for_selector("text=Code snapshot stored")
 
-    # the smoke run was queued with the snapshot; its fragment polls until the run is done, then stops
-    status = page.locator(".run-status").first
-    assert status.get_attribute("hx-trigger") == "every 2s"
+    # the smoke run was queued with the snapshot; ONE fragment (the runs table and the status blocks) polls until
+    # the run is done, then stops; sampled every 50 ms, the table and the status block always say the same
+    page.evaluate(SAMPLER)
+    live = page.locator("#runs-live")
+    assert live.get_attribute("hx-trigger") == "every 2s"
+    assert page.locator(".run-status").first.get_attribute("hx-trigger") is None  # no second poller per block
     page.wait_for_selector(".run-status .status[data-status='passed']", timeout=60_000)
+    assert page.locator("#runs-live").get_attribute("hx-trigger") is None
+    row = page.locator("#runs-table tr[data-run]").first
+    assert row.locator(".status").get_attribute("data-status") == "passed"
+    assert row.locator("button:has-text('cancel')").count() == 0
     finished = page.locator(".run-status").first
-    assert finished.get_attribute("hx-trigger") is None
+    assert "Passed: the code ran, and its claim was reproduced" in finished.inner_text()
+    assert finished.locator(".status").get_attribute("data-outcome") == "ok"
     assert "done" in finished.locator(".log-tail").inner_text()
     assert "C1" in finished.locator("table.checks").inner_text()
+    _assert_agreed(page, "passed")
 
     # a claim from the form, checked by the next run
     page.click("#add-claim summary")
@@ -80,5 +113,16 @@ def test_smoke_run_live_status_claims_form_and_run_now(live_server, page, tmp_pa
     newest = page.locator(".run-status").first
     text = newest.inner_text()
     assert "claim C2" in text and "Latency stays under 20 ms" in text
+    # the code ran and one claim missed: said so in words (not "failed"), in amber, in the table and the block
+    assert "The code ran; 1 of 2 claims not reproduced" in text and "The run failed" not in text
+    newest_row = page.locator("#runs-table tr[data-run]").first
+    assert "code ran · 1 of 2 claims not reproduced" in newest_row.locator(".status").inner_text()
+    for status in (newest.locator(".status"), newest_row.locator(".status")):
+        assert status.get_attribute("data-outcome") == "partial"
+        assert status.evaluate("e => getComputedStyle(e).color") == "rgb(138, 83, 0)"
+        assert status.locator(".icon[aria-hidden='true']").inner_text() == "⚠"
+    _assert_agreed(page, "failed")
+    # the finished fragment fired runs-finished: the claims table shows the new run's checks without a reload
+    page.wait_for_selector(f"#claims p:has-text('(run {newest_row.get_attribute('data-run')})')")
     log = page.request.get(url + newest.locator("a:has-text('Download the full log')").get_attribute("href"))
     assert log.ok and "warming up" in log.text() and "attachment" in log.headers["content-disposition"]

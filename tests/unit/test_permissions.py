@@ -155,6 +155,8 @@ CASES: dict[str, list[tuple[str, str, bool]]] = {
     "can_view_review_form_settings": [("ta", "review", True), ("external", "review", False)],
     "can_edit_review_form": [("chair", "review", True), ("chair", "closed", False), ("ta", "review", False)],
     "can_list_own_reviews": [("external", "review", True), ("admin", "review", False)],
+    "can_remind_reviewer": [("chair", "review", True), ("ta", "discussion", True), ("chair", "moderation", False),
+                            ("author", "review", False), ("external", "review", False)],
     "can_moderate": [("ta", "moderation", True), ("chair", "discussion", True), ("author", "moderation", False)],
     "can_mark_reviews": [("ta", "moderation", True), ("ta", "closed", False), ("reviewed", "moderation", False)],
     "can_adjust_marks": [("chair", "moderation", True), ("ta", "released", True), ("ta", "closed", False),
