@@ -374,10 +374,10 @@ metrics = {"accuracy": round(correct / total, 4), "ram_kb": ram_kb}
            "The artifact reproduces the numbers, but the README does not say how the windows were segmented.",
            "How does a decision tree on hand-crafted features compare at the same RAM?"),
     ],
-    response="Thank you. We cannot release the raw recordings (the consent form did not cover it) but we added "
-             "the held-out windows after removing participant ids. A decision tree on 24 hand-crafted features "
-             "reaches 89.1% in 6 KB, which we now report as a baseline; a 1.5 s window gains 0.8 points on "
-             "flick/punch for 4 KB more RAM.",
+    response="Thank you. We cannot release the raw recordings (Reviewer A): the consent form did not cover it, "
+             "but we added the held-out windows after removing participant ids. A decision tree on 24 "
+             "hand-crafted features (Reviewer C) reaches 89.1% in 6 KB, which we now report as a baseline; a "
+             "1.5 s window (Reviewer B) gains 0.8 points on flick/punch for 4 KB more RAM.",
     reviewer_post="Both claims reproduced on the rig. I would raise my score if the decision-tree baseline is "
                   "added as promised.",
     author_post="The decision-tree baseline is now in Table 1 of the revised PDF.",
@@ -533,9 +533,9 @@ metrics = {"auc": round(auc, 4)}
            "All good; the README is short and accurate.",
            "How does a per-bin Gaussian baseline score?"),
     ],
-    response="Thank you. Structured pruning of 50% of the units saves 41% of flash at an AUC of 0.84 (new row in "
-             "Table 1). On valves and sliders the int8 model reaches 0.71 and 0.80. A per-bin Gaussian baseline "
-             "scores 0.74, so the autoencoder adds 0.12 AUC.",
+    response="Thank you. Structured pruning of 50% of the units (Reviewer A) saves 41% of flash at an AUC of 0.84 "
+             "(new row in Table 1). On valves and sliders (Reviewer B) the int8 model reaches 0.71 and 0.80. A "
+             "per-bin Gaussian baseline (Reviewer C) scores 0.74, so the autoencoder adds 0.12 AUC.",
     reviewer_post="The structured-pruning row answers my main concern.",
     author_post="We added the log-mel extraction script to the artifact.",
 )

@@ -37,11 +37,15 @@ def test_app_refuses_to_start_on_an_unmigrated_database(tmp_path):  # noqa: ANN0
 
 
 def test_demo_creates_a_realistic_course_once(tmp_path):  # noqa: ANN001
-    r = _run(["demo", "--no-serve"], tmp_path)
+    r = _run(["demo", "--no-serve", "--port", "8123"], tmp_path)
     assert r.returncode == 0, r.stderr
     assert "reproreview-demo" in r.stdout and "ada.lovelace@uni.example" in r.stdout
-    r2 = _run(["demo", "--no-serve"], tmp_path)
+    # links in mails follow --port when no base URL is configured (the demo's discussion posts mailed people)
+    mails = [p.read_text() for p in (tmp_path / "outbox").glob("*.eml")]
+    assert mails and all("http://127.0.0.1:8123/" in m and "127.0.0.1:8000" not in m for m in mails)
+    r2 = _run(["demo", "--no-serve", "--port", "8124"], tmp_path, REPROREVIEW_BASE_URL="https://review.uni.example")
     assert r2.returncode == 0
+    assert "use https://review.uni.example" in r2.stdout  # a configured base URL wins over --port
     engine = make_engine(f"sqlite:///{tmp_path / 'reproreview.db'}")
     with Session(engine) as s:
         venue, last_term, finished = s.exec(select(Venue).order_by(Venue.id)).all()
