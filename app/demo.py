@@ -108,8 +108,9 @@ def demo_student_email(first: str, last: str) -> str:
     return f"{ascii_(first)}.{ascii_(last)}@student.uni.example"
 
 
-def seed_demo(session: Session, *, now: datetime | None = None) -> Venue:
-    """Create the demo venue if it is missing (idempotent); return it."""
+def seed_demo(session: Session, *, now: datetime | None = None, settings=None) -> Venue:  # noqa: ANN001
+    """Create the demo venue if it is missing (idempotent); return it. With `settings` (the blob store),
+    eight groups have uploaded a draft PDF."""
     existing = session.exec(select(Venue).where(Venue.slug == DEMO_SLUG)).first()
     if existing is not None:
         return existing
@@ -184,7 +185,27 @@ def seed_demo(session: Session, *, now: datetime | None = None) -> Venue:
         session, session.get(User, lead.user_id), venue, groups[8].id,
         "Our Arduino Nano 33 BLE Sense arrived broken and the replacement ships next week; we need it to measure "
         "on-device latency for the paper.", now + timedelta(days=19))
+    if settings is not None:
+        _this_term_drafts(session, settings, venue, now)
     return venue
+
+
+def _this_term_drafts(session: Session, settings, venue: Venue, now: datetime) -> None:  # noqa: ANN001
+    """Eight groups have uploaded a first draft PDF (format-checked); one forgot to anonymise it, so the
+    chairs see a format error to follow up."""
+    from app.demo_papers import draft_paper, paper_pdf
+    from app.services import submissions as submission_service
+
+    subs = session.exec(select(Submission).where(Submission.venue_id == venue.id)
+                        .order_by(Submission.number).limit(8)).all()
+    for i, sub in enumerate(subs):
+        people = session.exec(select(User).join(Member, Member.user_id == User.id)
+                              .where(Member.group_id == sub.group_id).order_by(Member.id)).all()
+        authors = [", ".join(u.full_name for u in people), "School of Informatics", people[0].email] if i == 3 \
+            else None
+        data = paper_pdf(draft_paper(sub.title, sub.abstract, authors=authors))
+        submission_service.upload_revision(session, settings, people[0], venue, sub, data, "draft.pdf",
+                                           now=now - timedelta(days=1, hours=i))
 
 
 def demo_logins(session: Session) -> list[tuple[str, str, str]]:
@@ -460,7 +481,7 @@ def build_demo(engine, settings, *, now: datetime | None = None) -> dict:  # noq
 
     started = time.monotonic()
     with Session(engine) as session:
-        seed_demo(session, now=now)
+        seed_demo(session, now=now, settings=settings)
         seed_last_term(session, now=now, settings=settings)
         seed_finished(session, now=now, export_dir=settings.data_dir / "exports")
         session.commit()

@@ -45,6 +45,7 @@ class DemoPaper:
     reviewer_post: str
     author_post: str
     keywords: list[str] = field(default_factory=list)
+    authors: list[str] = field(default_factory=lambda: ["Anonymous Author(s)", "Affiliation", "Address", "email"])
 
 
 # ---- the artifact ----------------------------------------------------------------------------------------
@@ -137,12 +138,12 @@ def paper_pdf(paper: DemoPaper) -> bytes:
     ref = ParagraphStyle("ref", parent=body, fontSize=9, leading=11, leftIndent=12, firstLineIndent=-12)
 
     story = [Paragraph(paper.title, title)]
-    story += [Paragraph(line, author) for line in ("Anonymous Author(s)", "Affiliation", "Address", "email")]
+    story += [Paragraph(line, author) for line in paper.authors]
     story += [Paragraph("Abstract", centred), Paragraph(paper.abstract, abstract)]
     for n, (name, paragraphs) in enumerate(paper.sections, start=1):
         story.append(Paragraph(f"{n}&nbsp;&nbsp;{name}", heading))
         story += [Paragraph(text, body) for text in paragraphs]
-        if n == 3:  # the experiments: the figure and the table
+        if n == 3 and paper.figure_series:  # the experiments: the figure and the table
             chart = Drawing(396, 150)
             bars = VerticalBarChart()
             bars.x, bars.y, bars.width, bars.height = 50, 25, 330, 110
@@ -699,3 +700,21 @@ metrics = {"accuracy": round(acc, 4), "upload_gb": upload_gb}
 )
 
 LAST_TERM_PAPERS = [KWS, GESTURE, QAT, ANOMALY, FEDUP, FLOWER]
+
+
+def draft_paper(title: str, abstract: str, *, authors: list[str] | None = None) -> DemoPaper:
+    """An early draft of this term's paper: its title, abstract and the plan of its sections (no results yet)."""
+    first, _, rest = abstract.partition(". ")
+    return DemoPaper(
+        title=title, abstract=abstract,
+        sections=[("Introduction", [f"{first}. {rest}", "This draft describes the set-up; the measurements "
+                                    "are being run and will replace the placeholders of Section 3."]),
+                  ("Method", ["We describe the implementation, the hardware it runs on and how each number is "
+                              "measured (warm-up, repeats, the median and its spread), so that the artifact "
+                              "reproduces every claim of the final version."]),
+                  ("Experiments", ["To be completed before the submission deadline: the main comparison, an "
+                                   "ablation and the limitations of the measurement."])],
+        figure_caption="", figure_series=[], figure_unit="", table_caption="", table=[],
+        references=["Course reading list, MLSys 2026."], script="", claims=[], reviews=[], response="",
+        reviewer_post="", author_post="", authors=authors or DemoPaper.__dataclass_fields__["authors"]
+        .default_factory())

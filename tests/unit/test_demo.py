@@ -115,6 +115,11 @@ def test_deadlines_phases_and_every_login_has_data(demo):  # noqa: ANN001
         assert len(past) == 4 and all(d.due_at.replace(tzinfo=UTC) < now for d in past)
         ahead = s.exec(select(Deadline).where(Deadline.venue_id == current.id)).all()
         assert ahead and all(d.due_at.replace(tzinfo=UTC) > now for d in ahead)
+        drafts = s.exec(select(Revision).join(Submission, Submission.id == Revision.submission_id)
+                        .where(Submission.venue_id == current.id)).all()
+        assert len(drafts) == 8  # this term: first drafts uploaded, one not anonymised (a format error to see)
+        assert [[f["code"] for f in d.format_report["findings"] if f["severity"] == "error"]
+                for d in drafts if not d.format_ok] == [["not-anonymous"]]
         logins = {role: email for role, email, _ in demo_logins(s)}
     app = create_app(settings, engine=engine)
     with TestClient(app) as c:
