@@ -248,29 +248,6 @@ def demo_logins(session: Session) -> list[tuple[str, str, str]]:
 
 LAST_TERM_SLUG = "mlsys-2025"
 
-_STRENGTHS = [
-    "The measurements are done on real hardware and the methodology section says exactly how (warm-up, {n} repeats, "
-    "median reported).",
-    "The paper is easy to follow: the figure comparing the baseline with the proposed version makes the main claim "
-    "obvious at a glance.",
-    "The related-work section is short but places the project well against what we saw in the lectures.",
-]
-_WEAKNESSES = [
-    "Only one configuration is evaluated; I would like to see whether the speed-up holds for smaller and larger "
-    "inputs.",
-    "The error bars are missing in the main table, so it is hard to tell whether the 5-10 % differences are real.",
-    "The claim in the abstract is stronger than what the experiments show; please tone it down or add an ablation.",
-]
-_CODE = [
-    "I followed the README: `pip install -r requirements.txt` and `python bench.py` worked on the first try, and the "
-    "smoke run on the rig passed. The code is small and readable.",
-    "The README misses the step that downloads the dataset, so the first run failed; after adding it everything ran. "
-    "The evaluation script hard-codes a path in the authors' home directory.",
-    "The repository runs, but the numbers in Table 2 come from a notebook that is not in the artifact, so I could "
-    "not reproduce them from the code alone.",
-]
-
-
 def _past_venue(session: Session, slug: str, title: str) -> tuple[Venue, User, User, Member]:
     """An earlier term's venue of the demo course, run by this term's first lecturer and TA (in submission for
     now: the caller walks it through its phases). Returns the venue, the chair, the TA and the TA's membership."""
@@ -574,16 +551,18 @@ def seed_finished(session: Session, *, now: datetime | None = None, export_dir=N
     session.flush()
     quality = {sub.id: rng.randint(4, 8) for sub in subs}
     leniency = {}
-    for sub, user, member in pairs:
+    from app.demo_papers import FINISHED_REVIEWS, finished_summary
+
+    for n, (sub, user, member) in enumerate(pairs):
         bias = leniency.setdefault(member.id, rng.choice((-1, 0, 0, 1)))
+        strengths, weaknesses, code_review = FINISHED_REVIEWS[sub.number - 1][n % 3]
         answers = {
-            "summary": f"The paper \"{sub.title}\" says: {sub.abstract[:200].rstrip('.')}. The authors report "
-                       "their main numbers in Table 1 and Figure 2.",
-            "strengths": rng.choice(_STRENGTHS).format(n=rng.choice((10, 20, 50))),
-            "weaknesses": rng.choice(_WEAKNESSES),
+            "summary": finished_summary(sub.title, sub.abstract, n % 3),
+            "strengths": strengths,
+            "weaknesses": weaknesses,
             "soundness": rng.randint(2, 4), "presentation": rng.randint(2, 4), "contribution": rng.randint(2, 3),
             "runs_from_readme": rng.randint(2, 4), "reproducible": rng.randint(2, 4), "code_quality": rng.randint(2, 4),
-            "documentation_quality": rng.randint(1, 4), "code_review": rng.choice(_CODE),
+            "documentation_quality": rng.randint(1, 4), "code_review": code_review,
             "overall": max(1, min(10, quality[sub.id] + bias + rng.choice((-1, 0, 0, 1)))),
             "confidence": rng.randint(2, 4),
         }

@@ -718,3 +718,86 @@ def draft_paper(title: str, abstract: str, *, authors: list[str] | None = None) 
         references=["Course reading list, MLSys 2026."], script="", claims=[], reviews=[], response="",
         reviewer_post="", author_post="", authors=authors or DemoPaper.__dataclass_fields__["authors"]
         .default_factory())
+
+
+# ---- the finished term's (MLSys 2024) reviews: (strengths, weaknesses, code review) per reviewer ----------
+
+FINISHED_REVIEWS: list[list[tuple[str, str, str]]] = [
+    [  # Differentially private federated averaging: the accuracy cost of epsilon
+        ("The accuracy-against-epsilon curve from 1 to 16 is exactly the figure a practitioner needs, and the "
+         "knee at epsilon 4 is clearly visible.",
+         "Per-client clipping norms are fixed; adaptive clipping is known to move the knee and should be tried.",
+         "The DP accountant is called correctly and its epsilon matches the paper; the run took 40 minutes."),
+        ("Careful privacy accounting: the paper states delta, the sampling rate and the number of rounds.",
+         "FEMNIST only; a second data set with more clients would show whether the 3.1 point loss generalises.",
+         "README is complete, but the seed is not fixed, so the numbers vary by about half a point."),
+        ("Well written related-work section that separates central and local differential privacy.",
+         "The baseline without DP is trained for fewer rounds than the DP runs, which flatters the DP result.",
+         "Code is clean; the clipping function would benefit from a unit test."),
+    ],
+    [  # Fairness across clients in federated learning with q-FedAvg
+        ("Reproducing q-FedAvg's trends on Shakespeare is a useful check of a much-cited result.",
+         "The 41% variance reduction is given without a confidence interval over seeds.",
+         "The artifact ran on the rig; evaluation of per-client accuracy is vectorised and fast."),
+        ("The paper explains the q parameter intuitively before the formulas, which helps readers.",
+         "Only q in {0, 1, 5}; the trade-off curve needs more points to pick q in practice.",
+         "The rig's run failed when the GPU quota ran out, not because of the code; run by hand, it matched."),
+        ("Honest reporting of the 1.2 point cost in mean accuracy alongside the fairness gain.",
+         "No comparison with AFL (agnostic federated learning), the other standard fairness baseline.",
+         "Runs from the README; hard-coded client count in train.py line 12."),
+    ],
+    [  # When does torch.compile pay off? Compilation cost versus speed-up
+        ("Thirty TorchBench models on CPU and GPU give the rule of thumb real support.",
+         "Compilation time depends heavily on the cache; the paper does not say whether it was warm or cold.",
+         "The benchmark harness is neat; results are written to CSV per model."),
+        ("The amortisation rule (compile pays off after N steps) is simple and useful.",
+         "Dynamic shapes are excluded, yet they are the main reason compilation is repeated in practice.",
+         "The artifact needs a GPU; the CPU half reproduced on the rig within 5%."),
+        ("Clear figures: speed-up against compile time on log axes, one point per model.",
+         "Mode 'max-autotune' is missing, which changes both axes substantially.",
+         "README lists the exact PyTorch version, which matters for compile results."),
+    ],
+    [  # Serving LLMs with continuous batching on one GPU
+        ("A minimal continuous-batching server with a paged KV cache is a substantial engineering result.",
+         "Tail latency is reported at p99 only; p50 and p90 would show where the gain comes from.",
+         "The server code is readable; the load generator's seed is fixed, so runs are comparable."),
+        ("The request-rate sweep from 1 to 50 per second shows where static batching collapses.",
+         "Prompt lengths are uniform; real traces have long-tailed lengths that stress the page allocator.",
+         "The CPU smoke test passed on the rig; the GPU benchmark needs an A100, which I could not check."),
+        ("Good comparison with a static-batching baseline under identical hardware.",
+         "No comparison with an existing system such as vLLM, even a qualitative one.",
+         "Block size is a constant in the code but a parameter in the paper; please align them."),
+    ],
+    [  # KV-cache quantisation to 4 bits for long-context inference
+        ("Per-channel scales for the KV cache are motivated by a clear analysis of outlier channels.",
+         "Perplexity on WikiText-2 alone does not show long-context quality; a retrieval task would.",
+         "Quantisation kernels are tested against a float reference; the tests pass on the rig."),
+        ("Doubling the usable context on a 24 GB GPU is a concrete, checkable claim.",
+         "The overhead of dequantisation on the attention latency is not measured.",
+         "The artifact needs the model weights, which the README explains how to download."),
+        ("Ablation of group size for the scales is thorough.",
+         "Keys and values are quantised identically although the paper's own analysis suggests keys are harder.",
+         "Good code structure; the evaluation script prints the same table as the paper."),
+    ],
+    [  # Measuring energy per inference: GPU versus microcontroller
+        ("Measuring energy with external power monitors rather than software counters is the right method.",
+         "The A100 measurement includes idle power of the whole board; subtracting it changes the ratio.",
+         "The Arduino sketch and the analysis notebook are both in the artifact; the notebook ran on the rig."),
+        ("Spanning five orders of magnitude on one plot makes the point memorable.",
+         "Batch size 1 on the A100 is the worst case for the GPU; a batched number is needed for fairness.",
+         "The power-trace parser is well commented; sampling rate is documented."),
+        ("The paper explains the measurement set-up with a photo and a wiring diagram.",
+         "Accuracy differs between the three models, so energy per correct inference would be fairer.",
+         "Raw traces are included, which makes the analysis fully reproducible."),
+    ],
+]
+
+
+def finished_summary(title: str, abstract: str, k: int) -> str:
+    """Three ways reviewers open a summary, so no two reviews of a paper start alike."""
+    first = abstract.split(". ")[0].rstrip(".")
+    if k == 0:
+        return f"The paper \"{title}\" reports: {first}. The main numbers are in Table 1 and Figure 2."
+    if k == 1:
+        return f"Summary: {abstract[:220].rsplit(' ', 1)[0]}… I focused on whether the artifact backs this up."
+    return f"This project asks a practical question ({title.lower()}) and answers it with measurements: {first}."

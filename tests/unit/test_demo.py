@@ -148,3 +148,14 @@ def test_demo_build_is_idempotent(demo):  # noqa: ANN001
     with Session(engine) as s:
         assert len(s.exec(select(Venue)).all()) == 3
         assert len(s.exec(select(Run)).all()) == 6
+
+
+def test_finished_term_reviews_are_distinct_too(demo):  # noqa: ANN001
+    engine, _settings, _built = demo
+    with Session(engine) as s:
+        venue = _venue(s, FINISHED_SLUG)
+        reviews = s.exec(select(Review).where(Review.venue_id == venue.id, Review.status == "submitted")).all()
+        assert len(reviews) == 19
+        for field in ("summary", "strengths", "weaknesses", "code_review"):
+            texts = [r.published[field] for r in reviews]
+            assert len(set(texts)) == len(texts), f"two MLSys 2024 reviews share their {field}"
