@@ -181,3 +181,26 @@ def test_assign_dry_run_json_bad_input_and_a_real_run(tmp_path):  # noqa: ANN001
     assert real.returncode == 0, real.stderr
     assert "embedding texts [" in real.stderr and "6 added" in real.stdout and saved() == 6
     engine.dispose()
+
+
+def test_base_url_follows_the_served_address_unless_configured(tmp_path, monkeypatch):  # noqa: ANN001
+    from app.cli import _base_url_follows
+    from app.services.notifications.calendar import calendar_url
+    from app.settings import get_settings
+
+    monkeypatch.chdir(tmp_path)  # no .env here
+    monkeypatch.delenv("REPROREVIEW_BASE_URL", raising=False)
+    get_settings.cache_clear()
+    try:
+        assert _base_url_follows("0.0.0.0", 8080) == "http://127.0.0.1:8080"  # a wildcard bind: the local address
+        assert get_settings().base_url == "http://127.0.0.1:8080"
+        monkeypatch.delenv("REPROREVIEW_BASE_URL")  # what the call above set for the served process
+        get_settings.cache_clear()
+        assert _base_url_follows("::1", 9000) == "http://[::1]:9000"
+        monkeypatch.setenv("REPROREVIEW_BASE_URL", "https://review.uni.example")
+        get_settings.cache_clear()
+        assert _base_url_follows("127.0.0.1", 8123) == "https://review.uni.example"  # configured: kept
+        user = User(id=1, email="a@uni.example", full_name="A", password_hash="x")
+        assert calendar_url(get_settings(), user).startswith("https://review.uni.example/calendar/")
+    finally:
+        get_settings.cache_clear()
