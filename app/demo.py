@@ -234,8 +234,8 @@ def demo_logins(session: Session) -> list[tuple[str, str, str]]:
         reviewer = session.exec(select(User).join(Member, Member.user_id == User.id)
                                 .join(Assignment, Assignment.member_id == Member.id)
                                 .where(Assignment.submission_id == first.id).order_by(Assignment.id)).first()
-        rows.append(("author (last term)", author.email, "the reviews of #1 and the response form"))
-        rows.append(("reviewer (last term)", reviewer.email, "their review of #1 and the discussion"))
+        rows.append(("author (last term)", author.email, "#1's PDF, runs and claim checks, reviews and response"))
+        rows.append(("reviewer (last term)", reviewer.email, "their review of #1 beside its PDF, the discussion"))
     finished = session.exec(select(Venue).where(Venue.slug == FINISHED_SLUG)).first()
     if finished is not None:
         student = session.exec(select(User).join(Member, Member.user_id == User.id)
