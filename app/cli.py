@@ -24,6 +24,23 @@ def cmd_db_upgrade(args: argparse.Namespace) -> int:
     return 0
 
 
+def _base_url_follows(host: str, port: int) -> str:
+    """Emailed links, reset links and the .ics feed use `settings.base_url`: unless it is configured
+    (REPROREVIEW_BASE_URL or .env), it follows the address this command serves on (`--host`, `--port`).
+    Set in the environment, so uvicorn's worker processes and the cached settings see the same value."""
+    from app.settings import get_settings
+
+    settings = get_settings()
+    if "base_url" in settings.model_fields_set:
+        return settings.base_url
+    shown = "127.0.0.1" if host in ("0.0.0.0", "::", "") else host  # noqa: S104 — a URL, not a bind
+    if ":" in shown:
+        shown = f"[{shown}]"
+    os.environ["REPROREVIEW_BASE_URL"] = f"http://{shown}:{port}"
+    get_settings.cache_clear()
+    return get_settings().base_url
+
+
 def _serve(host: str, port: int, workers: int = 1) -> None:
     import uvicorn
 
@@ -34,6 +51,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from app.db import get_engine
     from app.migrate import DatabaseNotMigrated, ensure_migrated
 
+    _base_url_follows(args.host, args.port)
     try:
         ensure_migrated(get_engine())
     except DatabaseNotMigrated as exc:
@@ -47,26 +65,26 @@ def cmd_demo(args: argparse.Namespace) -> int:
     from sqlmodel import Session, select
 
     from app.db import get_engine
-    from app.demo import DEMO_PASSWORD, DEMO_SLUG, demo_logins, seed_demo, seed_finished, seed_last_term
+    from app.demo import DEMO_PASSWORD, DEMO_SLUG, build_demo, demo_logins
     from app.migrate import upgrade
     from app.models import Venue
 
+    base_url = _base_url_follows(args.host, args.port)
     settings = _settings()
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     upgrade(settings.resolved_database_url)
+    built = build_demo(get_engine(), settings)
     with Session(get_engine()) as session:
-        seed_demo(session)
-        seed_last_term(session)
-        seed_finished(session, export_dir=settings.data_dir / "exports")
-        session.commit()
         logins = demo_logins(session)
         venue_ids = [v.id for v in session.exec(select(Venue)).all()]
     from app.jobs.assignments import embed_ahead
 
     if settings.redis_url or not args.no_serve:  # a thread would die with this process under --no-serve
         embed_ahead(settings, get_engine(), venue_ids)  # so the chair's first Preview finds every text embedded
-    url = f"http://{args.host}:{args.port}"
-    print(f"\nReproReview demo: {url}/venues/{DEMO_SLUG}  (database: {settings.resolved_database_url})")
+    runs = ", ".join(f"{n} {status}" for status, n in sorted(built["runs"].items())) or "none"
+    print(f"\nReproReview demo: {base_url}/venues/{DEMO_SLUG}  (database: {settings.resolved_database_url})")
+    print(f"Built in {built['seconds']} s; last term's artifact runs: {runs}. Links in mails and the calendar "
+          f"feed use {base_url}.")
     print(f"Every demo login has the password: {DEMO_PASSWORD}")
     for role, email, sees in logins:
         print(f"  {role:<24} {email:<44} sees {sees}")

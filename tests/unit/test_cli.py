@@ -38,15 +38,19 @@ def test_app_refuses_to_start_on_an_unmigrated_database(tmp_path):  # noqa: ANN0
 
 
 def test_demo_creates_a_realistic_course_once(tmp_path):  # noqa: ANN001
-    r = _run(["demo", "--no-serve"], tmp_path)
+    r = _run(["demo", "--no-serve", "--port", "8123"], tmp_path)
     assert r.returncode == 0, r.stderr
     assert "reproreview-demo" in r.stdout and "ada.lovelace@uni.example" in r.stdout
-    r2 = _run(["demo", "--no-serve"], tmp_path)
+    # links in mails follow --port when no base URL is configured (the demo's discussion posts mailed people)
+    mails = [p.read_text() for p in (tmp_path / "outbox").glob("*.eml")]
+    assert mails and all("http://127.0.0.1:8123/" in m and "127.0.0.1:8000" not in m for m in mails)
+    r2 = _run(["demo", "--no-serve", "--port", "8124"], tmp_path, REPROREVIEW_BASE_URL="https://review.uni.example")
     assert r2.returncode == 0
+    assert "use https://review.uni.example" in r2.stdout  # a configured base URL wins over --port
     engine = make_engine(f"sqlite:///{tmp_path / 'reproreview.db'}")
     with Session(engine) as s:
         venue, last_term, finished = s.exec(select(Venue).order_by(Venue.id)).all()
-        assert venue.title == "MLSys 2026" and last_term.phase == "response" and finished.phase == "released"
+        assert venue.title == "MLSys 2026" and last_term.phase == "moderation" and finished.phase == "released"
         roles = dict(s.exec(select(Member.role, func.count()).where(Member.venue_id == venue.id)
                             .group_by(Member.role)).all())
         assert roles == {"student": 60, "chair": 2, "ta": 2}
@@ -82,7 +86,8 @@ def test_demo_creates_a_realistic_course_once(tmp_path):  # noqa: ANN001
         assert sorted(v["reviewer"] for v in reviews) == ["Reviewer A", "Reviewer B", "Reviewer C"]
         assert all(v["my_rating"] for v in reviews)
         page = c.get("/venues/mlsys-2025/submissions/1/reviews").text
-        assert "Thank you for the careful reviews" in page and "I measured 2.4x" not in page  # reviewers-only post
+        assert "Thank you for the careful reviews" in page
+        assert "should count against the reproducibility score" not in page  # the reviewers-only post
         # the finished venue: its student reads their released marks and the lecturer's feedback
         finished_student = next(w for line in r.stdout.splitlines() if "(MLSys 2024)" in line for w in line.split()
                                 if "@" in w)
@@ -180,3 +185,26 @@ def test_assign_dry_run_json_bad_input_and_a_real_run(tmp_path):  # noqa: ANN001
     assert real.returncode == 0, real.stderr
     assert "embedding texts [" in real.stderr and "6 added" in real.stdout and saved() == 6
     engine.dispose()
+
+
+def test_base_url_follows_the_served_address_unless_configured(tmp_path, monkeypatch):  # noqa: ANN001
+    from app.cli import _base_url_follows
+    from app.services.notifications.calendar import calendar_url
+    from app.settings import get_settings
+
+    monkeypatch.chdir(tmp_path)  # no .env here
+    monkeypatch.delenv("REPROREVIEW_BASE_URL", raising=False)
+    get_settings.cache_clear()
+    try:
+        assert _base_url_follows("0.0.0.0", 8080) == "http://127.0.0.1:8080"  # a wildcard bind: the local address
+        assert get_settings().base_url == "http://127.0.0.1:8080"
+        monkeypatch.delenv("REPROREVIEW_BASE_URL")  # what the call above set for the served process
+        get_settings.cache_clear()
+        assert _base_url_follows("::1", 9000) == "http://[::1]:9000"
+        monkeypatch.setenv("REPROREVIEW_BASE_URL", "https://review.uni.example")
+        get_settings.cache_clear()
+        assert _base_url_follows("127.0.0.1", 8123) == "https://review.uni.example"  # configured: kept
+        user = User(id=1, email="a@uni.example", full_name="A", password_hash="x")
+        assert calendar_url(get_settings(), user).startswith("https://review.uni.example/calendar/")
+    finally:
+        get_settings.cache_clear()
