@@ -1,7 +1,7 @@
 """assignment settings (course options) and embeddings cached in the database
 
 Revision ID: 0012
-Revises: 0009
+Revises: 0010
 Create Date: 2026-12-07 15:20:00
 """
 
@@ -12,7 +12,7 @@ import app.models.base
 
 
 revision = '0012'
-down_revision = '0009'
+down_revision = '0010'
 branch_labels = None
 depends_on = None
 

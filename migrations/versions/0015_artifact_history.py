@@ -2,7 +2,7 @@
 and which git identities count as which group member's
 
 Revision ID: 0015
-Revises: 0009
+Revises: 0013
 Create Date: 2026-12-07 15:55:00
 """
 
@@ -12,7 +12,7 @@ import app.models.base
 
 
 revision = '0015'
-down_revision = '0009'
+down_revision = '0013'
 branch_labels = None
 depends_on = None
 
