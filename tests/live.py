@@ -43,7 +43,9 @@ def serve_in_thread(tmp: Path, *, secret_key: str, redis_url: str | None = None,
     upgrade(url)
     port = free_port()
     settings = Settings(data_dir=tmp / "data", database_url=url, secret_key=secret_key, redis_url=redis_url,
-                        base_url=f"http://127.0.0.1:{port}", _env_file=None)
+                        base_url=f"http://127.0.0.1:{port}", embed_ahead=False, _env_file=None)
+    # embed_ahead off: an embedding thread in this test server competes with the test's own writes on SQLite
+    # (seen as "database is locked" in the browser flows); tests/api/test_assignment_embed_ahead.py covers it.
     engine = make_engine(url)
     if seed is not None:
         seed(settings, engine)

@@ -47,7 +47,8 @@ PAGES: dict[str, list[str | tuple[str, int]]] = {
               "/venues/{last}/submissions/1", "/venues/{last}/submissions/1/reviews", "/venues/{last}/reviews",
               "/venues/{finished}/moderation", "/venues/{finished}/submissions/1/moderation",
               "/venues/{finished}/review-marks", "/venues/{finished}/review-marks/{finished_review}",
-              "/venues/{finished}/marking-scheme", "/venues/{finished}/marks"],
+              "/venues/{finished}/marking-scheme", "/venues/{finished}/marks", "/venues/{demo}/phase?to=assignment",
+              "/venues/{last}/phase?to=released"],
     "admin": ["/"],
 }
 
