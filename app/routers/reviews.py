@@ -262,8 +262,14 @@ def _review_page_context(session, ctx: SubmissionContext) -> dict:  # noqa: ANN0
         "others": [o for o in others if not o.is_mine], "comments": comments,
         "can_post": permissions.can_post_comment(ctx.standing),
         "response": _response_json(session, ctx),
-        "render_markdown": render_markdown, "pdf_url": pdf_url, "runs": run_service.list_runs(session, sub),
+        "render_markdown": render_markdown, "pdf_url": pdf_url, "runs": _runs(session, ctx),
     }
+
+
+def _runs(session, ctx: SubmissionContext) -> list:  # noqa: ANN001
+    """The submission's runs as this reader may see them (reasons, metric names and claim texts masked)."""
+    mask = run_service.text_masker(session, ctx.sub, unmasked=permissions.can_read_run_logs_unmasked(ctx.standing))
+    return [run_service.masked_run(r, mask) for r in run_service.list_runs(session, ctx.sub)]
 
 
 @pages.get("/venues/{slug}/submissions/{number}/review")
