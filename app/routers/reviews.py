@@ -1,6 +1,7 @@
 """Reviews: the review form, writing (autosaved drafts, submit), reading, discussion, response, ratings."""
 
 import json
+from dataclasses import replace
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Form, Request
@@ -98,8 +99,21 @@ def _reviews(session, ctx: SubmissionContext) -> list[service.ReviewView]:  # no
 
 def _comments(session, ctx: SubmissionContext) -> list[service.CommentView]:  # noqa: ANN001
     require(permissions.can_read_discussion, ctx.standing)
-    return service.list_comments(session, ctx.user, ctx.member, ctx.sub, is_staff=ctx.standing.staff,
-                                 rel=_rel(session, ctx))
+    comments = service.list_comments(session, ctx.user, ctx.member, ctx.sub, is_staff=ctx.standing.staff,
+                                     rel=_rel(session, ctx))
+    mask = _author_text_mask(session, ctx)
+    return comments if mask is None else [_masked_comment(c, mask) for c in comments]
+
+
+def _author_text_mask(session, ctx: SubmissionContext):  # noqa: ANN001, ANN202
+    """None for the authors and staff; the submission's one masker for reviewers (the authors write in the
+    discussion and the response, and may sign it)."""
+    unmasked = permissions.can_read_author_text_unmasked(ctx.standing)
+    return run_service.text_masker(session, ctx.sub, unmasked=unmasked)
+
+
+def _masked_comment(c: service.CommentView, mask) -> service.CommentView:  # noqa: ANN001
+    return replace(c, body=mask(c.body), replies=[_masked_comment(r, mask) for r in c.replies])
 
 
 def _post(session, ctx: SubmissionContext, body: str, audience: str, parent_id: int | None):  # noqa: ANN001, ANN202
@@ -126,7 +140,11 @@ def _response_json(session, ctx: SubmissionContext) -> dict | None:  # noqa: ANN
     if not permissions.can_read_response(ctx.standing):
         return None
     row = service.get_response(session, ctx.sub)
-    return None if row is None else {"body": row.body, "version": row.version, "updated_at": row.updated_at}
+    if row is None:
+        return None
+    mask = _author_text_mask(session, ctx)
+    return {"body": row.body if mask is None else mask(row.body), "version": row.version,
+            "updated_at": row.updated_at}
 
 
 # --- JSON API ---------------------------------------------------------------------------------------------------
