@@ -310,7 +310,8 @@ def seed(db: Session, settings: Settings, tmp: Path) -> Seed:
             groups.join_group(db, settings, p.user, venue, p.member, group.join_code)
             p.group = group_name
         sub = submissions.save_submission(db, founder.user, venue, founder.member, title=TITLES[i],
-                                          abstract=ABSTRACT, keywords=["TinyML", "systems"])
+                                          abstract=f"{ABSTRACT} Code: /home/{variants(founder.name)['login']}/kws.",
+                                          keywords=["TinyML", "systems"])
         subs[sub.number], group_of_sub[sub.number] = sub, group_name
         names, emails = [n for n, _ in members], [e for _, e in members]
         author_meta = "; ".join(names)

@@ -112,6 +112,11 @@ def _author_text_mask(session, ctx: SubmissionContext):  # noqa: ANN001, ANN202
     return run_service.text_masker(session, ctx.sub, unmasked=unmasked)
 
 
+def _author_text(session, ctx: SubmissionContext, text: str) -> str:  # noqa: ANN001
+    mask = _author_text_mask(session, ctx)
+    return text if mask is None else mask(text)
+
+
 def _masked_comment(c: service.CommentView, mask) -> service.CommentView:  # noqa: ANN001
     return replace(c, body=mask(c.body), replies=[_masked_comment(r, mask) for r in c.replies])
 
@@ -281,6 +286,7 @@ def _review_page_context(session, ctx: SubmissionContext) -> dict:  # noqa: ANN0
         "can_post": permissions.can_post_comment(ctx.standing),
         "response": _response_json(session, ctx),
         "render_markdown": render_markdown, "pdf_url": pdf_url, "runs": _runs(session, ctx),
+        "abstract": _author_text(session, ctx, sub.abstract or ""),
     }
 
 

@@ -95,12 +95,15 @@ def submission_out(session, ctx, sub: Submission) -> schemas.SubmissionOut:  # n
     shows_group = permissions.can_view_group(ctx.user, ctx.member, ctx.venue, group)
     st = permissions.standing(session, ctx.user, ctx.member, sub, ctx.venue)
     identities = permissions.can_view_artifact_original(st)
-    return schemas.SubmissionOut(number=sub.number, title=sub.title, abstract=sub.abstract, keywords=sub.keywords,
+    mask = None if identities else service.masker_for(session, sub)  # reviewers: the authors' words masked
+    return schemas.SubmissionOut(number=sub.number, title=sub.title if mask is None else mask(sub.title),
+                                 abstract=sub.abstract if mask is None else mask(sub.abstract or ""),
+                                 keywords=sub.keywords if mask is None else mask.value(sub.keywords),
                                  group_name=group.name if shows_group else None, updated_at=sub.updated_at,
                                  current_revision=_revision_for(session, st, sub, current, current.id)
                                  if current else None,
                                  artifact=artifact_out(service.current_artifact(session, sub), identities=identities,
-                                                       mask=None if identities else service.masker_for(session, sub)))
+                                                       mask=mask))
 
 
 # ---- pages ------------------------------------------------------------------------------------------

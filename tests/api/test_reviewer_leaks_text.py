@@ -34,8 +34,10 @@ def leak_class(f: Finding, variant_tokens: set[str], ids: set[str]) -> tuple[str
         place = "run reason"
     elif "/claims" in where or ".checks" in f.channel or f.channel.endswith(".text"):
         place = "claim texts"
-    elif "/runs" in where:
-        place = "runs pages (reason, metrics, claims)"
+    elif "/runs" in where or where.endswith("/review") or "/review/" in where:
+        place = "runs pages, review page (reason, metrics, claims)"
+    elif "/reviews" in where or "/response" in where or "/comments" in where or f.channel.startswith("mail"):
+        place = "response and discussion (pages, API, mail)"
     else:
         place = "other: " + f.channel
     token = f.token.lower()
