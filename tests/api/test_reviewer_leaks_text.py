@@ -21,6 +21,12 @@ SKIPPED = ("notes/latin1.txt", "notes/utf16.txt", "notes/nul.txt", "logs/big.log
 ONLY = re.compile(r"/submissions/\d+(/|$)")
 
 
+def identities(findings: list[Finding]) -> list[Finding]:
+    """Only identities: the seed's mark tokens ("57.3") may match a timestamp's seconds by chance, and marks are
+    test_leaks.py's concern."""
+    return [f for f in findings if f.whose.startswith(("author of", "reviewer", "group name"))]
+
+
 def leak_class(f: Finding, variant_tokens: set[str], ids: set[str]) -> tuple[str, str]:
     """(where, which form of identity) of one finding, for the before/after table."""
     where = f.where.split("?")[0]
@@ -64,7 +70,7 @@ def test_reviewers_read_no_author_text_around_the_masker(world: World) -> None:
     from tests.api.test_leaks import set_phase
 
     set_phase(world, "discussion")
-    findings = crawl(world, REVIEWERS, only=ONLY, every_file=True)
+    findings = identities(crawl(world, REVIEWERS, only=ONLY, every_file=True))
     _print_table("GET", leak_table(world, findings))
     assert not findings, _report(findings)
 
@@ -102,7 +108,7 @@ def test_reviewers_post_and_put_answers_hold_no_identity(world: World) -> None:
                     probed += 1
                     assert r.status_code < 500, (viewer, method, url, r.status_code, r.text[:300])
                     scanner.response(f"{method} {url}", r)
-        findings += scanner.findings
+        findings += identities(scanner.findings)
     _print_table("POST/PUT", leak_table(world, findings))
     assert probed > 100
     assert not findings, _report(findings)
@@ -167,9 +173,9 @@ def test_authors_and_staff_read_runs_and_claims_as_written(world: World) -> None
     v = variants(s.people["alessandra"].name)
     url = f"/api/v1/venues/{s.venue.slug}/submissions/1"
     for who in ("alessandra", "octavia"):
-        run = world.clients[who].get(f"{url}/runs").json()[0]
+        run = world.clients[who].get(f"{url}/runs/{s.runs[1][0]}").json()
         assert v["login"] in run["reason"] and f"{v['underscored']}_acc" in run["metrics"]["E1"], run
         claims = {c["key"]: c for c in world.clients[who].get(f"{url}/claims").json()}
         assert v["camelcase"] in claims["C1"]["text"] and claims["C1"]["metric"] == f"{v['login']}_acc"
-    mine = world.clients["cosima"].get(f"{url}/runs").json()[0]
+    mine = world.clients["cosima"].get(f"{url}/runs/{s.runs[1][0]}").json()
     assert "[anonymized]" in mine["reason"] and "[anonymized]_acc" in mine["metrics"]["E1"], mine
