@@ -33,7 +33,8 @@ from app.jobs.mail import deliver_pending
 from app.services import runs as run_service
 from app.models import PHASES, Audience, Member, Phase, Submission, User, Venue
 from app.models.run import RunStatus
-from app.services import accounts, assignments, extensions, groups, moderation, notifications, reviews, submissions
+from app.services import accounts, assignments, claims, extensions, groups, moderation, notifications, reviews
+from app.services import submissions
 from app.services import venues
 from app.settings import Settings
 from tests.api.test_submissions import make_pdf
@@ -62,6 +63,8 @@ ABSTRACT = ("We measure latency and accuracy of a compact model on constrained h
             "float baseline across compiler settings and memory layouts, and release code that reproduces it.")
 MANIFEST = ('[artifact]\nrig = "local"\ntimeout = "5m"\n\n[[experiment]]\nid = "E1"\n'
             'command = "python src/train.py"\nmetrics = "m.json"\n')
+# reproduce.toml with a claim whose text and metric name an author ({camel}, {login}: variants() of the first)
+MANIFEST_CLAIM = '\n[[claim]]\nid = "C1"\nexperiment = "E1"\nmetric = "{login}_acc"\nvalue = 0.5\ntext = "As {camel} measured"\n'
 REVIEW = {
     "summary": "The paper quantises a compact network to int8 and measures it on the target device in detail.",
     "strengths": "Careful measurements on real hardware, with a reproducible artifact and clear plots.",
@@ -90,6 +93,19 @@ FEEDBACK = {"cosima": "Glimmerwick", "evangelina": "Sporrandine", "ignatius": "T
 
 def key_of(full_name: str) -> str:
     return full_name.split()[0].lower()
+
+
+def variants(name: str) -> dict[str, str]:
+    """The forms of a name that authors write in code and paths, by kind (what the masker must also catch)."""
+    first, *rest = name.replace("-", " ").split()
+    last = rest[0]
+    return {"underscored": f"{first}_{last}".lower(), "camelcase": f"{first}{last}",
+            "run together": f"{first}{last}".lower(), "login": f"{first[0]}{last}".lower()}
+
+
+def student_id(email: str) -> str:
+    """A distinctive student ID number per person (the roster's "ID number" column)."""
+    return "s" + str(4_100_000 + sum(map(ord, email)) * 37 % 900_000)
 
 
 @dataclass
@@ -121,10 +137,13 @@ class Seed:
     released: set[str] = field(default_factory=set)  # people whose marks are released now
 
     def identity(self, key: str) -> list[str]:
-        """The strings that identify a person: full name, email, and each distinctive part of the name."""
+        """The strings that identify a person: full name, email, each distinctive part of the name, the forms
+        authors write it in (joined by underscores, run together / CamelCase, initial + surname: see variants())
+        and their student ID number."""
         p = self.people[key]
         parts = {w for word in p.name.split() for w in [word, *word.split("-")] if len(w) >= 5}
-        return [p.name, p.email, p.email.split("@")[0], *sorted(parts)]
+        sid = [p.user.student_id] if p.user.student_id else []
+        return [p.name, p.email, p.email.split("@")[0], *sorted(parts), *variants(p.name).values(), *sid]
 
     def group_identity(self, group: str) -> list[str]:
         return [group, *group.split()]
@@ -166,17 +185,48 @@ def _targz(files: dict[str, bytes]) -> bytes:
     return buf.getvalue()
 
 
+def _png_with_text(key: str, text: str) -> bytes:
+    """A 1x1 PNG with a tEXt chunk (as image tools write an Author or a path into it)."""
+    import struct
+    import zlib
+
+    def chunk(kind: bytes, body: bytes) -> bytes:
+        return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
+
+    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", 1, 1, 8, 0, 0, 0, 0))
+            + chunk(b"tEXt", key.encode() + b"\x00" + text.encode("latin-1"))
+            + chunk(b"IDAT", zlib.compress(b"\x00\x00")) + chunk(b"IEND", b""))
+
+
 def _artifact_files(group: str, members: list[tuple[str, str]]) -> dict[str, bytes]:
-    """README, source and a notes file named after an author: all name the authors; the binary does not."""
+    """README, source and a notes file named after an author: all name the authors; the binary does not.
+    Beside them, every place the masker once skipped, each naming an author in one of their forms (variants()):
+    file and directory names, a home path, a latin-1, a UTF-16 and a NUL-holding text file, a text file above
+    the size the masker read, a pickle, a PNG's text chunk and a PDF's metadata."""
+    import hashlib
+    import pickle
+
     (name, email), (name2, email2) = members
     surname = name2.split()[-1].lower()
+    v1, v2 = variants(name), variants(name2)
     readme = (f"# {group}: course project\n\nMaintained by {name} (<{email}>) and {name2}.\n\n"
               f"Questions: [mail us](mailto:{email2}).\n\nRun `python src/train.py`.\n")
     source = f'"""Training loop.\n\nAuthor: {name} <{email}>\n"""\nimport json\nprint(json.dumps({{"acc": 0.91}}))\n'
-    return {"README.md": readme.encode(), "src/train.py": source.encode(), "reproduce.toml": MANIFEST.encode(),
+    manifest = MANIFEST + MANIFEST_CLAIM.format(login=v1["login"], camel=v1["camelcase"])
+    return {"README.md": readme.encode(), "src/train.py": source.encode(), "reproduce.toml": manifest.encode(),
             f"notes/{surname}-lab-notes.md": f"Notes by {name2}.\n".encode(),
             "LICENSE": f"MIT License\n\nCopyright (c) 2025 {name}\n".encode(),
-            "data/weights.bin": bytes(range(256)) * 4}
+            "data/weights.bin": bytes(range(256)) * 4,
+            f"results/{v1['underscored']}_results.csv": b"epoch,acc\n1,0.9\n",
+            f"{v2['camelcase']}Experiments/run.py": f"ROOT = '/home/{v1['login']}/kws'  # {v2['camelcase']}\n".encode(),
+            "notes/latin1.txt": f"Notizen von {name2}, Grüße an {v1['underscored']}.\n".encode("latin-1"),
+            "notes/utf16.txt": f"Notes by {name}, see {v2['run together']}.\n".encode("utf-16"),
+            "notes/nul.txt": f"written by {name2}\x00 end\n".encode(),
+            "logs/big.log": "".join(f"step {i} {hashlib.sha256(str(i).encode()).hexdigest()}\n"
+                                    for i in range(16_000)).encode() + f"saved by {v1['login']}\n".encode(),
+            "models/model.pkl": pickle.dumps({"author": name, "email": email, "w": [0.1, 0.2]}),
+            "figures/plot.png": _png_with_text("Author", name2),
+            "paper/draft.pdf": make_pdf(1, author=name)}
 
 
 def _git(cwd: Path, *args: str, name: str, email: str) -> str:
@@ -209,7 +259,11 @@ def _finish_runs(db: Session, rig, sub: Submission, group: str, names: list[str]
         run_service.claim_run(db, rig, run.id)
         run_service.append_log(db, rig, run, f"$ whoami\n{emails[0]}\nhello from {names[0]} and {names[1]}\n"
                                              f"git log: {names[1]} <{emails[1]}>\nteam: {group}\n", 0)
-        run_service.finish_run(db, rig, run, status="passed", metrics={"acc": 0.91}, facts={"host": "rig-1"})
+        v = variants(names[0])
+        # metric names and the rig's reason as the authors' code printed them (names in them, in their forms)
+        run_service.finish_run(db, rig, run, status="failed", reason=f"crashed in /home/{v['login']}/src/train.py "
+                               f"({v['camelcase']})", metrics={"E1": {"acc": 0.91, f"{v['underscored']}_acc": 0.5}},
+                               facts={"host": "rig-1"})
         ids.append(run.id)
     return ids
 
@@ -224,6 +278,8 @@ def seed(db: Session, settings: Settings, tmp: Path) -> Seed:
 
     def add(name: str, email: str, role: str) -> Person:
         user = accounts.create_user(db, email, name)
+        user.student_id = student_id(email) if role == "student" else None
+        db.add(user)
         member = venues.add_member(db, admin, venue, user, role) if role != "outsider" else None
         person = Person(key_of(name), name, email, user, member, role)
         people[person.key] = person
@@ -254,7 +310,8 @@ def seed(db: Session, settings: Settings, tmp: Path) -> Seed:
             groups.join_group(db, settings, p.user, venue, p.member, group.join_code)
             p.group = group_name
         sub = submissions.save_submission(db, founder.user, venue, founder.member, title=TITLES[i],
-                                          abstract=ABSTRACT, keywords=["TinyML", "systems"])
+                                          abstract=f"{ABSTRACT} Code: /home/{variants(founder.name)['login']}/kws.",
+                                          keywords=["TinyML", "systems"])
         subs[sub.number], group_of_sub[sub.number] = sub, group_name
         names, emails = [n for n, _ in members], [e for _, e in members]
         author_meta = "; ".join(names)
@@ -272,6 +329,11 @@ def seed(db: Session, settings: Settings, tmp: Path) -> Seed:
         else:
             archive = f"{names[0].split()[-1].lower()}-{group_name.split()[0].lower()}-code.tar.gz"
             submissions.artifact_from_archive(db, settings, founder.user, venue, sub, _targz(files), archive)
+        # a claim posted in the form, its text and metric naming an author (underscored, with the student ID)
+        second = people[key_of(members[1][0])]
+        claims.save_claim(db, founder.user, venue, sub, submissions.current_artifact(db, sub), claims.ClaimIn(
+            key="F1", experiment="E1", metric=f"{variants(members[1][0])['underscored']}_acc", value=0.4,
+            text=f"Measured by {variants(members[1][0])['underscored']} ({second.user.student_id})"))
     # G1 asks for an extension, with a reason that names a member (visible to G1 and staff only).
     g1 = people["alessandra"]
     extensions.request_extension(db, g1.user, venue, g1.member.group_id,
@@ -326,8 +388,11 @@ def seed(db: Session, settings: Settings, tmp: Path) -> Seed:
     advance(Phase.response)
     for n in subs:
         author = next(p for p in people.values() if p.group == group_of_sub[n])
-        reviews.save_response(db, author.user, venue, subs[n], "We thank the reviewers; we added error bars.", None)
-        comment(author.key, n, "Per-channel quantisation is in the new appendix.")
+        # the authors sign their response and their post, in the forms they write their names in
+        sign = variants(author.name)
+        reviews.save_response(db, author.user, venue, subs[n], "We thank the reviewers; we added error bars. "
+                              f"-- {sign['camelcase']} ({author.user.student_id})", None)
+        comment(author.key, n, f"Per-channel quantisation is in the new appendix. ~{sign['underscored']}")
         for rid in review_ids.get(n, []):
             review = reviews.get_review_by_id(db, subs[n], rid)
             reviews.rate_review(db, author.user, venue, author.member, review, 4,

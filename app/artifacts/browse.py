@@ -15,7 +15,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 
-from app.artifacts.anonymize import is_text
+from app.artifacts.anonymize import WITHHELD, decode_text, is_text, withheld_reason
 from app.artifacts.snapshot import MANIFEST_NAME, SnapshotError, clean_path, iter_members
 from app.errors import NotFound
 from app.markdown import render_markdown
@@ -35,7 +35,7 @@ class TreeNode:
 
     name: str
     path: str
-    kind: str = "dir"  # dir | file | symlink
+    kind: str = "dir"  # dir | file | symlink | withheld (a file the anonymized view could not mask)
     size: int = 0
     target: str = ""
     children: list[TreeNode] = field(default_factory=list)
@@ -47,24 +47,35 @@ class FileView:
 
     path: str
     size: int
-    kind: str  # text | markdown | binary
+    kind: str  # text | markdown | binary | withheld
     lines: list[str] = field(default_factory=list)
     html: str = ""
     truncated: bool = False
     shown_bytes: int = 0
     issues: dict[int, list[str]] = field(default_factory=dict)  # reproduce.toml problems by line
     general_issues: list[str] = field(default_factory=list)  # reproduce.toml problems without a line
+    withheld: str = ""  # why the anonymized view withheld this file
 
     @property
     def size_text(self) -> str:
         return human_size(self.size)
 
 
-def list_entries(store: BlobStore, sha: str) -> list[tuple[str, str, int, str]]:
-    """(path, kind, size, symlink target) of every file and symlink in a snapshot, in stored order."""
+_WITHHELD_MAX = 1024  # a withheld file's note is short: longer files are never read for it
+
+
+def list_entries(store: BlobStore, sha: str, *, anonymized: bool = False) -> list[tuple[str, str, int, str]]:
+    """(path, kind, size, symlink target) of every file and symlink in a snapshot, in stored order; in an
+    anonymized view, a file it withheld is kind "withheld" with the reason as its target."""
     out = []
-    for m, _ in iter_members(store, sha):
+    for m, tar in iter_members(store, sha):
         if m.isreg():
+            if anonymized and len(WITHHELD) <= m.size <= _WITHHELD_MAX:
+                f = tar.extractfile(m)
+                reason = withheld_reason(f.read() if f is not None else b"")
+                if reason is not None:
+                    out.append((m.name, "withheld", 0, reason))
+                    continue
             out.append((m.name, "file", m.size, ""))
         elif m.issym():
             out.append((m.name, "symlink", 0, m.linkname))
@@ -148,12 +159,14 @@ def _head(store: BlobStore, sha: str, want: str, limit: int) -> tuple[bytes, int
 
 
 def _decode(path: str, data: bytes, truncated: bool) -> str | None:
-    """The text of a file's shown part, or None when it is binary (a cut may split a UTF-8 sequence)."""
+    """The text of a file's shown part, or None when it is binary (a cut may split a UTF-8 sequence); latin-1
+    and UTF-16 text is shown decoded, as the anonymized view masked it."""
     for cut in range(4 if truncated else 1):
         part = data[: len(data) - cut]
         if is_text(path, part):
             return part.decode("utf-8")
-    return None
+    decoded = decode_text(path, data) if not truncated else None
+    return decoded[0] if decoded is not None else None
 
 
 def _manifest_issues(text: str) -> tuple[dict[int, list[str]], list[str]]:
@@ -174,10 +187,14 @@ def _manifest_issues(text: str) -> tuple[dict[int, list[str]], list[str]]:
 
 
 def file_view(store: BlobStore, sha: str, path: str, *, source: bool = False,
-              limit: int = DISPLAY_MAX_BYTES, link_query: str = "") -> FileView:
-    """One file for the page: text lines (reproduce.toml with its problems), rendered markdown, or binary."""
+              limit: int = DISPLAY_MAX_BYTES, link_query: str = "", anonymized: bool = False) -> FileView:
+    """One file for the page: text lines (reproduce.toml with its problems), rendered markdown, binary, or (in an
+    anonymized view) the note that it was withheld from reviewers."""
     want = _wanted(path)
     data, size = _head(store, sha, want, limit)
+    reason = withheld_reason(data) if anonymized and size <= _WITHHELD_MAX else None
+    if reason is not None:
+        return FileView(path=want, size=0, kind="withheld", withheld=reason)
     truncated = size > len(data)
     if truncated and b"\n" in data:
         data = data[: data.rfind(b"\n") + 1]  # whole lines only

@@ -1,6 +1,7 @@
 """Reviews: the review form, writing (autosaved drafts, submit), reading, discussion, response, ratings."""
 
 import json
+from dataclasses import replace
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Form, Request
@@ -98,8 +99,26 @@ def _reviews(session, ctx: SubmissionContext) -> list[service.ReviewView]:  # no
 
 def _comments(session, ctx: SubmissionContext) -> list[service.CommentView]:  # noqa: ANN001
     require(permissions.can_read_discussion, ctx.standing)
-    return service.list_comments(session, ctx.user, ctx.member, ctx.sub, is_staff=ctx.standing.staff,
-                                 rel=_rel(session, ctx))
+    comments = service.list_comments(session, ctx.user, ctx.member, ctx.sub, is_staff=ctx.standing.staff,
+                                     rel=_rel(session, ctx))
+    mask = _author_text_mask(session, ctx)
+    return comments if mask is None else [_masked_comment(c, mask) for c in comments]
+
+
+def _author_text_mask(session, ctx: SubmissionContext):  # noqa: ANN001, ANN202
+    """None for the authors and staff; the submission's one masker for reviewers (the authors write in the
+    discussion and the response, and may sign it)."""
+    unmasked = permissions.can_read_author_text_unmasked(ctx.standing)
+    return run_service.text_masker(session, ctx.sub, unmasked=unmasked)
+
+
+def _author_text(session, ctx: SubmissionContext, text: str) -> str:  # noqa: ANN001
+    mask = _author_text_mask(session, ctx)
+    return text if mask is None else mask(text)
+
+
+def _masked_comment(c: service.CommentView, mask) -> service.CommentView:  # noqa: ANN001
+    return replace(c, body=mask(c.body), replies=[_masked_comment(r, mask) for r in c.replies])
 
 
 def _post(session, ctx: SubmissionContext, body: str, audience: str, parent_id: int | None):  # noqa: ANN001, ANN202
@@ -126,7 +145,11 @@ def _response_json(session, ctx: SubmissionContext) -> dict | None:  # noqa: ANN
     if not permissions.can_read_response(ctx.standing):
         return None
     row = service.get_response(session, ctx.sub)
-    return None if row is None else {"body": row.body, "version": row.version, "updated_at": row.updated_at}
+    if row is None:
+        return None
+    mask = _author_text_mask(session, ctx)
+    return {"body": row.body if mask is None else mask(row.body), "version": row.version,
+            "updated_at": row.updated_at}
 
 
 # --- JSON API ---------------------------------------------------------------------------------------------------
@@ -262,9 +285,26 @@ def _review_page_context(session, ctx: SubmissionContext) -> dict:  # noqa: ANN0
         "others": [o for o in others if not o.is_mine], "comments": comments,
         "can_post": permissions.can_post_comment(ctx.standing),
         "response": _response_json(session, ctx),
-        "render_markdown": render_markdown, "pdf_url": pdf_url, "runs": run_service.list_runs(session, sub),
-        "claims": run_service.runs_overview(session, sub)["claims"],
+        "render_markdown": render_markdown, "pdf_url": pdf_url, "runs": _runs(session, ctx),
+        "abstract": _author_text(session, ctx, sub.abstract or ""),
+        "claims": _claims(session, ctx, sub),
     }
+
+
+def _runs(session, ctx: SubmissionContext) -> list:  # noqa: ANN001
+    """The submission's runs as this reader may see them (reasons, metric names and claim texts masked)."""
+    mask = run_service.text_masker(session, ctx.sub, unmasked=permissions.can_read_run_logs_unmasked(ctx.standing))
+    return [run_service.masked_run(r, mask) for r in run_service.list_runs(session, ctx.sub)]
+
+
+def _claims(session, ctx: SubmissionContext, sub) -> list[dict]:  # noqa: ANN001
+    """The paper's claims beside the PDF, their experiment and metric names through the reader's masker."""
+    mask = run_service.text_masker(session, sub, unmasked=permissions.can_read_run_logs_unmasked(ctx.standing))
+    claims = run_service.runs_overview(session, sub)["claims"]
+    if mask is None:
+        return claims
+    return [{**c, "experiment": mask(str(c["experiment"])), "metric": mask(str(c["metric"])),
+             "text": mask(c.get("text") or "")} for c in claims]
 
 
 @pages.get("/venues/{slug}/submissions/{number}/review")

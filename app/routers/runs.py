@@ -149,9 +149,13 @@ class BadgeOut(BaseModel):
     decided_at: datetime | None
 
 
-def run_out(run: Run, number: int) -> RunOut:
-    return RunOut(submission_number=number, finished=run.status in FINISHED,
-                  **run.model_dump(exclude={"venue_id", "submission_id", "requested_by"}))
+def run_out(run: Run, number: int, mask=None) -> RunOut:  # noqa: ANN001
+    """The run as this reader may see it: `mask` (service.text_masker) masks the author text in it for reviewers."""
+    fields = run.model_dump(exclude={"venue_id", "submission_id", "requested_by"})
+    if mask is not None:
+        shown = service.masked_run(run, mask)
+        fields.update(reason=shown.reason, metrics=shown.metrics, facts=shown.facts, checks=shown.checks)
+    return RunOut(submission_number=number, finished=run.status in FINISHED, **fields)
 
 
 def rig_out(rig: Rig, venues: list | None, token: str | None = None) -> RigOut:
@@ -187,13 +191,19 @@ def _unmasked(ctx: SubmissionContext) -> bool:
     return permissions.can_read_run_logs_unmasked(ctx.standing)
 
 
+def _mask(session, ctx: SubmissionContext):  # noqa: ANN001, ANN202
+    """None for the authors and staff; the submission's masker for anyone else (reviewers)."""
+    return service.text_masker(session, ctx.sub, unmasked=_unmasked(ctx))
+
+
 def runs_section(session, st: permissions.Standing | None) -> dict:  # noqa: ANN001
     """The Runs / Claims / Badges sections' context for a submission page (authors' or staff's): a page fragment
     that app/routers/submissions.py uses too (this module imports no other router)."""
     if st is None or not permissions.can_view_runs(st):
         return {"runs_section": None}
-    overview = service.runs_overview(session, st.submission)
     unmasked = permissions.can_read_run_logs_unmasked(st)
+    overview = service.masked_overview(service.runs_overview(session, st.submission),
+                                       service.text_masker(session, st.submission, unmasked=unmasked))
     return {"runs_section": {
         **overview, "unmasked": unmasked, "finished": FINISHED,
         "can_request_run": permissions.can_request_run(st),
@@ -217,7 +227,7 @@ def api_request_run(request: Request, session: SessionDep, settings: SettingsDep
     run = service.create_run(session, ctx.user, sub, submission_service.current_artifact(session, sub),
                              smoke=bool(body and body.smoke))
     service.enqueue_after_commit(session, settings, run)  # to a rig once the request commits, never before
-    return run_out(run, sub.number)
+    return run_out(run, sub.number, _mask(session, ctx))
 
 
 @api.get("/venues/{slug}/submissions/{number}/runs", response_model=list[RunOut])
@@ -225,12 +235,13 @@ def api_runs(request: Request, session: SessionDep, settings: SettingsDep,
              ctx: VisibleSubmission) -> list[RunOut]:
     sub = _runs_submission(ctx)
     sweep_runs(settings, session)
-    return [run_out(r, sub.number) for r in service.list_runs(session, sub)]
+    mask = _mask(session, ctx)
+    return [run_out(r, sub.number, mask) for r in service.list_runs(session, sub)]
 
 
 @api.get("/venues/{slug}/submissions/{number}/runs/{run_id}", response_model=RunOut)
-def api_run(ctx: VisibleRun) -> RunOut:
-    return run_out(ctx.run, ctx.sub.number)
+def api_run(session: SessionDep, ctx: VisibleRun) -> RunOut:
+    return run_out(ctx.run, ctx.sub.number, _mask(session, ctx))
 
 
 @api.get("/venues/{slug}/submissions/{number}/runs/{run_id}/log", response_class=PlainTextResponse)
@@ -246,7 +257,7 @@ def api_run_log(session: SessionDep, ctx: VisibleRun, download: bool = False) ->
 def api_cancel_run(session: SessionDep, ctx: VisibleRun) -> RunOut:
     """Cancel a run: a rig running it kills the command's whole process tree within about a second."""
     sub = _runs_submission(ctx, request=True)
-    return run_out(service.cancel_run(session, ctx.user, ctx.run), sub.number)
+    return run_out(service.cancel_run(session, ctx.user, ctx.run), sub.number, _mask(session, ctx))
 
 
 # ---- claims and badges ------------------------------------------------------------------------------
@@ -277,14 +288,16 @@ def _claims_check(st: permissions.Standing, *, edit: bool) -> Submission:
     return st.submission
 
 
-def _claims_out(session, sub) -> list[ClaimOut]:  # noqa: ANN001
-    return [ClaimOut(**row) for row in service.runs_overview(session, sub)["claims"]]
+def _claims_out(session, ctx: SubmissionContext, sub) -> list[ClaimOut]:  # noqa: ANN001
+    """Every claim as this reader may see it (texts and metric names masked for reviewers)."""
+    overview = service.masked_overview(service.runs_overview(session, sub), _mask(session, ctx))
+    return [ClaimOut(**row) for row in overview["claims"]]
 
 
 @api.get("/venues/{slug}/submissions/{number}/claims", response_model=list[ClaimOut])
 def api_claims(session: SessionDep, ctx: VisibleSubmission) -> list[ClaimOut]:
     """Every claim (reproduce.toml's and the form's) with its check against the latest finished run."""
-    return _claims_out(session, _claims_submission(ctx))
+    return _claims_out(session, ctx, _claims_submission(ctx))
 
 
 @api.post("/venues/{slug}/submissions/{number}/claims", response_model=list[ClaimOut], status_code=201)
@@ -293,7 +306,7 @@ def api_add_claim(body: ClaimIn, session: SessionDep, ctx: VisibleSubmission) ->
     sub = _claims_submission(ctx, edit=True)
     claim_service.save_claim(session, ctx.user, ctx.venue, sub, submission_service.current_artifact(session, sub),
                              _claim_in(body))
-    return _claims_out(session, sub)
+    return _claims_out(session, ctx, sub)
 
 
 @api.put("/venues/{slug}/submissions/{number}/claims/{claim_id}", response_model=list[ClaimOut])
@@ -301,7 +314,7 @@ def api_edit_claim(claim_id: int, body: ClaimIn, session: SessionDep, ctx: Visib
     sub = _claims_submission(ctx, edit=True)
     claim_service.save_claim(session, ctx.user, ctx.venue, sub, submission_service.current_artifact(session, sub),
                              _claim_in(body), claim_id)
-    return _claims_out(session, sub)
+    return _claims_out(session, ctx, sub)
 
 
 @api.delete("/venues/{slug}/submissions/{number}/claims/{claim_id}", status_code=204)
@@ -429,7 +442,8 @@ def run_status_fragment(request: Request, session: SessionDep, settings: Setting
     run = ctx.run
     session.refresh(run)
     return render(request, "partials/run_status.html",
-                  {"venue": ctx.venue, "sub": sub, "run": run, "finished": run.status in FINISHED,
+                  {"venue": ctx.venue, "sub": sub, "run": service.masked_run(run, _mask(session, ctx)),
+                   "finished": run.status in FINISHED,
                    "tail": service.log_tail(session, run, anonymize=not _unmasked(ctx))},
                   user=ctx.user)
 

@@ -92,15 +92,17 @@ def _revision_for(session, st, sub: Submission, rev, current_id: int | None) -> 
                         report=service.masked_format_report(session, sub, rev.format_report))
 
 
-def artifact_out(art, *, identities: bool = True) -> schemas.ArtifactOut | None:  # noqa: ANN001
-    """Without `identities` (reviewers), no repository URL, commit (searchable on forges) or archive file name."""
+def artifact_out(art, *, identities: bool = True, mask=None) -> schemas.ArtifactOut | None:  # noqa: ANN001
+    """Without `identities` (reviewers), no repository URL, commit (searchable on forges) or archive file name,
+    and the manifest's problems (they quote the authors' reproduce.toml) through `mask`."""
     if art is None:
         return None
+    errors = art.manifest_errors if mask is None else mask.value(art.manifest_errors)
     return schemas.ArtifactOut(id=art.id, source=art.source, repo_url=art.repo_url if identities else None,
                                commit=art.commit if identities else None,
                                archive_name=art.archive_name if identities else None, file_count=art.file_count,
                                total_bytes=art.total_bytes, manifest_ok=art.manifest_ok,
-                               manifest_errors=art.manifest_errors, created_at=art.created_at)
+                               manifest_errors=errors, created_at=art.created_at)
 
 
 def submission_out(session, ctx, sub: Submission) -> schemas.SubmissionOut:  # noqa: ANN001
@@ -109,11 +111,15 @@ def submission_out(session, ctx, sub: Submission) -> schemas.SubmissionOut:  # n
     shows_group = permissions.can_view_group(ctx.user, ctx.member, ctx.venue, group)
     st = permissions.standing(session, ctx.user, ctx.member, sub, ctx.venue)
     identities = permissions.can_view_artifact_original(st)
-    return schemas.SubmissionOut(number=sub.number, title=sub.title, abstract=sub.abstract, keywords=sub.keywords,
+    mask = None if identities else service.masker_for(session, sub)  # reviewers: the authors' words masked
+    return schemas.SubmissionOut(number=sub.number, title=sub.title if mask is None else mask(sub.title),
+                                 abstract=sub.abstract if mask is None else mask(sub.abstract or ""),
+                                 keywords=sub.keywords if mask is None else mask.value(sub.keywords),
                                  group_name=group.name if shows_group else None, updated_at=sub.updated_at,
                                  current_revision=_revision_for(session, st, sub, current, current.id)
                                  if current else None,
-                                 artifact=artifact_out(service.current_artifact(session, sub), identities=identities))
+                                 artifact=artifact_out(service.current_artifact(session, sub), identities=identities,
+                                                       mask=mask))
 
 
 # ---- pages ------------------------------------------------------------------------------------------
@@ -248,7 +254,7 @@ def artifact_tree_page(request: Request, session: SessionDep, settings: Settings
 
     sub, art, sha, original, may_choose = _artifact_for(session, ctx, view)
     release(session)  # no connection held while the snapshot is read
-    entries = list_entries(service.store(settings), sha)
+    entries = list_entries(service.store(settings), sha, anonymized=not original)
     return render(request, "pages/artifact_tree.html", {
         "venue": ctx.venue, "sub": sub, "artifact": art, "tree": build_tree(entries), "original": original,
         "may_choose": may_choose, "back_url": _back_url(ctx, sub), "file_count": art.file_count,
@@ -277,7 +283,8 @@ def artifact_file_page(path: str, request: Request, session: SessionDep, setting
             "Content-Disposition": f"attachment; filename*=UTF-8''{quote(filename, safe='')}",
             "Content-Length": str(size), "X-Content-Type-Options": "nosniff",
             "Content-Security-Policy": "sandbox", "Cache-Control": "private, no-store"})
-    shown = browse.file_view(blobs, sha, path, source=source, link_query="view=original" if original else "")
+    shown = browse.file_view(blobs, sha, path, source=source, link_query="view=original" if original else "",
+                             anonymized=not original)
     base = f"/venues/{ctx.venue.slug}/submissions/{sub.number}/artifact"
     return render(request, "pages/artifact_file.html", {
         "venue": ctx.venue, "sub": sub, "artifact": art, "file": shown, "original": original,
@@ -389,11 +396,14 @@ def api_artifact_archive(number: int, request: Request, session: SessionDep, set
 def api_artifact_files(session: SessionDep, settings: SettingsDep, ctx: VisibleSubmission,
                        view: str = "anonymized") -> list[dict]:
     """The snapshot's file list (`view=anonymized` as reviewers see it; `original` for authors and staff only)."""
-    from app.artifacts.snapshot import list_files
+    from app.artifacts.browse import list_entries
 
-    _sub, _art, sha, _original, _may = _artifact_for(session, ctx, view)
+    _sub, _art, sha, original, _may = _artifact_for(session, ctx, view)
     release(session)  # no connection held while the snapshot is read
-    return [{"path": p, "size": s} for p, s in list_files(service.store(settings), sha)]
+    entries = list_entries(service.store(settings), sha, anonymized=not original)
+    # a file the anonymized view withheld says so, with the reason (its bytes are that note)
+    return sorted(({"path": p, "size": s} if kind == "file" else {"path": p, "size": s, "withheld": target}
+                   for p, kind, s, target in entries if kind in ("file", "withheld")), key=lambda e: e["path"])
 
 
 @api.get("/venues/{slug}/submissions/{number}/artifact/files/{path:path}", response_class=Response,

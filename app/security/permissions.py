@@ -410,6 +410,13 @@ def can_read_run_logs_unmasked(st: Standing) -> bool:
     return st.staff or st.author
 
 
+@because("What the authors wrote, as they wrote it, is for the authors and the venue's staff.")
+def can_read_author_text_unmasked(st: Standing) -> bool:
+    """The authors' response and the discussion as written (a signed "— Alessandra") for the group and staff;
+    reviewers read them through the submission's masker."""
+    return st.staff or st.author
+
+
 # --- assignment, bids, interests, conflicts ---------------------------------------------------------------------
 
 

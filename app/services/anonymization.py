@@ -1,5 +1,7 @@
-"""Masked identities: what the anonymized views of a group's code and its run logs hide (members' names and
-emails, present and past, and the group's names, now and before), and re-masking stored code when they change.
+"""Masked identities: what every text a reviewer reads from a group hides (members' names, emails, logins and
+student ID numbers, present and past; the group's names, now and before; the accounts in its repository urls),
+gathered once per submission into one Masker (app/artifacts/anonymize.py), and re-masking stored code when they
+change.
 
 Groups and submissions both import it, never each other for it. Takes a session and never commits.
 """
@@ -8,13 +10,14 @@ import re
 
 from sqlmodel import Session, select
 
-from app.artifacts.anonymize import anonymized_view
+from app.artifacts.anonymize import Identity, Masker, anonymized_view
 from app.models import Artifact, AuditEvent, Group, Member, Submission, User
 from app.services import audit
 from app.services.artifacts import store
 from app.settings import Settings
 
-__all__ = ["masked_terms", "group_identity", "repo_usernames", "refresh_anonymized_views"]
+__all__ = ["identity_of", "masker_for", "masked_terms", "group_identity", "repo_usernames",
+           "refresh_anonymized_views"]
 
 _GROUP_HISTORY = ("group.create", "group.join", "group.leave", "group.rename")
 
@@ -44,17 +47,45 @@ def group_identity(session: Session, group_id: int) -> tuple[list[str], list[str
     return names, emails
 
 
+def _members(session: Session, group: Group) -> tuple[list[User], list[str]]:
+    former, before = _group_history(session, group)
+    rows = session.exec(select(User).join(Member, Member.user_id == User.id)
+                        .where((Member.group_id == group.id) | Member.id.in_(former or {0}))
+                        .order_by(Member.id)).all()
+    return list(rows), list(dict.fromkeys([group.name, *before]))
+
+
 def masked_terms(session: Session, group_id: int) -> tuple[list[str], list[str], list[str]]:
-    """What anonymized views mask for a group: members' names and emails (present and past) and its names
-    (now and before), read with one look at the group's history."""
+    """Members' names and emails (present and past) and the group's names (now and before)."""
     group = session.get(Group, group_id)
     if group is None:
         return [], [], []
-    former, before = _group_history(session, group)
-    rows = session.exec(select(User).join(Member, Member.user_id == User.id)
-                        .where((Member.group_id == group_id) | Member.id.in_(former or {0}))
-                        .order_by(Member.id)).all()
-    return [u.full_name for u in rows], [u.email for u in rows], list(dict.fromkeys([group.name, *before]))
+    rows, names = _members(session, group)
+    return [u.full_name for u in rows], [u.email for u in rows], names
+
+
+def identity_of(session: Session, group_id: int | None) -> Identity:
+    """Everything that identifies a group's authors, from the roster and the group's history, read once: names,
+    emails (their local parts are logins), student ID numbers, the group's names, the accounts in the urls of
+    every repository it submitted."""
+    group = session.get(Group, group_id) if group_id is not None else None
+    if group is None:
+        return Identity()
+    rows, names = _members(session, group)
+    urls = session.exec(select(Artifact.repo_url).join(Submission, Submission.id == Artifact.submission_id)
+                        .where(Submission.group_id == group.id, Artifact.repo_url.is_not(None))).all()
+    return Identity.of(names=[u.full_name for u in rows], emails=[u.email for u in rows],
+                       usernames=[name for url in urls for name in repo_usernames(url)],
+                       phrases=names, ids=[u.student_id for u in rows if u.student_id])
+
+
+def masker_for(session: Session, submission: Submission, *, repo_url: str | None = None) -> Masker:
+    """The one masking function for everything a reviewer reads of this submission's authors."""
+    identity = identity_of(session, submission.group_id)
+    if repo_url:
+        identity = Identity.of(identity.names, identity.emails, [*identity.usernames, *repo_usernames(repo_url)],
+                               identity.phrases, identity.ids)
+    return Masker(identity)
 
 
 def repo_usernames(repo_url: str | None) -> list[str]:
@@ -67,13 +98,12 @@ def refresh_anonymized_views(session: Session, settings: Settings, actor: User |
 
     Without this, a student who joins after the code was uploaded keeps their name in what reviewers read.
     """
-    names, emails, phrases = masked_terms(session, group_id)
+    masker = Masker(identity_of(session, group_id))
     changed = 0
     rows = session.exec(select(Artifact, Submission).join(Submission, Submission.id == Artifact.submission_id)
                         .where(Submission.group_id == group_id).order_by(Artifact.id)).all()
     for artifact, submission in rows:
-        sha = anonymized_view(store(settings), artifact.snapshot_sha, names, emails,
-                              repo_usernames(artifact.repo_url), phrases)
+        sha = anonymized_view(store(settings), artifact.snapshot_sha, masker)
         if sha == artifact.anonymized_sha:
             continue
         # The old view's blob stays: deleting it before this transaction commits could lose it on a rollback.

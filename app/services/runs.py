@@ -13,7 +13,6 @@ from sqlalchemy import func, update
 from sqlmodel import Session, select
 
 from app import outbox
-from app.artifacts.anonymize import anonymize_text
 from app.artifacts.manifest import RIGS, ManifestError, parse_manifest
 from app.errors import BadInput, Conflict, Forbidden, NotFound
 from app.models import Artifact, Member, Role, Submission, User, Venue
@@ -22,7 +21,7 @@ from app.security import permissions
 from app.security.permissions import require, why_not
 from app.security.tokens import token_digest
 from app.services import audit
-from app.services.anonymization import masked_terms
+from app.services.anonymization import masker_for
 from app.services.artifacts import current_artifact
 from app.services.badges import effective_badges
 from app.services.claims import claims_table, judge_result
@@ -306,9 +305,39 @@ def cancel_run(session: Session, actor: User, run: Run, now: datetime | None = N
 
 def _masker(session: Session, run: Run):  # noqa: ANN202
     """The authors' names and emails replaced, as in the artifact's anonymized view."""
-    group_id = session.get(Submission, run.submission_id).group_id
-    names, emails, phrases = masked_terms(session, group_id)
-    return lambda text: anonymize_text(text, names, emails, phrases=phrases)
+    return masker_for(session, session.get(Submission, run.submission_id))
+
+
+def text_masker(session: Session, submission: Submission, *, unmasked: bool):  # noqa: ANN201
+    """The masker for what a reader sees of a submission's runs and claims: None (as written) for the authors and
+    staff, the submission's one masker (app/services/anonymization.py) for anyone else."""
+    return None if unmasked else masker_for(session, submission)
+
+
+class MaskedRun:
+    """A run as a reviewer reads it: its reason, metric names, facts and checks (claim texts) masked; the row
+    itself is left alone (nothing masked is ever written back)."""
+
+    def __init__(self, run: Run, mask) -> None:  # noqa: ANN001
+        self._run = run
+        self.reason = mask(run.reason) if run.reason else run.reason
+        self.metrics, self.facts, self.checks = mask.value(run.metrics), mask.value(run.facts), mask.value(run.checks)
+
+    def __getattr__(self, name: str):  # noqa: ANN204
+        return getattr(self._run, name)
+
+
+def masked_run(run: Run, mask) -> Run | MaskedRun:  # noqa: ANN001
+    return run if mask is None else MaskedRun(run, mask)
+
+
+def masked_overview(overview: dict, mask) -> dict:  # noqa: ANN001
+    """runs_overview as this reader may see it (`mask` from text_masker)."""
+    if mask is None:
+        return overview
+    return {**overview, "runs": [MaskedRun(r, mask) for r in overview["runs"]],
+            "latest_run": masked_run(overview["latest_run"], mask) if overview["latest_run"] else None,
+            "claims": [mask.value(c) for c in overview["claims"]]}
 
 
 def read_log(session: Session, run: Run, *, anonymize: bool = False) -> str:

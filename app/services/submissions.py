@@ -13,7 +13,7 @@ from app import outbox
 from app.errors import BadInput, Conflict, DeadlinePassed, NotFound, PhaseError, TooLarge
 from app.models import Artifact, ArtifactHistory, Group, Member, Phase, Revision, Submission, User, Venue
 from app.services import audit, runs
-from app.services.anonymization import group_identity, masked_terms, repo_usernames
+from app.services.anonymization import group_identity, masker_for  # noqa: F401 — routers use masker_for
 from app.services.artifacts import artifacts, current_artifact, store  # noqa: F401 — callers use submissions.*
 from app.services.deadlines import effective_deadline, format_in, is_past
 from app.services.groups import get_group, group_members
@@ -237,11 +237,9 @@ def masked_format_report(session: Session, submission: Submission, report: dict)
     stay (`format_ok` still matches them). Other messages (a margin warning quoting a line, a running header)
     pass through the masker the run logs use.
     """
-    from app.artifacts.anonymize import anonymize_text
-
-    names, emails, phrases = masked_terms(session, submission.group_id)
+    mask = masker_for(session, submission)
     findings = [{**f, "message": WITHHELD_FINDING} if f.get("code") in IDENTITY_FINDINGS else
-                {**f, "message": anonymize_text(str(f.get("message", "")), names, emails, phrases=phrases)}
+                {**f, "message": mask(str(f.get("message", "")))}
                 for f in report.get("findings", [])]
     return {**report, "title": None, "findings": findings}
 
@@ -264,8 +262,7 @@ def _store_artifact(session: Session, settings: Settings, actor: User, venue: Ve
             raise BadInput("reproduce.toml has mistakes; fix them and submit the code again: "
                            + "; ".join(f"line {i.line}: {i.message}" if i.line else i.message for i in exc.errors),
                            details=[{"line": i.line, "message": i.message} for i in exc.errors]) from None
-    names, emails, phrases = masked_terms(session, submission.group_id)
-    anon_sha = anonymized_view(store(settings), snap.sha, names, emails, repo_usernames(repo_url), phrases)
+    anon_sha = anonymized_view(store(settings), snap.sha, masker_for(session, submission, repo_url=repo_url))
     artifact = Artifact(submission_id=submission.id, source=source, repo_url=repo_url, commit=commit,
                         archive_name=archive_name, snapshot_sha=snap.sha, anonymized_sha=anon_sha,
                         file_count=snap.file_count, total_bytes=snap.total_bytes, manifest_ok=not errors,

@@ -122,6 +122,8 @@ CASES: dict[str, list[tuple[str, str, bool]]] = {
     "can_decide_badges": [("chair", "review", True), ("admin", "review", True), ("ta", "review", False),
                           ("author", "review", False)],
     "can_read_run_logs_unmasked": [("author", "review", True), ("ta", "review", True), ("assigned", "review", False)],
+    "can_read_author_text_unmasked": [("author", "discussion", True), ("chair", "review", True),
+                                      ("assigned", "discussion", False)],
     "can_manage_assignments": [("chair", "assignment", True), ("chair", "submission", True),
                                ("chair", "discussion", False), ("ta", "assignment", False)],
     "can_view_assignments": [("ta", "assignment", True), ("assigned", "review", False)],

@@ -8,6 +8,7 @@ from sqlmodel import Session, select
 from app.errors import BadInput, DeadlinePassed
 from app.models import Member, Submission, Venue
 from app.models.assignment import Bid, BidValue
+from app.services.anonymization import masker_for
 from app.services.assignments.profiles import submissions
 
 
@@ -54,5 +55,10 @@ def set_bid(session: Session, venue: Venue, member: Member, submission: Submissi
 def bidding_list(session: Session, venue: Venue, member: Member) -> list[dict]:
     """What a reviewer bids on: number, title, abstract and their bid; never authors or groups; not their own."""
     bids = {b.submission_id: b.value for b in session.exec(select(Bid).where(Bid.member_id == member.id)).all()}
-    return [{"number": s.number, "title": s.title, "abstract": s.abstract, "bid": bids.get(s.id)}
-            for s in submissions(session, venue) if s.group_id != member.group_id]
+    out = []
+    for s in submissions(session, venue):
+        if s.group_id != member.group_id:
+            mask = masker_for(session, s)  # the authors' own words, read by would-be reviewers: masked
+            out.append({"number": s.number, "title": mask(s.title), "abstract": mask(s.abstract or ""),
+                        "bid": bids.get(s.id)})
+    return out

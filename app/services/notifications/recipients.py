@@ -24,6 +24,7 @@ from app.models import (
     Venue,
 )
 from app.security import permissions
+from app.services.anonymization import masker_for
 from app.services.deadlines import effective_deadline
 from app.services.notifications.outbox import enqueue, would_enqueue
 from app.services.notifications.preferences import wanting
@@ -85,19 +86,25 @@ def comment_posted(session: Session, comment: Comment, submission: Submission) -
         Member.venue_id == venue.id, col(Member.user_id).in_(wanted))).all()}
     labels = pseudonyms(session, submission)
     body = comment.body if len(comment.body) <= BODY_EXCERPT else comment.body[:BODY_EXCERPT] + " […]"
-    sent = 0
+    sent, mask = 0, None
     for user in recipients:
         member = members.get(user.id)
         if user.id not in wanted or member is None:
             continue
-        if not permissions.can_read_discussion(permissions.standing(session, user, member, submission, venue)):
+        st = permissions.standing(session, user, member, submission, venue)
+        if not permissions.can_read_discussion(st):
             continue  # e.g. authors before the response phase: the post waits for them on the site
+        if permissions.can_read_author_text_unmasked(st):
+            shown = body
+        else:  # reviewers read the post as on the site: through the submission's masker
+            mask = mask or masker_for(session, submission)
+            shown = mask(body)
         signature = comment_signature(user, member, author, author_member, comment.as_role, submission,
                                       labels.get(comment.member_id) if comment.member_id else None)
         sent += enqueue(session, key=f"comment:{comment.id}:user:{user.id}", user=user, kind="comment",
                         venue=venue,
                         context={**venue_context(venue), "number": submission.number, "title": submission.title,
-                                 "signature": signature, "audience": comment.audience, "body": body,
+                                 "signature": signature, "audience": comment.audience, "body": shown,
                                  "is_reply": comment.parent_id is not None,
                                  "path": f"/venues/{venue.slug}/submissions/{submission.number}/reviews"})
     return sent
