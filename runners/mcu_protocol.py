@@ -20,9 +20,16 @@ Extension: a DUT may also print ``m-lap-ns-<u32>`` (nanoseconds, mod 2^32) next 
 ``m-lap-us-``; when present it is used for sub-microsecond resolution (the QEMU fixture does,
 since under ``-icount`` one instruction is 2**shift ns of board time).
 
-Lines that start with neither ``m-`` nor ``e-`` are passed to ``on_log`` and otherwise ignored
-(firmware debug output). Any ``e-`` line makes the command fail with :class:`McuProtocolError`
-once the answer is complete. No answer in time raises :class:`McuTimeoutError`.
+No silent wrong answers: the official firmware reports some mistakes in lines with neither the
+``m-`` nor the ``e-`` prefix (``th_load_tensor``: ``Input db has 71 elemented, expected 72``;
+``db load 30000%``: ``Supplied buffer size 30000 exceeds maximum of 27648``) and still ends
+with ``m-ready``. So an unprefixed line between a command and its ``m-ready`` fails the command
+with :class:`McuDutComplaint`, quoting the line, unless it matches one of the ``harmless``
+regular expressions (the manifest's ``[mcu] harmless``); harmless lines go to ``on_log``.
+Lines before the boot banner's ``m-ready`` (``wait_ready``) are only logged. Any ``e-`` line
+makes the command fail with :class:`McuProtocolError` once the answer is complete. No answer
+in time raises :class:`McuTimeoutError`. Every protocol error quotes the line(s) it did not
+understand.
 
 ``port`` is anything with the pyserial interface used here: ``write(bytes)``, ``read(n)``
 (blocks up to ``port.timeout`` seconds, returns what arrived), ``in_waiting`` and a settable
@@ -44,6 +51,7 @@ from dataclasses import dataclass, field
 __all__ = [
     "DEFAULT_CHUNK_BYTES",
     "InferResult",
+    "McuDutComplaint",
     "McuProtocolError",
     "McuTimeoutError",
     "McuClient",
@@ -62,6 +70,19 @@ _LAP_RE = re.compile(r"^m-lap-(us|ns)-(\d+)$")
 
 class McuProtocolError(RuntimeError):
     """The DUT answered something the protocol does not allow, reported an error, or hung up."""
+
+
+class McuDutComplaint(McuProtocolError):
+    """The DUT printed an unprefixed line (not listed as harmless) inside a command's answer."""
+
+    def __init__(self, what: str, lines: list[str]) -> None:
+        self.lines = lines
+        quoted = "; ".join(repr(ln) for ln in lines[:5])
+        super().__init__(f"{what}: the DUT complained (a line without m-/e- prefix, not listed as harmless in "
+                         f"[mcu] harmless): {quoted}")
+
+
+_EXPECTING_RE = re.compile(r"^m-\[Expecting (\d+) bytes\]$")
 
 
 class McuTimeoutError(McuProtocolError, TimeoutError):
@@ -118,6 +139,7 @@ class McuClient:
         on_log: Callable[[str], None] | None = None,
         deadline: float | None = None,
         chunk_bytes: int = DEFAULT_CHUNK_BYTES,
+        harmless: list[str] | tuple[str, ...] = (),
     ) -> None:
         self.port = port
         self.timeout_s = timeout_s
@@ -125,6 +147,7 @@ class McuClient:
         self.deadline = deadline  # time.monotonic() value no command may run past (overall budget)
         self.chunk_bytes = chunk_bytes
         self._buf = bytearray()
+        self.harmless = [re.compile(h) for h in harmless]
 
     # -- low level -------------------------------------------------------------------------
 
@@ -159,11 +182,14 @@ class McuClient:
                 raise McuProtocolError(f"{what}: reading from the DUT failed: {exc}") from exc
             self._buf.extend(data)
 
-    def read_until_ready(self, what: str = "answer", timeout_s: float | None = None) -> list[str]:
-        """Lines up to (not including) ``m-ready``. Raises on ``e-`` lines after the full answer."""
+    def read_until_ready(self, what: str = "answer", timeout_s: float | None = None, *,
+                         strict: bool = True) -> list[str]:
+        """Lines up to (not including) ``m-ready``. Raises on ``e-`` lines after the full answer, and
+        (``strict``) on unprefixed lines that no ``harmless`` pattern matches."""
         deadline = self._deadline_for(timeout_s)
         lines: list[str] = []
         errors: list[str] = []
+        complaints: list[str] = []
         total = 0
         while True:
             line = self._read_line(deadline, what)
@@ -181,10 +207,15 @@ class McuClient:
                 errors.append(s)
             elif s.startswith("m-"):
                 lines.append(s)
-            else:
+            elif not strict or any(h.search(s) for h in self.harmless):
                 self.on_log(f"dut: {s}")
+            else:
+                self.on_log(f"dut (complaint?): {s}")
+                complaints.append(s)
         if errors:
             raise McuProtocolError(f"{what}: DUT reported {'; '.join(errors)}")
+        if complaints:
+            raise McuDutComplaint(what, complaints)
         return lines
 
     def drain(self, quiet_s: float = 0.05) -> None:
@@ -216,35 +247,49 @@ class McuClient:
 
     def wait_ready(self, timeout_s: float | None = None) -> list[str]:
         """Wait for the boot banner's ``m-ready`` (only for DUTs that print one after reset)."""
-        return self.read_until_ready("boot", timeout_s)
+        return self.read_until_ready("boot", timeout_s, strict=False)
 
     def name(self, timeout_s: float | None = None) -> str:
         """``name%`` -> e.g. ``dut-[my-board]``. Tolerates a boot banner (``m-init-done``,
         ``m-ready``) still queued before the answer: reads up to three answers."""
-        answer = self.command("name", timeout_s)
+        try:
+            self.port.write(b"name%")
+        except McuProtocolError:
+            raise
+        except Exception as exc:
+            raise McuProtocolError(f"name%: writing to the DUT failed: {exc}") from exc
+        seen: list[str] = []
         for _ in range(3):
+            answer = self.read_until_ready("name%", timeout_s, strict=False)  # a banner may precede it
+            seen += answer
             for line in answer:
                 m = re.match(r"^m-name-(.*)$", line)
                 if m:
                     return m.group(1)
-            answer = self.read_until_ready("name%", timeout_s)
-        raise McuProtocolError("name%: no m-name- line in the DUT's answer")
+        raise McuProtocolError(f"name%: no m-name- line in the DUT's answer {seen!r}")
 
     def profile(self) -> list[str]:
         return self.command("profile")
 
     def load(self, data: bytes) -> None:
-        """``db load N%`` then hex chunks; checks the DUT's acknowledgements."""
+        """``db load N%`` then hex chunks; checks the DUT's acknowledgements: the byte count it
+        says it expects must be the one announced, and it must confirm with ``m-load-done``."""
         n = len(data)
         ack = self.command(f"db load {n}")
-        if not any(re.match(rf"^m-\[Expecting {n} bytes\]$", ln) for ln in ack):
-            raise McuProtocolError(f"db load {n}%: unexpected answer {ack!r}")
+        expecting = [m for m in (_EXPECTING_RE.match(ln) for ln in ack) if m]
+        if not expecting:
+            raise McuProtocolError(f"db load {n}%: no m-[Expecting {n} bytes] in the answer {ack!r}")
+        if int(expecting[0].group(1)) != n:
+            raise McuProtocolError(f"db load {n}%: the rig announced {n} bytes but the DUT answered "
+                                   f"{expecting[0].group(0)!r}")
         done = False
+        last: list[str] = []
         for i in range(0, n, self.chunk_bytes):
-            lines = self.command("db " + data[i : i + self.chunk_bytes].hex())
-            done = done or "m-load-done" in lines
+            last = self.command("db " + data[i : i + self.chunk_bytes].hex())
+            done = done or "m-load-done" in last
         if not done:
-            raise McuProtocolError(f"db: the DUT never confirmed loading {n} bytes (no m-load-done)")
+            raise McuProtocolError(f"db: the DUT never confirmed loading {n} bytes (no m-load-done; "
+                                   f"last answer {last!r})")
 
     def infer(self, iterations: int = 1, warmup: int = 0, timeout_s: float | None = None) -> InferResult:
         lines = self.command(f"infer {iterations} {warmup}", timeout_s)
@@ -271,7 +316,7 @@ class McuClient:
     def results(self) -> list[float]:
         lines = [ln for ln in self.command("results") if ln.startswith("m-results-")]
         if len(lines) != 1:
-            raise McuProtocolError("results%: expected one m-results- line")
+            raise McuProtocolError(f"results%: expected one m-results- line, got {lines!r}")
         return parse_results(lines[0])
 
 

@@ -31,7 +31,7 @@ _SECTIONS = {
     "setup": ("commands", "network"),
     "experiment": ("id", "command", "metrics", "timeout", "gpus", "notebook", "parameters"),
     "claim": ("id", "text", "page", "experiment", "metric", "value", "direction", "tolerance"),
-    "mcu": ("board", "build", "firmware", "testset"),
+    "mcu": ("board", "build", "firmware", "testset", "harmless", "input_bytes", "energy", "upload"),
 }
 _ARRAYS = ("experiment", "claim")  # [[experiment]], [[claim]]; the rest are single tables
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|m|h)?\s*$")
@@ -119,6 +119,10 @@ class Mcu:
     firmware: str
     testset: str
     build: str | None = None
+    harmless: tuple[str, ...] = ()  # regexes of unprefixed DUT lines that are not complaints
+    input_bytes: int | None = None  # the model's input size: checked against the test set's row width
+    energy: bool = False  # EEMBC energy mode, measured only where the rig has an energy monitor
+    upload: str | None = None  # flash command for a real board ({firmware}, {port}); default bossac
 
 
 @dataclass(frozen=True)
@@ -441,9 +445,29 @@ def parse_manifest(text: str) -> Manifest:
         if board and board not in BOARDS:
             v.error(v.lines.key("mcu", 1, "board"), f"'board' in [mcu] must be one of {', '.join(BOARDS)}, "
                                                     f"not {board!r}")
+        harmless: list[str] = []
+        raw = t.get("harmless", [])
+        if not isinstance(raw, list) or not all(isinstance(h, str) for h in raw):
+            v.error(v.lines.key("mcu", 1, "harmless"), "'harmless' in [mcu] must be a list of regular expressions "
+                                                       f"(strings), not {_describe(raw)}")
+        else:
+            for h in raw:
+                try:
+                    re.compile(h)
+                    harmless.append(h)
+                except re.error as exc:
+                    v.error(v.lines.key("mcu", 1, "harmless"), f"'harmless' in [mcu]: {h!r} is not a valid "
+                                                               f"regular expression ({exc})")
+        input_bytes = v.get("mcu", 1, t, "input_bytes", "int")
+        if input_bytes is not None and input_bytes < 1:
+            v.error(v.lines.key("mcu", 1, "input_bytes"), "'input_bytes' in [mcu] must be 1 or more")
+            input_bytes = None
         mcu = Mcu(board=board, build=v.get("mcu", 1, t, "build", "nonempty"),
                   firmware=v.get("mcu", 1, t, "firmware", "path", required=True, default=""),
-                  testset=v.get("mcu", 1, t, "testset", "path", required=True, default=""))
+                  testset=v.get("mcu", 1, t, "testset", "path", required=True, default=""),
+                  harmless=tuple(harmless), input_bytes=input_bytes,
+                  energy=bool(v.get("mcu", 1, t, "energy", "bool", default=False)),
+                  upload=v.get("mcu", 1, t, "upload", "nonempty"))
     elif rig == "mcu":
         v.error(v.lines.key("artifact", 1, "rig"), "rig \"mcu\" needs an [mcu] table (board, build, firmware, "
                                                    "testset)")

@@ -5,6 +5,9 @@
 
 1. run ``build`` in the artifact directory (as given; the caller sandboxes it, or passes
    ``run_build`` to run it its own way);
+   The test set's row width is checked against ``[mcu] input_bytes`` (when given) before
+   anything is built or sent; without it the firmware's own check on the first inference
+   decides (its unprefixed complaint fails the run, see runners/mcu_protocol.py);
 2. ``flash_bytes`` / ``ram_bytes`` from ``arm-none-eabi-size`` (Berkeley: text+data /
    data+bss, where bss includes NOLOAD sections such as a reserved stack);
 3. start the DUT:
@@ -300,6 +303,14 @@ def run_mcu(
             raise McuRigError("[mcu] testset is required")
         testset_path = _inside(workdir, rel, "testset")
     x, y = _load_testset(Path(testset_path))
+    input_bytes = _get(mcu, "input_bytes")
+    if input_bytes is not None and x.shape[1] != int(input_bytes):
+        raise McuRigError(f"test set rows are {x.shape[1]} bytes wide but [mcu] input_bytes = {input_bytes} "
+                          "(the model's input): nothing was sent to the board")
+    if input_bytes is None:
+        log(f"[mcu] input_bytes not given: the row width ({x.shape[1]} B) is checked by the firmware itself on the "
+            "first inference (an unprefixed complaint such as 'Input db has N elemented' fails the run)")
+    harmless = tuple(_get(mcu, "harmless", ()) or ())
 
     build = _get(mcu, "build")
     runner = run_build or (lambda cmd, cwd, t: _run_command(cmd, cwd, t, log, "build"))
@@ -331,7 +342,7 @@ def run_mcu(
                 )
                 (run_build or (lambda c, cwd, t: _run_command(c, cwd, t, log, "flash")))(cmd, workdir, remaining())
             serial_port = dut_port = _open_serial(port, baudrate, deadline)
-        client = McuClient(dut_port, timeout_s=command_timeout_s, on_log=log, deadline=deadline)
+        client = McuClient(dut_port, timeout_s=command_timeout_s, on_log=log, deadline=deadline, harmless=harmless)
         if qemu is not None:
             # EEMBC firmware prints "m-init-done", "m-ready" after reset. Waiting for it keeps
             # "name%" from reaching a UART that is not enabled yet (QEMU's CMSDK UART then

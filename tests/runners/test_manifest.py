@@ -173,3 +173,18 @@ def test_error_str_is_readable():
     s = str(info.value)
     assert s.startswith("reproduce.toml has 1 problem:")
     assert "unknown key 'gpu' in [[experiment]] #1 (line 14); did you mean 'gpus'?" in s
+
+
+def test_mcu_harmless_input_bytes_energy_upload():
+    base = '[artifact]\nrig = "mcu"\n\n[[experiment]]\nid = "E1"\ncommand = "make"\nmetrics = "m.json"\n\n[mcu]\nboard = "nano33ble"\nfirmware = "f.elf"\ntestset = "t.npz"\n'
+    m = parse_manifest(base + 'harmless = ["^debug:", "^heap \\\\d+$"]\ninput_bytes = 72\nenergy = true\n'
+                       'upload = "arduino-cli upload -p {port}"\n')
+    assert m.mcu.harmless == ("^debug:", "^heap \\d+$") and m.mcu.input_bytes == 72 and m.mcu.energy is True
+    assert m.mcu.upload == "arduino-cli upload -p {port}"
+    assert parse_manifest(base).mcu.harmless == () and parse_manifest(base).mcu.energy is False
+    msgs = [msg for _, msg in errors_of(base + 'harmless = ["(unclosed"]\n')]
+    assert any("'(unclosed' is not a valid regular expression" in msg for msg in msgs)
+    msgs = [msg for _, msg in errors_of(base + 'harmless = "debug"\ninput_bytes = 0\nenergy = "yes"\n')]
+    assert any("'harmless' in [mcu] must be a list of regular expressions" in msg for msg in msgs)
+    assert any("'input_bytes' in [mcu] must be 1 or more" in msg for msg in msgs)
+    assert any("'energy' in [mcu] must be true or false" in msg for msg in msgs)

@@ -6,7 +6,7 @@ import time
 
 import pytest
 
-from runners.mcu_protocol import McuClient, McuProtocolError, McuTimeoutError, parse_results
+from runners.mcu_protocol import McuClient, McuDutComplaint, McuProtocolError, McuTimeoutError, parse_results
 
 
 class FakePort:
@@ -140,11 +140,31 @@ def test_endless_line_is_cut_off():
         McuClient(port, timeout_s=2).name()
 
 
-def test_debug_lines_go_to_log():
+def test_harmless_debug_lines_go_to_log():
     seen: list[str] = []
     port = FakePort({"results": b"hello from printf\r\nm-results-[0.5]\r\nm-ready\r\n"})
-    assert McuClient(port, on_log=seen.append).results() == [0.5]
+    assert McuClient(port, on_log=seen.append, harmless=[r"^hello from"]).results() == [0.5]
     assert seen == ["dut: hello from printf"]
+
+
+def test_unlisted_unprefixed_line_is_a_complaint_quoted():
+    port = FakePort({"results": b"hello from printf\r\nm-results-[0.5]\r\nm-ready\r\n"})
+    with pytest.raises(McuDutComplaint, match="'hello from printf'"):
+        McuClient(port, harmless=[r"^unrelated"]).results()
+
+
+def test_expecting_count_must_match_announced():
+    port = FakePort({"db": b"m-[Expecting 71 bytes]\r\nm-ready\r\n"})
+    with pytest.raises(McuProtocolError, match=r"announced 72 bytes but the DUT answered 'm-\[Expecting 71 bytes\]'"):
+        McuClient(port).load(bytes(72))
+
+
+def test_boot_banner_debug_lines_are_only_logged():
+    seen: list[str] = []
+    port = FakePort({"name": b"m-name-dut-[x]\r\nm-ready\r\n"}, banner=b"booting v1\r\nm-init-done\r\nm-ready\r\n")
+    client = McuClient(port, on_log=seen.append)
+    client.wait_ready()
+    assert client.name() == "dut-[x]" and seen == ["dut: booting v1"]
 
 
 def test_overall_deadline_caps_command_timeout():
