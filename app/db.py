@@ -150,6 +150,15 @@ def writer_engine(engine: Engine) -> Engine:
     return engine.execution_options(sqlite_immediate=True)
 
 
+def plain_engine(engine: Engine) -> Engine:
+    """The engine without `writer_engine`'s option, for work that outlives the request that started it (a
+    background thread's solve or run): its long reads must not hold SQLite's write lock; it writes through
+    `begin_write` like any other code."""
+    if engine.get_execution_options().get("sqlite_immediate"):
+        return engine.execution_options(sqlite_immediate=False)
+    return engine
+
+
 def request_engine(request: Request) -> Engine:
     """The engine a request's session uses. On SQLite a request that may write (POST, PUT, PATCH, DELETE)
     starts every transaction as a writer: it waits its turn (busy timeout) instead of reading first and then

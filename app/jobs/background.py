@@ -17,6 +17,7 @@ from typing import Any
 
 from sqlalchemy.engine import Engine
 
+from app.db import plain_engine
 from app.settings import Settings
 from runners.queues import queue_name
 
@@ -49,6 +50,10 @@ def submit(settings: Settings, engine: Engine, name: str, *args: Any, job_id: st
     if settings.redis_url:
         run_coroutine(_enqueue(settings.redis_url, name, args, job_id))
         return
+
+    # a request's writer engine (SQLite: every transaction BEGIN IMMEDIATE) would make the job's long read a
+    # writer holding the lock that its own progress reports then wait for
+    engine = plain_engine(engine)
 
     def target() -> None:
         try:

@@ -33,7 +33,7 @@ from sqlalchemy.engine import Connection, Engine
 from sqlmodel import Session
 
 from app import outbox
-from app.db import make_engine
+from app.db import make_engine, plain_engine
 from app.errors import DomainError
 from app.jobs.background import run_coroutine
 from app.services import runs as run_service
@@ -221,7 +221,7 @@ def start_embedded(settings: Settings, run_id: int, *, engine: Engine | None = N
                    kind: str = "local") -> threading.Thread:
     """Run the job in a daemon thread of this process (one run at a time), sandboxed like a worker's, as the
     embedded rig of the run's kind (a gpu run takes this machine's GPUs, or waits when it has none)."""
-    engine = engine or _engine_for(settings)
+    engine = plain_engine(engine or _engine_for(settings))
     with _pending_lock:
         _embedded_pending.add(run_id)
 
