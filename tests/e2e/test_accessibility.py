@@ -262,9 +262,9 @@ def test_run_status_is_announced_through_a_stable_live_region(a11y_server, brows
         stored.status, stored.finished_at, stored.duration_s = "passed", datetime.now(UTC), 12.5
         s.add(stored)
         s.commit()
-    page.wait_for_function("document.getElementById('announcer').textContent.includes('passed')")
+    page.wait_for_function("document.getElementById('announcer').textContent.toLowerCase().includes('passed')")
     text = page.inner_text("#announcer")
-    assert f"Run {run_id}" in text and "passed" in text
+    assert f"Run {run_id}" in text and "passed" in text.lower()
     assert page.evaluate("document.getElementById('announcer') === window.__announcer")
     page.context.close()
 

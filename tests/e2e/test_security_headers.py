@@ -153,12 +153,14 @@ def test_every_roles_pages_and_htmx_work_under_the_csp(live_server, browser, tmp
 
     _start_review_phase(live_server.engine, seed)
 
-    # Bea, assigned: the review page with the PDF framed beside the form, and the autosave (htmx).
+    # Bea, assigned: the review page with the PDF drawn beside the form, and the autosave (htmx).
     bea, watch = _as(browser, live_server, seed["bea"])
     watches.append(watch)
     bea.goto(f"{url}/venues/{slug}/submissions/1/review")
-    frame = bea.wait_for_selector("iframe.pdf")
-    assert frame.get_attribute("src").startswith(f"/api/v1/venues/{slug}/submissions/1/revisions/")
+    # the PDF is drawn by the vendored pdf.js (a module script and its worker, both same-origin under the CSP)
+    viewer = bea.wait_for_selector("#pdf-viewer[data-ready='done']")
+    assert viewer.get_attribute("data-pdf-url").startswith(f"/api/v1/venues/{slug}/submissions/1/revisions/")
+    assert bea.locator(".pdf-pages canvas").count() >= 1
     bea.fill("#a-summary", "An int8 CNN on a Cortex-M4, measured on the board.")
     bea.wait_for_function("() => { const s = document.querySelector('#save-status');"
                           " return s && s.querySelector(\"[data-state='saved']\") && Number(s.dataset.version) > 0; }")
