@@ -50,7 +50,7 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
         yield
 
     app = FastAPI(title="ReproReview", version="0.1.0", lifespan=lifespan,
-                  dependencies=[Depends(bounded_path_ids)],  # an id above 2**63: 404, not a driver's overflow
+                  dependencies=[Depends(bounded_path_ids)],  # an id no INTEGER column holds: 404, not a driver error
                   description="Double-blind peer review of course project papers and code. "
                               "Authenticate scripts with `Authorization: Bearer <token>` (create one on /account).")
     app.state.settings = settings

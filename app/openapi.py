@@ -3,7 +3,7 @@
 validation error whose `detail` is an array), and each operation declares the error statuses it can give.
 
 Which statuses, from what every route shares: 401 (not signed in) and 403 (a permission, a CSRF token) unless
-the operation is public; 404 with path parameters (a resource, or an id above 2**63); 409 for writes (phase,
+the operation is public; 404 with path parameters (a resource, or an id out of INTEGER range); 409 for writes (phase,
 deadline, a concurrent change); 413 for uploads; 422 for input; 429 where sign-in attempts are limited; 503
 when the database stayed busy (with Retry-After). File downloads declare their own content types on the route.
 """

@@ -1,7 +1,8 @@
 """Integer path parameters bounded to the database's 64-bit integers, for every route at once.
 
-`/submissions/36893488147419103233` names nothing: no row's id or number is outside a signed 64-bit integer,
-and the drivers refuse such a value (sqlite3: OverflowError; psycopg: out of range), which became a 500.
+`/submissions/36893488147419103233` names nothing: every id and number column is an INTEGER, which PostgreSQL
+holds in 32 bits (SQLite in 64), and the drivers refuse a value beyond it (sqlite3: OverflowError; PostgreSQL:
+out of range), which became a 500 (and on PostgreSQL, for values between 2^31 and 2^63, a 422).
 `bounded_path_ids` is an app-wide dependency: any `int` path parameter (of the route or of a dependency it
 uses) outside that range is a 404 before the route runs, the same answer as for an id that does not exist.
 """
@@ -15,8 +16,9 @@ from app.errors import NotFound
 
 __all__ = ["DB_INT_MAX", "DB_INT_MIN", "bounded_path_ids"]
 
-DB_INT_MAX = 2 ** 63 - 1
-DB_INT_MIN = -(2 ** 63)
+# PostgreSQL's INTEGER range, the narrower of the two databases': the same answer on both.
+DB_INT_MAX = 2 ** 31 - 1
+DB_INT_MIN = -(2 ** 31)
 
 
 def _int_path_params(dependant: Dependant) -> set[str]:
