@@ -16,6 +16,7 @@ from app.security import permissions
 from app.security.permissions import require
 from app.security.sessions import flash
 from app.services import review_forms as form_service
+from app.services.anonymization import reader_title
 from app.services import reviews as service
 from app.services import runs as run_service
 from app.services import submissions as submission_service
@@ -117,6 +118,10 @@ def _author_text(session, ctx: SubmissionContext, text: str) -> str:  # noqa: AN
     return text if mask is None else mask(text)
 
 
+def _title(session, ctx: SubmissionContext) -> str:  # noqa: ANN001
+    return reader_title(session, ctx.sub, unmasked=permissions.can_read_author_text_unmasked(ctx.standing))
+
+
 def _masked_comment(c: service.CommentView, mask) -> service.CommentView:  # noqa: ANN001
     return replace(c, body=mask(c.body), replies=[_masked_comment(r, mask) for r in c.replies])
 
@@ -170,7 +175,7 @@ def api_set_review_form(body: FormIn, session: SessionDep, ctx: VenueCtx) -> dic
 @api.get("/venues/{slug}/my-reviews")
 def api_my_reviews(session: SessionDep, ctx: VenueCtx) -> list[dict]:
     require(permissions.can_list_own_reviews, ctx.user, ctx.member, ctx.venue)
-    return [{"submission": sub.number, "title": sub.title,
+    return [{"submission": sub.number, "title": reader_title(session, sub),
              "status": review.status if review else "not started", "version": review.version if review else 0,
              "is_late": bool(review and review.is_late)}
             for sub, review in service.assigned_reviews(session, ctx.venue, ctx.member)]
@@ -262,8 +267,10 @@ def reviews_page(request: Request, session: SessionDep, ctx: VenueCtx):  # noqa:
     deadline = service.review_deadline_text(session, ctx.venue, ctx.member) if ctx.member else None
     is_staff = permissions.is_staff(ctx.user, ctx.member)
     progress = service.review_progress(session, ctx.venue) if is_staff else []
-    return render(request, "pages/reviews.html", {"venue": ctx.venue, "mine": mine, "deadline": deadline,
-                                                  "is_staff": is_staff, "progress": progress}, user=ctx.user)
+    titles = {sub.id: reader_title(session, sub) for sub, _review in mine}  # the reviewer's own: masked
+    return render(request, "pages/reviews.html", {"venue": ctx.venue, "mine": mine, "titles": titles,
+                                                  "deadline": deadline, "is_staff": is_staff, "progress": progress},
+                  user=ctx.user)
 
 
 def _review_page_context(session, ctx: SubmissionContext) -> dict:  # noqa: ANN001
@@ -278,7 +285,7 @@ def _review_page_context(session, ctx: SubmissionContext) -> dict:  # noqa: ANN0
     pdf_url = (f"/api/v1/venues/{ctx.venue.slug}/submissions/{sub.number}/revisions/{revision.id}/pdf"
                if revision else None)
     return {
-        "venue": ctx.venue, "sub": sub, "fields": fields, "review": review, "rel": rel,
+        "venue": ctx.venue, "sub": sub, "title": _title(session, ctx), "fields": fields, "review": review, "rel": rel,
         "answers": review.answers if review else {}, "version": review.version if review else 0,
         "pseudonym": service.pseudonyms(session, sub).get(ctx.member.id),
         "deadline": service.review_deadline_text(session, ctx.venue, ctx.member), "can_write": can_write,
@@ -358,7 +365,8 @@ def submission_reviews_page(request: Request, session: SessionDep, ctx: VisibleS
     comments = _comments(session, ctx)
     response = _response_json(session, ctx)
     return render(request, "pages/submission_reviews.html", {
-        "venue": ctx.venue, "sub": ctx.sub, "rel": _rel(session, ctx), "reviews": reviews, "comments": comments,
+        "venue": ctx.venue, "sub": ctx.sub, "title": _title(session, ctx), "rel": _rel(session, ctx),
+        "reviews": reviews, "comments": comments,
         "response": response, "response_limit": service.RESPONSE_MAX,
         "can_respond": permissions.can_respond(ctx.standing),
         "can_rate": permissions.can_rate_review(ctx.standing),

@@ -88,6 +88,13 @@ def masker_for(session: Session, submission: Submission, *, repo_url: str | None
     return Masker(identity)
 
 
+def reader_title(session: Session, submission: Submission, *, unmasked: bool = False) -> str:
+    """A submission's title as a reader sees it: as written for its authors and staff (`unmasked`), through the
+    submission's masker for anyone else. Students write their names into titles ("… (Surname et al.)"), and the
+    title reaches reviewers on their dashboard, their review list and pages, the API and their mails."""
+    return submission.title if unmasked else masker_for(session, submission)(submission.title)
+
+
 def repo_usernames(repo_url: str | None) -> list[str]:
     """The account in a github.com URL (the repository's owner is often a student's login)."""
     return [m.group(1) for m in [re.search(r"github\.com[:/]([^/\s]+)", repo_url or "")] if m]

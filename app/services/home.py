@@ -17,6 +17,7 @@ from app.errors import Conflict
 from app.models import Assignment, Extension, Member, Phase, Revision, Review, ReviewStatus, Submission, User, Venue
 from app.security import permissions
 from app.services import audit
+from app.services.anonymization import reader_title
 from app.services.deadlines import effective_deadline, format_in
 from app.services.notifications.outbox import enqueue
 from app.services.notifications.render import venue_context, when
@@ -82,7 +83,7 @@ def review_tasks(session: Session, venue: Venue, member: Member) -> list[ReviewT
     out = []
     for sub, _a in rows:
         review = reviews.get(sub.id)
-        out.append(ReviewTask(sub.number, sub.title, review.status if review else "not started",
+        out.append(ReviewTask(sub.number, reader_title(session, sub), review.status if review else "not started",
                               bool(review and review.is_late),
                               f"/venues/{venue.slug}/submissions/{sub.number}/review"))
     return out
@@ -177,7 +178,7 @@ def remind_reviewer(session: Session, actor: User, venue: Venue, reviewer: Membe
                      kind="review_reminder", venue=venue,
                      context={**venue_context(venue), "due": when(due.due_at, venue, user),
                               "late": bool(due.due_at and now > due.due_at),
-                              "papers": [{"number": sub.number, "title": sub.title,
+                              "papers": [{"number": sub.number, "title": reader_title(session, sub),
                                           "path": f"/venues/{venue.slug}/submissions/{sub.number}/review"}
                                          for sub, _a in missing]})
     if not queued:

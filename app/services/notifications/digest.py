@@ -12,6 +12,7 @@ from sqlmodel import Session, col, select
 
 from app.models import Assignment, Member, Phase, Review, ReviewStatus, Revision, Submission, User, Venue
 from app.models.base import utcnow
+from app.services.anonymization import reader_title
 from app.services.deadlines import effective_deadline, zone
 from app.services.notifications.outbox import enqueue
 from app.services.notifications.preferences import wanting
@@ -65,8 +66,11 @@ def digest_items(session: Session, venue: Venue, now: datetime) -> dict[int, tup
                                              Review.status != ReviewStatus.submitted.value))
                                   .order_by(col(Submission.number))).all()
         todo: dict[int, list[str]] = {}
+        titles: dict[int, str] = {}  # reviewers read titles through the submission's masker, as on the site
         for member_id, sub in open_pairs:
-            todo.setdefault(member_id, []).append(f"#{sub.number}: {sub.title}")
+            if sub.id not in titles:
+                titles[sub.id] = reader_title(session, sub)
+            todo.setdefault(member_id, []).append(f"#{sub.number}: {titles[sub.id]}")
         for member, user in members:
             if member.id in todo:
                 due = effective_deadline(session, venue, "review", member.group_id, member.id)

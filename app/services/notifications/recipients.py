@@ -24,7 +24,7 @@ from app.models import (
     Venue,
 )
 from app.security import permissions
-from app.services.anonymization import masker_for
+from app.services.anonymization import masker_for, reader_title
 from app.services.deadlines import effective_deadline
 from app.services.notifications.outbox import enqueue, would_enqueue
 from app.services.notifications.preferences import wanting
@@ -43,7 +43,7 @@ def _assignment_notice(session: Session, venue: Venue, assignment: Assignment, s
                        user: User, dry_run: bool = False) -> bool:
     due = effective_deadline(session, venue, "review", member.group_id, member.id)
     return _queue(session, dry_run, key=f"assignment:{assignment.id}", user=user, kind="assignment", venue=venue,
-                   context={**venue_context(venue), "number": sub.number, "title": sub.title,
+                   context={**venue_context(venue), "number": sub.number, "title": reader_title(session, sub),
                             "due": when(due.due_at, venue, user), "extended": due.extended,
                             "path": f"/venues/{venue.slug}/submissions/{sub.number}/review"})
 
@@ -95,15 +95,15 @@ def comment_posted(session: Session, comment: Comment, submission: Submission) -
         if not permissions.can_read_discussion(st):
             continue  # e.g. authors before the response phase: the post waits for them on the site
         if permissions.can_read_author_text_unmasked(st):
-            shown = body
-        else:  # reviewers read the post as on the site: through the submission's masker
+            shown, title = body, submission.title
+        else:  # reviewers read the post (and the title) as on the site: through the submission's masker
             mask = mask or masker_for(session, submission)
-            shown = mask(body)
+            shown, title = mask(body), mask(submission.title)
         signature = comment_signature(user, member, author, author_member, comment.as_role, submission,
                                       labels.get(comment.member_id) if comment.member_id else None)
         sent += enqueue(session, key=f"comment:{comment.id}:user:{user.id}", user=user, kind="comment",
                         venue=venue,
-                        context={**venue_context(venue), "number": submission.number, "title": submission.title,
+                        context={**venue_context(venue), "number": submission.number, "title": title,
                                  "signature": signature, "audience": comment.audience, "body": shown,
                                  "is_reply": comment.parent_id is not None,
                                  "path": f"/venues/{venue.slug}/submissions/{submission.number}/reviews"})
