@@ -438,6 +438,28 @@ def cmd_export_marks(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_reanonymize(args: argparse.Namespace) -> int:
+    """Build a venue's stored reviewer views (masked code, reviewers' PDF copies) again with this version's masker:
+    once after an upgrade that masks more. Safe to run again: unchanged views are left alone."""
+    from sqlmodel import Session
+
+    from app.db import get_engine
+    from app.errors import DomainError
+    from app.services import venues
+    from app.services.anonymization import reanonymize_venue
+
+    with Session(get_engine()) as session:
+        try:
+            venue = venues.get_venue(session, args.venue)
+        except DomainError as exc:
+            print(f"error: {exc.message}", file=sys.stderr)
+            return 2
+        views, pdfs = reanonymize_venue(session, _settings(), None, venue)
+        session.commit()
+    print(f"{venue.slug}: {views} code view(s) and {pdfs} reviewer PDF cop(ies) rebuilt; the rest were current")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     from app.artifacts.manifest import RIGS  # the kernel's list (stdlib only: a rig's install has it too)
 
@@ -515,6 +537,11 @@ def build_parser() -> argparse.ArgumentParser:
                    help="only blobs and temp files older than this (default 1): uploads in progress are safe")
     p.add_argument("--dry-run", action="store_true", help="only print what would be removed")
     p.set_defaults(func=cmd_gc)
+
+    p = sub.add_parser("reanonymize", help="build a venue's reviewer views (masked code, PDF copies) again: once "
+                                           "after an upgrade")
+    p.add_argument("--venue", required=True, help="the venue's slug")
+    p.set_defaults(func=cmd_reanonymize)
 
     p = sub.add_parser("notify", help="email: daily deadline digest, and sending/retrying the outbox (run from cron)")
     nsub = p.add_subparsers(dest="notify_command", required=True)

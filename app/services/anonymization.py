@@ -11,13 +11,13 @@ import re
 from sqlmodel import Session, select
 
 from app.artifacts.anonymize import Identity, Masker, anonymized_view
-from app.models import Artifact, AuditEvent, Group, Member, Submission, User
+from app.models import Artifact, AuditEvent, Group, Member, Revision, Submission, User, Venue
 from app.services import audit
 from app.services.artifacts import store
 from app.settings import Settings
 
 __all__ = ["identity_of", "masker_for", "masked_terms", "group_identity", "repo_usernames",
-           "refresh_anonymized_views"]
+           "reader_title", "refresh_anonymized_views", "reanonymize_venue"]
 
 _GROUP_HISTORY = ("group.create", "group.join", "group.leave", "group.rename")
 
@@ -100,7 +100,8 @@ def repo_usernames(repo_url: str | None) -> list[str]:
     return [m.group(1) for m in [re.search(r"github\.com[:/]([^/\s]+)", repo_url or "")] if m]
 
 
-def refresh_anonymized_views(session: Session, settings: Settings, actor: User | None, group_id: int) -> int:
+def refresh_anonymized_views(session: Session, settings: Settings, actor: User | None, group_id: int, *,
+                             why: str = "the group's members or name changed") -> int:
     """Mask the group's stored code again after someone joined it or it was renamed; how many views changed.
 
     Without this, a student who joins after the code was uploaded keeps their name in what reviewers read.
@@ -117,7 +118,38 @@ def refresh_anonymized_views(session: Session, settings: Settings, actor: User |
         artifact.anonymized_sha = sha
         session.add(artifact)
         audit.record(session, venue_id=submission.venue_id, actor=actor, action="artifact.reanonymize",
-                     summary=f"masked the code of #{submission.number} again: the group's members or name changed",
+                     summary=f"masked the code of #{submission.number} again: {why}",
                      submission_id=submission.id, artifact_id=artifact.id)
         changed += 1
     return changed
+
+
+def reanonymize_venue(session: Session, settings: Settings, actor: User | None, venue: Venue) -> tuple[int, int]:
+    """Build every stored reviewer view of a venue again with today's masker and PDF rebuild: views stored by an
+    older version (which masked fewer forms of a name, or kept PDF metadata) stay as they were made until this
+    runs. Returns (code views changed, reviewer PDF copies changed); each change is audited.
+
+    Idempotent: a view that comes out the same is left alone (both are content-addressed and deterministic).
+    """
+    from app.pdf import scrub_metadata
+
+    why = "built again with the current masker (reproreview reanonymize)"
+    group_ids = sorted({g for g in session.exec(select(Submission.group_id).where(Submission.venue_id == venue.id))
+                        if g is not None})
+    views = sum(refresh_anonymized_views(session, settings, actor, g, why=why) for g in group_ids)
+    blobs, pdfs = store(settings), 0
+    rows = session.exec(select(Revision, Submission).join(Submission, Submission.id == Revision.submission_id)
+                        .where(Submission.venue_id == venue.id).order_by(Revision.id)).all()
+    for revision, submission in rows:
+        if not blobs.exists(revision.blob_sha):
+            continue  # nothing to rebuild from; the reviewers' copy stays what it was
+        sha = blobs.put_bytes(scrub_metadata(blobs.read_bytes(revision.blob_sha)))
+        if sha == revision.reviewer_blob_sha:
+            continue
+        revision.reviewer_blob_sha = sha  # the old copy's blob stays until `reproreview gc` finds it unreferenced
+        session.add(revision)
+        audit.record(session, venue_id=venue.id, actor=actor, action="revision.reanonymize",
+                     summary=f"rebuilt the reviewers' copy of #{submission.number}'s PDF (revision {revision.id}): "
+                             f"{why}", submission_id=submission.id)
+        pdfs += 1
+    return views, pdfs
